@@ -1,0 +1,68 @@
+/*
+ * io.c: reads and writes that survive signals and partial transfers.
+ *
+ * A write(2) on a socket may take fewer bytes than asked; a reader that
+ * forgets it loses data (the classic bug of resuming from the wrong
+ * offset). Everything here loops until done.
+ */
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include "up.h"
+
+/* read(2), retried when a signal interrupts it. */
+ssize_t
+up_read(int fd, void *buf, size_t len)
+{
+	ssize_t n;
+
+	while ((n = read(fd, buf, len)) == -1 && errno == EINTR)
+		;
+	return n;
+}
+
+/*
+ * Writes all of buf with write(2), or with send(2) and MSG_NOSIGNAL when
+ * on_socket is set, so that a peer that went away is an EPIPE error, not
+ * a SIGPIPE. A non-blocking descriptor is waited for. Returns 0 or -1.
+ */
+static int
+transfer_all(int fd, const char *p, size_t len, int on_socket)
+{
+	struct pollfd pfd;
+	ssize_t n;
+
+	while (len > 0) {
+		n = on_socket ? send(fd, p, len, MSG_NOSIGNAL) :
+		    write(fd, p, len);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN)
+				return -1;
+			pfd.fd = fd;
+			pfd.events = POLLOUT;
+			if (poll(&pfd, 1, -1) == -1 && errno != EINTR)
+				return -1;
+			continue;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int
+up_write_all(int fd, const void *buf, size_t len)
+{
+	return transfer_all(fd, buf, len, 0);
+}
+
+int
+up_send_all(int fd, const void *buf, size_t len)
+{
+	return transfer_all(fd, buf, len, 1);
+}

@@ -1,0 +1,179 @@
+/*
+ * net.c: listening, accepting and connecting, IPv4 and IPv6 alike.
+ */
+#include <sys/types.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "up.h"
+
+/* "1.2.3.4:80" or "[::1]:80"; an IPv4-mapped IPv6 address prints as IPv4. */
+const char *
+up_format_addr(const struct sockaddr *sa, char *buf, size_t len)
+{
+	char host[INET6_ADDRSTRLEN];
+
+	if (sa->sa_family == AF_INET) {
+		const struct sockaddr_in *in = (const void *)sa;
+
+		inet_ntop(AF_INET, &in->sin_addr, host, sizeof(host));
+		snprintf(buf, len, "%s:%u", host, ntohs(in->sin_port));
+	} else if (sa->sa_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const void *)sa;
+
+		if (IN6_IS_ADDR_V4MAPPED(&in6->sin6_addr)) {
+			inet_ntop(AF_INET, &in6->sin6_addr.s6_addr[12], host,
+			    sizeof(host));
+			snprintf(buf, len, "%s:%u", host,
+			    ntohs(in6->sin6_port));
+		} else {
+			inet_ntop(AF_INET6, &in6->sin6_addr, host,
+			    sizeof(host));
+			snprintf(buf, len, "[%s]:%u", host,
+			    ntohs(in6->sin6_port));
+		}
+	} else
+		snprintf(buf, len, "unknown");
+	return buf;
+}
+
+/* "host:port", or "[host]:port" when host is an IPv6 address. */
+const char *
+up_format_hostport(const char *host, const char *port, char *buf, size_t len)
+{
+	if (strchr(host, ':') != NULL)
+		snprintf(buf, len, "[%s]:%s", host, port);
+	else
+		snprintf(buf, len, "%s:%s", host, port);
+	return buf;
+}
+
+/*
+ * A listening socket on the first address of host:port that binds. Every
+ * server sets SO_REUSEADDR, so a server restarted on the port of one that
+ * just stopped binds at once instead of waiting out TIME_WAIT (the
+ * tutorial's "Address already in use" after a restart).
+ */
+int
+up_listen(const char *host, const char *port, int *gai)
+{
+	struct addrinfo hints, *res, *ai;
+	int fd = -1, on = 1, saved = EADDRNOTAVAIL;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_PASSIVE;
+	*gai = getaddrinfo(host, port, &hints, &res);
+	if (*gai != 0)
+		return -1;
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+		    SOCK_CLOEXEC, ai->ai_protocol);
+		if (fd == -1) {
+			saved = errno;
+			continue;
+		}
+		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
+		    sizeof(on)) == 0 &&
+		    bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
+		    listen(fd, UP_BACKLOG) == 0)
+			break;
+		saved = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd == -1)
+		errno = saved;
+	return fd;
+}
+
+/*
+ * Accepts one connection, waiting in poll(2) on the listening socket and
+ * the stop pipe. The listening socket is non-blocking so that when several
+ * processes or threads wait on it, those that lose the race go back to
+ * waiting instead of blocking in accept(2) past a stop request.
+ */
+int
+up_accept(int lfd, struct up_conn *c)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, r;
+
+	for (;;) {
+		if (up_stopping())
+			return 0;
+		r = up_wait(lfd, POLLIN, -1);
+		if (r == UP_WAIT_STOP)
+			return 0;
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		len = sizeof(ss);
+		fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
+		if (fd >= 0)
+			break;
+		switch (errno) {
+		case EAGAIN:		/* another worker took it */
+		case EINTR:
+		case ECONNABORTED:	/* the client gave up while waiting */
+		case EPROTO:
+		case EPERM:		/* a firewall said no */
+		case ENETDOWN: case ENOPROTOOPT: case EHOSTDOWN:
+		case ENONET: case EHOSTUNREACH: case EOPNOTSUPP:
+		case ENETUNREACH:	/* pending network errors, see accept(2) */
+			continue;
+		default:
+			return -1;
+		}
+	}
+	c->fd = fd;
+	up_format_addr((struct sockaddr *)&ss, c->peer, sizeof(c->peer));
+	c->who[0] = '\0';
+	return 1;
+}
+
+/* Connects to each address of host:port in turn until one answers. */
+int
+up_connect(const char *host, const char *port, int *gai)
+{
+	struct addrinfo hints, *res, *ai;
+	int fd = -1, saved = EADDRNOTAVAIL;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	*gai = getaddrinfo(host, port, &hints, &res);
+	if (*gai != 0)
+		return -1;
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+		    ai->ai_protocol);
+		if (fd == -1) {
+			saved = errno;
+			continue;
+		}
+		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
+			break;
+		saved = errno;
+		close(fd);
+		fd = -1;
+	}
+	freeaddrinfo(res);
+	if (fd == -1)
+		errno = saved;
+	return fd;
+}

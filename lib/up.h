@@ -1,0 +1,319 @@
+/*
+ * up.h: the one header of libup, the helpers that every up binary shares.
+ *
+ * The library holds what is the same in every concurrency model: options,
+ * listening and connecting, robust reads and writes, the request framing,
+ * the simulated work with its shared counter, the event log and signals.
+ * What is left in bin/ is the model itself.
+ *
+ * Conventions: functions return -1 and set errno on failure (or return a
+ * result code documented beside them); the library never prints a
+ * diagnostic and never exits. The event log is the one exception to "never
+ * prints": writing it is its job.
+ */
+#ifndef UP_H
+#define UP_H
+
+#include <sys/types.h>
+#include <sys/socket.h>
+
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define UP_VERSION		"0.1.0"
+#define UP_DEFAULT_PORT		"40001"
+#define UP_DEFAULT_BIND		"127.0.0.1"
+#define UP_DEFAULT_HOST		"localhost"
+#define UP_DEFAULT_MAX_LINE	65536
+#define UP_MAX_MAX_LINE		(64L * 1024 * 1024)
+#define UP_BACKLOG		65535	/* the kernel caps it at somaxconn */
+#define UP_PEER_MAX		64	/* "[ipv6]:port" with room to spare */
+#define UP_NS_PER_SEC		1000000000LL
+
+/* ---- time.c: durations ------------------------------------------------ */
+
+/*
+ * Parses a duration: "1.5" (seconds), "250ms", "2s", "100us", "1m", "0".
+ * Stores nanoseconds in *ns and returns 0; returns -1 with errno EINVAL for
+ * garbage or ERANGE for a value outside [0, max_ns].
+ */
+int	up_parse_time(const char *s, int64_t max_ns, int64_t *ns);
+
+/* Parses a decimal integer in [min, max]; 0, or -1 with EINVAL or ERANGE. */
+int	up_parse_number(const char *s, long min, long max, long *out);
+
+/* Formats nanoseconds as the shortest of "250ms", "1.5s", "0" into buf. */
+const char *up_format_time(int64_t ns, char *buf, size_t len);
+
+/* Monotonic clock in nanoseconds, for deadlines and latencies. */
+int64_t	up_now_ns(void);
+
+/* Sleeps for ns nanoseconds, resuming after signals: the work is finished. */
+void	up_sleep_ns(int64_t ns);
+
+/* A duration as a poll(2) timeout: ms rounded up, -1 (never) for 0. */
+int	up_timeout_ms(int64_t ns);
+
+/* Milliseconds left until deadline (monotonic ns), rounded up; -1 if none. */
+int	up_ms_until(int64_t deadline_ns);
+
+/* ---- options.c: the options every server shares ---------------------- */
+
+enum up_counter_mode {
+	UP_COUNTER_OFF,
+	UP_COUNTER_UNSAFE,
+	UP_COUNTER_MUTEX,
+	UP_COUNTER_ATOMIC
+};
+
+struct up_options {
+	const char	*bind;		/* -b: address to listen on */
+	const char	*port;		/* -p: port, "0" for any */
+	int64_t		 delay_ns;	/* -d: simulated work per request */
+	long		 max_conns;	/* -c: connections served at once */
+	long		 workers;	/* -w: fixed pool size, 0 for none */
+	int64_t		 timeout_ns;	/* -t: idle timeout, 0 for never */
+	enum up_counter_mode counter;	/* --counter */
+	size_t		 max_line;	/* --max-line */
+	int		 quiet;		/* -q */
+};
+
+/* What a model cannot honour, passed to up_server_options to refuse it. */
+#define UP_REFUSE_WORKERS	0x1
+/* -c is accepted but the model serves one connection at a time anyway. */
+#define UP_ONE_AT_A_TIME	0x2
+
+enum up_parse_result {
+	UP_PARSE_ERROR = -1,	/* message in errbuf: print usage, exit 2 */
+	UP_PARSE_OK = 0,
+	UP_PARSE_HELP,		/* -h: print usage to stdout, exit 0 */
+	UP_PARSE_VERSION	/* -V: print the version, exit 0 */
+};
+
+/*
+ * Fills *o from the command line. The caller sets the model's own defaults
+ * (max_conns) first; everything else gets the contract's default here.
+ * Options in `refuse` (UP_REFUSE_*) are rejected with a message that says
+ * why. On UP_PARSE_ERROR a one-line reason is in errbuf.
+ */
+int	up_server_options(struct up_options *o, int argc, char **argv,
+	    unsigned refuse, const char *model, char *errbuf, size_t errlen);
+
+/*
+ * The usage of every server: the synopsis follows "usage: NAME" (shown on
+ * a usage error and by -h), the option list follows it for -h only.
+ */
+extern const char up_server_synopsis[];
+extern const char up_server_help[];
+
+/* The name of a counter mode: "off", "unsafe", "mutex", "atomic". */
+const char *up_counter_name(enum up_counter_mode m);
+
+/* ---- net.c: listening, accepting, connecting -------------------------- */
+
+/*
+ * Formats a socket address as "1.2.3.4:80" or "[::1]:80" (an IPv4-mapped
+ * IPv6 address prints as IPv4). Returns buf.
+ */
+const char *up_format_addr(const struct sockaddr *sa, char *buf, size_t len);
+
+/* Formats a host and port given as text the same way: "[::]:40001". */
+const char *up_format_hostport(const char *host, const char *port,
+	    char *buf, size_t len);
+
+/*
+ * Resolves host and port (numeric or names) and returns a non-blocking,
+ * close-on-exec listening socket bound to the first address that works,
+ * with SO_REUSEADDR set. Returns -1 with errno on a socket error, or -1
+ * with *gai set to a getaddrinfo(3) code when the name does not resolve.
+ */
+int	up_listen(const char *host, const char *port, int *gai);
+
+/*
+ * A connection just accepted: its socket (blocking), the peer's address
+ * as text, and a tag the model adds to every log line ("pid=7", "tid=3").
+ */
+struct up_conn {
+	int	fd;
+	char	peer[UP_PEER_MAX];
+	char	who[32];
+};
+
+/*
+ * Waits for a connection on the (non-blocking) listening socket lfd while
+ * watching for a stop request. Returns 1 with *c filled (c->fd blocking,
+ * close-on-exec), 0 when the server is asked to stop, or -1 with errno for
+ * a real problem (EMFILE, ENFILE, ENOBUFS, ENOMEM); transient failures
+ * (a client that reset while waiting, EINTR) are retried here.
+ */
+int	up_accept(int lfd, struct up_conn *c);
+
+/*
+ * Connects to host:port trying every address of the name in turn
+ * ("localhost" may give ::1 then 127.0.0.1). Returns a blocking socket,
+ * or -1 with errno (of the last address tried) or with *gai set.
+ */
+int	up_connect(const char *host, const char *port, int *gai);
+
+/* ---- io.c: reads and writes that survive EINTR and partial transfers -- */
+
+/* read(2) retried on EINTR. */
+ssize_t	up_read(int fd, void *buf, size_t len);
+
+/* Writes all len bytes with write(2); 0 or -1 with errno. */
+int	up_write_all(int fd, const void *buf, size_t len);
+
+/* The same on a socket, with MSG_NOSIGNAL: EPIPE rather than SIGPIPE. */
+int	up_send_all(int fd, const void *buf, size_t len);
+
+/*
+ * Waits until fd is ready for `events` (POLLIN or POLLOUT) while watching
+ * for a stop request. timeout_ms < 0 waits forever. Returns 1 ready, 0 on
+ * timeout, -1 with errno, or UP_WAIT_STOP when the server is stopping.
+ */
+#define UP_WAIT_STOP	2
+int	up_wait(int fd, short events, int timeout_ms);
+
+/* ---- request.c: the protocol -------------------------------------------- */
+
+/*
+ * Length of the first request in buf[0..len): up to and including the
+ * first '\n', or max bytes when no newline comes within them, or all len
+ * bytes when the client has ended its stream (eof). 0 means: read more.
+ */
+size_t	up_request_length(const char *buf, size_t len, size_t max, int eof);
+
+/* Turns ASCII a-z into A-Z in place; every other byte is left alone. */
+void	up_uppercase(char *buf, size_t len);
+
+/*
+ * A bounded read buffer for the blocking servers: at most max_line bytes
+ * per connection, whatever the client sends.
+ */
+struct up_reader {
+	char	*buf;
+	size_t	 cap;		/* max_line */
+	size_t	 start, end;	/* unconsumed bytes are buf[start..end) */
+	int	 eof;		/* the client ended its stream */
+};
+
+int	up_reader_init(struct up_reader *r, size_t max_line);
+void	up_reader_free(struct up_reader *r);
+
+/*
+ * The next request from fd, reading as needed. Returns 1 with *req and
+ * *len pointing into the buffer (valid until the next call), 0 at the
+ * client's end of stream, or -1 with errno: ETIMEDOUT when the client
+ * sent nothing for timeout_ms, ECANCELED when the server is stopping and
+ * no complete request is buffered, or the read error.
+ */
+int	up_reader_next(struct up_reader *r, int fd, int timeout_ms,
+	    char **req, size_t *len);
+
+/* ---- work.c: the simulated work and the shared counter ---------------- */
+
+/*
+ * State shared by everyone serving requests: threads of one process, or
+ * (allocated with across_processes) every process forked after it.
+ */
+struct up_shared {
+	atomic_ulong	requests;	/* replies sent, for "stopped" */
+	atomic_long	count;		/* the counter of --counter */
+	pthread_mutex_t	lock;		/* held by --counter mutex */
+};
+
+/*
+ * Maps a zeroed struct up_shared, in memory that child processes share
+ * when across_processes is set (MAP_SHARED), with its mutex made
+ * process-shared then. Returns NULL with errno.
+ */
+struct up_shared *up_shared_new(int across_processes);
+
+/*
+ * Does one request's simulated work: delay_ns of waiting, with the counter
+ * updated as its mode says (see CONTRACT.md). Returns the counter's value
+ * after this request, or 0 when the counter is off.
+ */
+long	up_work(struct up_shared *sh, enum up_counter_mode mode,
+	    int64_t delay_ns);
+
+/* ---- serve.c: one connection, start to end, for the blocking models --- */
+
+/*
+ * Serves c until the client's end of stream, the idle timeout, an error
+ * or a stop request; logs "responded" for each request, "error" if one
+ * occurs and "closed" at the end; closes c->fd. Returns the number of
+ * requests answered.
+ */
+unsigned long up_serve(struct up_conn *c, const struct up_options *o,
+	    struct up_shared *sh);
+
+/* ---- server.c: what every server does at start and stop --------------- */
+
+struct up_server {
+	struct up_options opt;
+	const char	*model;		/* "seq", "fork", "thread", "poll" */
+	int		 lfd;		/* the listening socket */
+	char		 addr[UP_PEER_MAX]; /* its address, real port */
+	struct up_shared *shared;	/* requests served, the counter */
+};
+
+#define UP_MSG_MAX	4096
+
+/*
+ * Parses the options (s->opt.max_conns holds the model's default), sets
+ * up signals, raises the descriptor limit to its hard maximum, listens,
+ * and logs "listening". Returns -1 when the server is ready to run, or an
+ * exit status with the text to print in msg: 0 for -h/-V (standard
+ * output), 2 for a usage error, 1 when the port cannot be had (standard
+ * error). The shared state goes in memory child processes share when
+ * across_processes is set.
+ */
+int	up_server_start(struct up_server *s, int argc, char **argv,
+	    const char *model, unsigned refuse, int across_processes,
+	    char *msg, size_t msglen);
+
+/*
+ * up_accept() for the blocking models: a descriptor shortage (EMFILE,
+ * ENFILE, ENOBUFS, ENOMEM) is logged and waited out for a moment, so the
+ * loop never spins. Returns 1 with *c filled, or 0 when stopping.
+ */
+int	up_server_accept(struct up_server *s, struct up_conn *c);
+
+/* Closes the listening socket and logs "stopped"; returns exit status 0. */
+int	up_server_stop(struct up_server *s);
+
+/* ---- log.c: the event log ---------------------------------------------- */
+
+/* Quiet mode: only "listening" and "stopped" are written. */
+void	up_log_quiet(int quiet);
+
+/*
+ * Writes "<secs>.<usecs> <event> <peer> <fmt...>\n" to standard output
+ * with a single write(2), so lines from many threads or processes never
+ * interleave. fmt may be NULL. Lines are cut at 512 bytes. Returns 0 or -1.
+ */
+int	up_log(const char *event, const char *peer, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+
+/* Logs "error <peer> op=<op> errno=<NAME>" for the errno value err. */
+int	up_log_error(const char *peer, const char *who, const char *op,
+	    int err);
+
+/* ---- signal.c: stopping ----------------------------------------------- */
+
+/*
+ * Ignores SIGPIPE and turns SIGINT and SIGTERM into a stop request that
+ * up_stopping() reports and that makes up_stop_fd() readable for good (a
+ * pipe nobody drains, so every poll(2) in every thread or child process
+ * that watches it wakes up). Returns 0 or -1.
+ */
+int	up_signals_init(void);
+int	up_stopping(void);
+int	up_stop_fd(void);
+
+#endif /* UP_H */

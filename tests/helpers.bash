@@ -1,0 +1,80 @@
+# shellcheck shell=bash
+# helpers.bash: start a server on port 0, find its port, stop it.
+#
+# Every test file loads this and calls teardown_server in its teardown.
+# Servers start with 3>&- so that bats never waits on them, on a port the
+# kernel picks, so test files can run in parallel; the port is read from
+# the "listening" line within a deadline, never guessed after a sleep.
+
+BIN="$BATS_TEST_DIRNAME/../bin"
+export PATH="$BIN:$PATH"
+
+# wait_for_log FILE PATTERN [COUNT] [SECONDS]: until FILE has COUNT lines
+# matching the extended regex PATTERN; fails after SECONDS (default 10).
+wait_for_log() {
+	local file=$1 pattern=$2 count=${3:-1} seconds=${4:-10}
+	local deadline=$((SECONDS + seconds))
+	while :; do
+		if [ -f "$file" ] &&
+		    [ "$(grep -cE -- "$pattern" "$file")" -ge "$count" ]; then
+			return 0
+		fi
+		if [ "$SECONDS" -ge "$deadline" ]; then
+			echo "timed out waiting for $count x '$pattern' in $file:" >&2
+			cat "$file" >&2 2>/dev/null
+			return 1
+		fi
+		sleep 0.05
+	done
+}
+
+# start_server MODEL [ARGS...]: runs bin/upserver-MODEL -p 0 ARGS in the
+# background and sets SERVER_PID, SERVER_LOG, SERVER_ERR and PORT.
+start_server() {
+	local model=$1
+	shift
+	SERVER_LOG="$BATS_TEST_TMPDIR/server-$model.log"
+	SERVER_ERR="$BATS_TEST_TMPDIR/server-$model.err"
+	"$BIN/upserver-$model" -p 0 "$@" >"$SERVER_LOG" 2>"$SERVER_ERR" 3>&- &
+	SERVER_PID=$!
+	if ! wait_for_log "$SERVER_LOG" ' listening ' 1 10; then
+		cat "$SERVER_ERR" >&2
+		return 1
+	fi
+	PORT=$(awk '$2 == "listening" { n = split($3, a, ":"); print a[n]; exit }' \
+	    "$SERVER_LOG")
+	export PORT SERVER_PID SERVER_LOG SERVER_ERR
+}
+
+# stop_server [SIGNAL]: signals the server (TERM by default), waits for it
+# to exit (10 s at most) and sets SERVER_STATUS to its exit status.
+stop_server() {
+	local sig=${1:-TERM} i
+	kill -"$sig" "$SERVER_PID" 2>/dev/null || true
+	for ((i = 0; i < 200; i++)); do
+		kill -0 "$SERVER_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	SERVER_STATUS=0
+	wait "$SERVER_PID" || SERVER_STATUS=$?
+	SERVER_PID=
+}
+
+# teardown_server: kills whatever server a test left running.
+teardown_server() {
+	if [ -n "${SERVER_PID:-}" ]; then
+		kill -KILL "$SERVER_PID" 2>/dev/null || true
+		wait "$SERVER_PID" 2>/dev/null || true
+		SERVER_PID=
+	fi
+}
+
+# events FILE: the event names of the log, one per line.
+events() {
+	awk '{ print $2 }' "$1"
+}
+
+# uppercase: what a correct server returns for standard input.
+uppercase() {
+	LC_ALL=C tr 'a-z' 'A-Z'
+}

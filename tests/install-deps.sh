@@ -1,0 +1,27 @@
+#!/bin/sh
+# install-deps.sh: installs what the build, tests and lint need on Debian
+# when it is missing, and nothing when everything is there already.
+set -eu
+
+need=""
+command -v bats >/dev/null 2>&1 || need="$need bats"
+command -v mandoc >/dev/null 2>&1 || need="$need mandoc"
+command -v shellcheck >/dev/null 2>&1 || need="$need shellcheck"
+command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
+command -v socat >/dev/null 2>&1 || need="$need socat"
+command -v nc >/dev/null 2>&1 || need="$need netcat-openbsd"
+command -v clang >/dev/null 2>&1 || need="$need clang"
+pkg-config --exists libsodium 2>/dev/null || need="$need libsodium-dev"
+
+[ -z "$need" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ] || ! command -v apt-get >/dev/null 2>&1; then
+	echo "missing:$need" >&2
+	echo "install them (on Debian: apt-get install$need) and try again" >&2
+	exit 1
+fi
+echo "installing:$need"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086 # the list is meant to split into words
+apt-get install -y -qq --no-install-recommends $need >/dev/null
