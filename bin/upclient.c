@@ -1,0 +1,228 @@
+/*
+ * upclient: sends lines to an up server and prints the replies.
+ *
+ * With TEXT arguments, sends the words joined by spaces plus a newline and
+ * prints the reply. Without, streams standard input to the server while
+ * the replies stream to standard output, byte for byte: one poll(2) loop
+ * moves both directions at once, so neither side ever waits on the other
+ * and a file of any size passes through in two 64 KiB buffers.
+ */
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "up.h"
+
+#define BUFSIZE	65536
+
+static const char synopsis[] =
+    "usage: upclient [-hV] [-H host] [-p port] [text ...]\n";
+
+static const char help[] =
+    "\n"
+    "  -H, --host HOST      server to connect to, every address in turn"
+    " [localhost]\n"
+    "  -p, --port PORT      its port [40001]\n"
+    "  -h, --help           show this help and exit\n"
+    "  -V, --version        show the version and exit\n"
+    "\n"
+    "With TEXT, sends the words joined by spaces and a newline, and prints"
+    " the reply.\n"
+    "Without, sends standard input and writes the replies to standard"
+    " output.\n"
+    "Exit status: 0 every reply received, 1 a connection or reply failed,"
+    " 2 usage.\n";
+
+struct client {
+	const char	*host;
+	const char	*port;
+	char		 where[320];	/* "host:port" for messages */
+};
+
+/* Prints the usage error and returns exit status 2. */
+static int
+usage_error(const char *fmt, const char *arg)
+{
+	fprintf(stderr, "upclient: ");
+	fprintf(stderr, fmt, arg);
+	fprintf(stderr, "\n%s", synopsis);
+	return 2;
+}
+
+/*
+ * Moves in (TEXT in memory, or standard input when text is NULL) to the
+ * server on fd and the replies to standard output until the server closes.
+ * Returns the exit status: 0 when every byte sent came back, 1 otherwise.
+ */
+static int
+stream(struct client *cl, int fd, const char *text, size_t textlen)
+{
+	static char inbuf[BUFSIZE], outbuf[BUFSIZE];
+	const char *pending = text;	/* bytes to send: pending[0..npending) */
+	size_t npending = text != NULL ? textlen : 0;
+	int in_eof = text != NULL, shut = 0;
+	unsigned long long sent = 0, received = 0;
+	struct pollfd pfd[2];
+	ssize_t n;
+
+	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1) {
+		fprintf(stderr, "upclient: fcntl: %s\n", strerror(errno));
+		return 1;
+	}
+	for (;;) {
+		if (in_eof && npending == 0 && !shut) {
+			/* All sent: tell the server, and wait for the rest. */
+			if (shutdown(fd, SHUT_WR) == -1 && errno != ENOTCONN) {
+				fprintf(stderr, "upclient: shutdown %s: %s\n",
+				    cl->where, strerror(errno));
+				return 1;
+			}
+			shut = 1;
+		}
+		pfd[0].fd = !in_eof && npending == 0 ? STDIN_FILENO : -1;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = fd;
+		pfd[1].events = POLLIN | (npending > 0 ? POLLOUT : 0);
+		if (poll(pfd, 2, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "upclient: poll: %s\n", strerror(errno));
+			return 1;
+		}
+		if (pfd[0].revents != 0) {
+			n = up_read(STDIN_FILENO, inbuf, sizeof(inbuf));
+			if (n == -1) {
+				fprintf(stderr, "upclient: read standard input: "
+				    "%s\n", strerror(errno));
+				return 1;
+			}
+			if (n == 0)
+				in_eof = 1;
+			pending = inbuf;
+			npending = (size_t)n;
+		}
+		if (pfd[1].revents & POLLIN || (pfd[1].revents &
+		    (POLLHUP | POLLERR) && !(pfd[1].revents & POLLOUT))) {
+			n = recv(fd, outbuf, sizeof(outbuf), 0);
+			if (n == -1 && errno != EAGAIN && errno != EINTR) {
+				fprintf(stderr, "upclient: read %s: %s\n",
+				    cl->where, strerror(errno));
+				return 1;
+			}
+			if (n == 0)
+				break;
+			if (n > 0) {
+				if (up_write_all(STDOUT_FILENO, outbuf,
+				    (size_t)n) == -1) {
+					fprintf(stderr, "upclient: write standard"
+					    " output: %s\n", strerror(errno));
+					return 1;
+				}
+				received += (unsigned long long)n;
+			}
+		}
+		if (pfd[1].revents & (POLLOUT | POLLERR) && npending > 0) {
+			n = send(fd, pending, npending, MSG_NOSIGNAL);
+			if (n == -1 && errno != EAGAIN && errno != EINTR) {
+				fprintf(stderr, "upclient: write %s: %s\n",
+				    cl->where, strerror(errno));
+				return 1;
+			}
+			if (n > 0) {
+				pending += n;
+				npending -= (size_t)n;
+				sent += (unsigned long long)n;
+			}
+		}
+	}
+	if (!in_eof || npending > 0 || received != sent) {
+		fprintf(stderr, "upclient: %s closed the connection after %llu of"
+		    " %llu bytes\n", cl->where, received, sent + npending);
+		return 1;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "host",	required_argument,	NULL, 'H' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "port",	required_argument,	NULL, 'p' },
+		{ "version",	no_argument,		NULL, 'V' },
+		{ NULL,		0,			NULL, 0 }
+	};
+	struct client cl = { UP_DEFAULT_HOST, UP_DEFAULT_PORT, "" };
+	char *text = NULL, opt[3] = "-?";
+	size_t textlen = 0, len;
+	long port;
+	int ch, fd, gai, i, status;
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, ":H:hp:V", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'H':
+			cl.host = optarg;
+			break;
+		case 'h':
+			printf("%s%s", synopsis, help);
+			return 0;
+		case 'p':
+			if (up_parse_number(optarg, 1, 65535, &port) == -1)
+				return usage_error("--port: '%s' is not a port"
+				    " (1 to 65535)", optarg);
+			cl.port = optarg;
+			break;
+		case 'V':
+			printf("upclient (up) %s\n", UP_VERSION);
+			return 0;
+		case ':':
+			return usage_error("option %s needs a value",
+			    argv[optind - 1]);
+		default:
+			if (optopt != 0) {
+				opt[1] = (char)optopt;
+				return usage_error("unknown option %s", opt);
+			}
+			return usage_error("unknown option %s",
+			    argv[optind - 1]);
+		}
+	}
+	argc -= optind;
+	argv += optind;
+
+	if (argc > 0) {
+		/* The words joined by spaces, and a newline. */
+		for (i = 0; i < argc; i++)
+			textlen += strlen(argv[i]) + 1;
+		if ((text = malloc(textlen)) == NULL) {
+			fprintf(stderr, "upclient: %s\n", strerror(errno));
+			return 1;
+		}
+		for (len = 0, i = 0; i < argc; i++) {
+			memcpy(text + len, argv[i], strlen(argv[i]));
+			len += strlen(argv[i]);
+			text[len++] = i + 1 < argc ? ' ' : '\n';
+		}
+	}
+
+	up_format_hostport(cl.host, cl.port, cl.where, sizeof(cl.where));
+	if ((fd = up_connect(cl.host, cl.port, &gai)) == -1) {
+		fprintf(stderr, "upclient: connect %s: %s\n", cl.where,
+		    gai != 0 ? gai_strerror(gai) : strerror(errno));
+		return 1;
+	}
+	status = stream(&cl, fd, text, textlen);
+	close(fd);
+	free(text);
+	return status;
+}
