@@ -6,6 +6,8 @@
 # kernel picks, so test files can run in parallel; the port is read from
 # the "listening" line within a deadline, never guessed after a sleep.
 
+bats_require_minimum_version 1.5.0
+
 BIN="$BATS_TEST_DIRNAME/../bin"
 export PATH="$BIN:$PATH"
 
@@ -58,6 +60,7 @@ stop_server() {
 	SERVER_STATUS=0
 	wait "$SERVER_PID" || SERVER_STATUS=$?
 	SERVER_PID=
+	export SERVER_STATUS
 }
 
 # teardown_server: kills whatever server a test left running.
@@ -76,5 +79,7 @@ events() {
 
 # uppercase: what a correct server returns for standard input.
 uppercase() {
+	# ASCII only, on purpose: the protocol leaves other bytes alone
+	# shellcheck disable=SC2018,SC2019
 	LC_ALL=C tr 'a-z' 'A-Z'
 }

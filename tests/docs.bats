@@ -1,0 +1,71 @@
+#!/usr/bin/env bats
+# The man pages and --help agree, and the pages are lint-clean.
+
+# status, output, lines, stderr: set by bats' run; PORT: by start_server
+# shellcheck disable=SC2154,SC2153
+
+load helpers
+
+# synopsis PAGE PROGRAM: PROGRAM's synopsis in PAGE, on one line.
+synopsis() {
+	mandoc -Tascii "$1" | col -b |
+	    awk '/^SYNOPSIS/ { on = 1; next } /^[A-Z]/ { on = 0 } on' |
+	    tr -s ' \n\t' '   ' |
+	    awk -v prog="$2" '{
+		n = split($0, w, " "); out = ""; on = 0
+		for (i = 1; i <= n; i++) {
+			if (w[i] ~ /^up(server-[a-z]+|client)$/) on = (w[i] == prog)
+			if (on) out = out (out == "" ? "" : " ") w[i]
+		}
+		print out
+	    }'
+}
+
+# usage PROGRAM: the usage line(s) of PROGRAM -h, on one line, without
+# "usage: ".
+usage() {
+	"$BIN/$1" -h | awk 'NF == 0 { exit } { print }' | tr -s ' \n\t' '   ' |
+	    sed 's/^usage: //; s/ $//'
+}
+
+@test "mandoc -Tlint is clean on every page" {
+	command -v mandoc >/dev/null || skip "mandoc is not installed"
+	run mandoc -Tlint -Wwarning "$BATS_TEST_DIRNAME"/../man/*
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ -z "$output" ]
+}
+
+@test "each server's SYNOPSIS is its --help usage, word for word" {
+	command -v mandoc >/dev/null || skip "mandoc is not installed"
+	local s n=0
+	for s in seq fork thread poll; do
+		[ -x "$BIN/upserver-$s" ] || continue
+		echo "man:  $(synopsis "$BATS_TEST_DIRNAME/../man/upserver.1" "upserver-$s")"
+		echo "help: $(usage "upserver-$s")"
+		[ "$(synopsis "$BATS_TEST_DIRNAME/../man/upserver.1" "upserver-$s")" = "$(usage "upserver-$s")" ]
+		n=$((n + 1))
+	done
+	[ "$n" -ge 1 ]
+}
+
+@test "upclient's SYNOPSIS is its --help usage, word for word" {
+	command -v mandoc >/dev/null || skip "mandoc is not installed"
+	[ -f "$BATS_TEST_DIRNAME/../man/upclient.1" ] || skip "no upclient page yet"
+	echo "man:  $(synopsis "$BATS_TEST_DIRNAME/../man/upclient.1" upclient)"
+	echo "help: $(usage upclient)"
+	[ "$(synopsis "$BATS_TEST_DIRNAME/../man/upclient.1" upclient)" = "$(usage upclient)" ]
+}
+
+@test "every long option in --help is described in the man page" {
+	local prog page opt
+	for prog in upserver-seq upclient; do
+		page="$BATS_TEST_DIRNAME/../man/upserver.1"
+		[ "$prog" = upclient ] && page="$BATS_TEST_DIRNAME/../man/upclient.1"
+		[ -f "$page" ] || continue
+		for opt in $("$BIN/$prog" -h | grep -oE -- '--[a-z-]+' | sort -u); do
+			echo "$prog $opt"
+			mandoc -Tascii "$page" | col -b | grep -q -- "$opt"
+		done
+	done
+}

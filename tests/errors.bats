@@ -1,0 +1,119 @@
+#!/usr/bin/env bats
+# Bad input gets a clear error: usage and exit 2 for the command line,
+# a precise message and exit 1 for what fails at run time.
+
+# status, output, lines, stderr: set by bats' run; PORT: by start_server
+# shellcheck disable=SC2154,SC2153
+
+load helpers
+
+teardown() {
+	teardown_server
+}
+
+# expect_usage_error PROGRAM MESSAGE ARGS...: PROGRAM ARGS exits 2, says
+# "PROGRAM: MESSAGE" and then its usage line, and prints nothing on stdout.
+expect_usage_error() {
+	local prog=$1 message=$2
+	shift 2
+	run --separate-stderr "$BIN/$prog" "$@"
+	[ "$status" -eq 2 ]
+	[ -z "$output" ]
+	[ "${stderr_lines[0]}" = "$prog: $message" ]
+	[[ "${stderr_lines[1]}" == "usage: $prog "* ]]
+}
+
+servers() {
+	local s
+	for s in seq fork thread poll; do
+		[ -x "$BIN/upserver-$s" ] && echo "upserver-$s"
+	done
+}
+
+@test "servers: unknown options and missing values" {
+	local s
+	for s in $(servers); do
+		expect_usage_error "$s" "unknown option --nope" --nope
+		expect_usage_error "$s" "unknown option -x" -x
+		expect_usage_error "$s" "option -d needs a value" -d
+		expect_usage_error "$s" "option --port needs a value" --port
+		expect_usage_error "$s" "unexpected argument 'extra'" -d 0 extra
+	done
+}
+
+@test "servers: bad times, numbers, ports and counter modes" {
+	local s
+	for s in $(servers); do
+		expect_usage_error "$s" "--delay: '-1' is not a time (try 1.5, 250ms, 2s or 0)" -d -1
+		expect_usage_error "$s" "--delay: '10parsecs' is not a time (try 1.5, 250ms, 2s or 0)" -d 10parsecs
+		expect_usage_error "$s" "--delay: '' is not a time (try 1.5, 250ms, 2s or 0)" -d ''
+		expect_usage_error "$s" "--delay: '2d' is not a time (try 1.5, 250ms, 2s or 0)" --delay=2d
+		expect_usage_error "$s" "--timeout: '99999999s' is out of range (at most one day)" -t 99999999s
+		expect_usage_error "$s" "--port: '65536' is out of range (0 to 65535)" -p 65536
+		expect_usage_error "$s" "--port: 'http' is not a number" -p http
+		expect_usage_error "$s" "--max-conns: '0' is out of range (1 to 1000000)" -c 0
+		expect_usage_error "$s" "--max-conns: '99999999999999999999' is out of range (1 to 1000000)" -c 99999999999999999999
+		expect_usage_error "$s" "--max-line: '-5' is out of range (1 to 67108864)" --max-line -5
+		expect_usage_error "$s" "--counter: unknown mode 'racy' (off, unsafe, mutex or atomic)" --counter racy
+	done
+}
+
+@test "upserver-seq refuses --workers: it has no worker pool" {
+	expect_usage_error upserver-seq "--workers: the seq model has no worker pool" -w 4
+}
+
+@test "servers: -h prints the usage on stdout and exits 0, -V the version" {
+	local s
+	for s in $(servers); do
+		run "$BIN/$s" -h
+		[ "$status" -eq 0 ]
+		[[ "${lines[0]}" == "usage: $s [-hqV] "* ]]
+		run "$BIN/$s" --version
+		[ "$status" -eq 0 ]
+		[[ "$output" =~ ^$s\ \(up\)\ [0-9]+\.[0-9]+\.[0-9]+$ ]]
+	done
+}
+
+@test "servers: an address that does not resolve is named in the error" {
+	run --separate-stderr "$BIN/upserver-seq" -b no.such.host.invalid -p 0
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == "upserver-seq: bind no.such.host.invalid:0: "* ]]
+}
+
+@test "upclient: connection refused is named, exit 1, within a second" {
+	# a port that was just free: bind it with a server, stop it
+	start_server seq -d 0
+	local port=$PORT
+	stop_server
+	local start=$SECONDS
+	run --separate-stderr upclient -p "$port" hello
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "upclient: connect localhost:$port: Connection refused" ]
+	[ $((SECONDS - start)) -le 1 ]
+}
+
+@test "upclient: a server that closes early is an error, exit 1" {
+	command -v socat >/dev/null || skip "socat is not installed"
+	# a fake server that reads a request and closes without replying
+	socat TCP-LISTEN:0,bind=127.0.0.1,reuseaddr SYSTEM:'head -c 1 >/dev/null' \
+	    >/dev/null 2>&1 3>&- &
+	SERVER_PID=$!
+	local port="" i
+	for ((i = 0; i < 100; i++)); do
+		port=$(ss -ltnp 2>/dev/null | awk -v pid="pid=$SERVER_PID," \
+		    'index($0, pid) { n = split($4, a, ":"); print a[n]; exit }')
+		[ -n "$port" ] && break
+		sleep 0.05
+	done
+	[ -n "$port" ]
+	run --separate-stderr upclient -p "$port" hello
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "upclient: localhost:$port closed the connection after 0 of 6 bytes" ]
+}
+
+@test "upclient: bad options and values are usage errors" {
+	expect_usage_error upclient "unknown option --nope" --nope
+	expect_usage_error upclient "option -p needs a value" -p
+	expect_usage_error upclient "--port: '0' is not a port (1 to 65535)" -p 0
+	expect_usage_error upclient "--port: 'x' is not a port (1 to 65535)" --port x
+}
