@@ -6,11 +6,16 @@
 #   make lint       mandoc -Tlint on man/, shellcheck on the scripts
 #   make install    PREFIX=/usr/local DESTDIR= (uninstall undoes it)
 #
+#   make check-asan, make check-tsan   the suite against sanitizer builds
+#
 # CC, CFLAGS, LDFLAGS, PREFIX and DESTDIR may be overridden. WERROR=1 adds
 # -Werror (CI sets it). SODIUM=0 builds without libsodium even when found.
+# O=DIR builds into DIR/bin and DIR/lib instead of bin/ and lib/ (the
+# sanitizer builds use it; tests find binaries through UP_BIN).
 
 CC	?= cc
 CFLAGS	?= -O2 -g
+O	?= .
 PREFIX	?= /usr/local
 BINDIR	 = $(PREFIX)/bin
 MANDIR	 = $(PREFIX)/share/man
@@ -33,19 +38,20 @@ endif
 SERVERS	 = upserver-seq upserver-fork upserver-thread upserver-poll
 PROGS	 = $(SERVERS) upclient
 # A binary is built once its main exists, so the tree builds at every step.
-BINS	 = $(patsubst %,bin/%,$(foreach p,$(PROGS),$(if $(wildcard bin/$(p).c),$(p))))
+BINS	 = $(patsubst %,$(O)/bin/%,$(foreach p,$(PROGS),$(if $(wildcard bin/$(p).c),$(p))))
 
 LIB_SRC	 = $(sort $(wildcard lib/*.c))
-LIB_OBJ	 = $(LIB_SRC:.c=.o)
-LIB	 = lib/libup.a
+LIB_OBJ	 = $(patsubst %.c,$(O)/%.o,$(LIB_SRC))
+LIB	 = $(O)/lib/libup.a
 MANS	 = $(wildcard man/*.[1-9])
 SCRIPTS	 = .ci/run $(wildcard tests/*.sh examples/*.sh bench/*.sh)
 
-.PHONY: all check lint install uninstall clean demo deps
+.PHONY: all check lint install uninstall clean demo deps check-asan check-tsan
 
 all: $(BINS)
 
-lib/%.o: lib/%.c lib/up.h
+$(O)/lib/%.o: lib/%.c lib/up.h
+	@mkdir -p $(O)/lib $(O)/bin
 	$(CC) $(UP_CPPFLAGS) $(CPPFLAGS) $(UP_CFLAGS) $(CFLAGS) -c -o $@ $<
 
 $(LIB): $(LIB_OBJ)
@@ -53,11 +59,11 @@ $(LIB): $(LIB_OBJ)
 	$(AR) rcs $@ $(LIB_OBJ)
 
 # upclient may be split into bin/upclient-*.c files beside its main.
-bin/upclient: bin/upclient.c $(wildcard bin/upclient-*.c bin/upclient-*.h) $(LIB)
+$(O)/bin/upclient: bin/upclient.c $(wildcard bin/upclient-*.c bin/upclient-*.h) $(LIB)
 	$(CC) $(UP_CPPFLAGS) $(CPPFLAGS) $(UP_CFLAGS) $(CFLAGS) $(LDFLAGS) \
 	    -o $@ $(filter %.c,$^) $(LIB) $(UP_LDLIBS) $(LDLIBS)
 
-bin/%: bin/%.c $(LIB)
+$(O)/bin/%: bin/%.c $(LIB)
 	$(CC) $(UP_CPPFLAGS) $(CPPFLAGS) $(UP_CFLAGS) $(CFLAGS) $(LDFLAGS) \
 	    -o $@ $< $(LIB) $(UP_LDLIBS) $(LDLIBS)
 
@@ -71,6 +77,24 @@ check: all deps
 lint: deps
 	mandoc -Tlint -Wwarning $(MANS)
 	shellcheck $(SCRIPTS) tests/*.bash tests/*.bats
+
+# The suite against AddressSanitizer + UndefinedBehaviorSanitizer builds.
+SAN_FLAGS = -O1 -g -fno-omit-frame-pointer
+check-asan: deps
+	$(MAKE) O=build/asan CFLAGS="$(SAN_FLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all" \
+	    LDFLAGS="-fsanitize=address,undefined" all
+	UP_BIN=$(CURDIR)/build/asan/bin UP_SANITIZER=asan \
+	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	    bats tests
+
+# ThreadSanitizer on the thread server, the one with threads that share
+# memory; --counter unsafe races on purpose and is left out by the tests.
+check-tsan: deps
+	$(MAKE) O=build/tsan CFLAGS="$(SAN_FLAGS) -fsanitize=thread" \
+	    LDFLAGS="-fsanitize=thread" all
+	UP_BIN=$(CURDIR)/build/tsan/bin UP_SANITIZER=tsan \
+	    TSAN_OPTIONS=halt_on_error=1:exitcode=66 \
+	    bats $(wildcard tests/thread.bats)
 
 demo: all
 	@sh examples/demo.sh
@@ -88,4 +112,5 @@ uninstall:
 	rm -f $(patsubst %,$(DESTDIR)$(MANDIR)/man1/%.1,$(PROGS) upserver)
 
 clean:
-	rm -f $(LIB) lib/*.o $(patsubst %,bin/%,$(PROGS))
+	rm -f lib/libup.a lib/*.o $(patsubst %,bin/%,$(PROGS))
+	rm -rf build

@@ -219,6 +219,7 @@ main(int argc, char **argv)
 	if ((fd = up_connect(cl.host, cl.port, &gai)) == -1) {
 		fprintf(stderr, "upclient: connect %s: %s\n", cl.where,
 		    gai != 0 ? gai_strerror(gai) : strerror(errno));
+		free(text);
 		return 1;
 	}
 	status = stream(&cl, fd, text, textlen);

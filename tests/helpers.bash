@@ -8,7 +8,8 @@
 
 bats_require_minimum_version 1.5.0
 
-BIN="$BATS_TEST_DIRNAME/../bin"
+# UP_BIN: binaries built elsewhere (make check-asan builds into build/asan).
+BIN="${UP_BIN:-$BATS_TEST_DIRNAME/../bin}"
 export PATH="$BIN:$PATH"
 
 # wait_for_log FILE PATTERN [COUNT] [SECONDS]: until FILE has COUNT lines
