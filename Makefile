@@ -46,7 +46,8 @@ LIB	 = $(O)/lib/libup.a
 MANS	 = $(wildcard man/*.[1-9])
 SCRIPTS	 = .ci/run $(wildcard tests/*.sh examples/*.sh bench/*.sh)
 
-.PHONY: all check lint install uninstall clean demo deps check-asan check-tsan
+.PHONY: all check lint install uninstall clean demo deps check-asan check-tsan \
+	fuzz fuzz-replay
 
 all: $(BINS)
 
@@ -71,8 +72,44 @@ $(O)/bin/%: bin/%.c $(LIB)
 deps:
 	@sh tests/install-deps.sh
 
-check: all deps
+check: all deps fuzz-replay
 	bats tests
+
+# Fuzzing: libFuzzer harnesses in tests/fuzz for the request framing and
+# the option and time parsing. `make fuzz` runs each for FUZZ_SECONDS from
+# the seed corpus (clang needed); an input that crashes one is written to
+# tests/fuzz/regressions/, to be kept once fixed: `make check` replays the
+# seeds and every regression through the same harness, built with $(CC).
+FUZZERS	      = $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 30
+FUZZ_CFLAGS   = -g -O1 -fsanitize=fuzzer,address,undefined $(UP_CPPFLAGS) -std=c11
+
+build/fuzz/fuzz-%: tests/fuzz/fuzz_%.c $(LIB_SRC) lib/up.h
+	@mkdir -p build/fuzz
+	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) -pthread
+
+build/replay/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(LIB)
+	@mkdir -p build/replay
+	$(CC) $(UP_CPPFLAGS) $(CPPFLAGS) $(UP_CFLAGS) $(CFLAGS) -o $@ \
+	    tests/fuzz/replay.c $< $(LIB) $(UP_LDLIBS)
+
+fuzz: deps $(patsubst %,build/fuzz/fuzz-%,$(FUZZERS))
+	@for f in $(FUZZERS); do \
+	    mkdir -p build/fuzz/corpus-$$f; \
+	    echo "fuzz $$f: $(FUZZ_SECONDS) s"; \
+	    build/fuzz/fuzz-$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+		-artifact_prefix=tests/fuzz/regressions/$$f- \
+		build/fuzz/corpus-$$f tests/fuzz/corpus/$$f 2>build/fuzz/$$f.log \
+		|| { tail -40 build/fuzz/$$f.log; exit 1; }; \
+	    grep -E '^#[0-9]+ *DONE' build/fuzz/$$f.log || tail -2 build/fuzz/$$f.log; \
+	done
+
+fuzz-replay: $(patsubst %,build/replay/replay-%,$(FUZZERS))
+	@for f in $(FUZZERS); do \
+	    printf 'fuzz-replay %s: ' $$f; \
+	    build/replay/replay-$$f tests/fuzz/corpus/$$f/* \
+		$(wildcard tests/fuzz/regressions/$$f-*) || exit 1; \
+	done
 
 lint: deps
 	mandoc -Tlint -Wwarning $(MANS)

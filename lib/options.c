@@ -126,7 +126,11 @@ up_server_options(struct up_options *o, int argc, char **argv,
 	o->quiet = 0;
 
 	opterr = 0;	/* the library does not print: we explain below */
+#ifdef __GLIBC__
+	optind = 0;	/* glibc: a full reset, for a caller that parses twice */
+#else
 	optind = 1;
+#endif
 	while ((ch = getopt_long(argc, argv, ":b:c:d:hp:qt:Vw:", longopts,
 	    NULL)) != -1) {
 		switch (ch) {

@@ -99,22 +99,31 @@ up_parse_number(const char *s, long min, long max, long *out)
 	return 0;
 }
 
-/* Formats ns as "0", "250ms", "1.5s" or "100us" into buf; returns buf. */
+/*
+ * Formats ns as "0", "2s", "250ms" or seconds with the decimals it needs
+ * ("1.5s", "0.000001234s"), so that up_parse_time reads back the same
+ * value. Returns buf.
+ */
 const char *
 up_format_time(int64_t ns, char *buf, size_t len)
 {
+	char frac[16];
+	int i;
+
 	if (ns == 0)
 		snprintf(buf, len, "0");
 	else if (ns % UP_NS_PER_SEC == 0)
 		snprintf(buf, len, "%llds", (long long)(ns / UP_NS_PER_SEC));
-	else if (ns >= UP_NS_PER_SEC && ns % 100000000 == 0)
-		snprintf(buf, len, "%lld.%llds",
-		    (long long)(ns / UP_NS_PER_SEC),
-		    (long long)(ns % UP_NS_PER_SEC / 100000000));
-	else if (ns % 1000000 == 0)
+	else if (ns < UP_NS_PER_SEC && ns % 1000000 == 0)
 		snprintf(buf, len, "%lldms", (long long)(ns / 1000000));
-	else
-		snprintf(buf, len, "%lldus", (long long)(ns / 1000));
+	else {
+		snprintf(frac, sizeof(frac), "%09lld",
+		    (long long)(ns % UP_NS_PER_SEC));
+		for (i = 8; i > 0 && frac[i] == '0'; i--)
+			frac[i] = '\0';
+		snprintf(buf, len, "%lld.%ss", (long long)(ns / UP_NS_PER_SEC),
+		    frac);
+	}
 	return buf;
 }
 

@@ -46,7 +46,7 @@ int	up_parse_time(const char *s, int64_t max_ns, int64_t *ns);
 /* Parses a decimal integer in [min, max]; 0, or -1 with EINVAL or ERANGE. */
 int	up_parse_number(const char *s, long min, long max, long *out);
 
-/* Formats nanoseconds as the shortest of "250ms", "1.5s", "0" into buf. */
+/* Formats nanoseconds as "0", "2s", "250ms" or "1.5s", read back exactly. */
 const char *up_format_time(int64_t ns, char *buf, size_t len);
 
 /* Monotonic clock in nanoseconds, for deadlines and latencies. */
