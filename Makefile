@@ -46,7 +46,7 @@ LIB	 = $(O)/lib/libup.a
 MANS	 = $(wildcard man/*.[1-9])
 SCRIPTS	 = .ci/run $(wildcard tests/*.sh examples/*.sh bench/*.sh)
 
-.PHONY: all check lint install uninstall clean demo deps check-asan check-tsan \
+.PHONY: all check lint install uninstall clean demo deps check-asan check-tsan check-valgrind \
 	fuzz fuzz-replay
 
 all: $(BINS)
@@ -132,6 +132,11 @@ check-tsan: deps
 	UP_BIN=$(CURDIR)/build/tsan/bin UP_SANITIZER=tsan \
 	    TSAN_OPTIONS=halt_on_error=1:exitcode=66 \
 	    bats $(wildcard tests/thread.bats)
+
+# Every upclient and upserver-seq of their tests under valgrind: no error,
+# no leak.
+check-valgrind: all deps
+	sh tests/valgrind.sh
 
 demo: all
 	@sh examples/demo.sh

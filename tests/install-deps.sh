@@ -11,6 +11,8 @@ command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
 command -v socat >/dev/null 2>&1 || need="$need socat"
 command -v nc >/dev/null 2>&1 || need="$need netcat-openbsd"
 command -v clang >/dev/null 2>&1 || need="$need clang"
+command -v valgrind >/dev/null 2>&1 || need="$need valgrind"
+command -v ss >/dev/null 2>&1 || need="$need iproute2"
 pkg-config --exists libsodium 2>/dev/null || need="$need libsodium-dev"
 
 [ -z "$need" ] && exit 0
