@@ -19,7 +19,7 @@
 
 const char up_server_synopsis[] =
     " [-hqV] [-b addr] [-c n] [-d time] [-p port] [-t time] [-w n]\n"
-    "       [--counter mode] [--max-line n]\n";
+    "       [--counter mode] [--http] [--max-line n]\n";
 
 const char up_server_help[] =
     "\n"
@@ -35,7 +35,9 @@ const char up_server_help[] =
     " [60s]\n"
     "      --counter MODE   shared request counter: off, unsafe, mutex,"
     " atomic [off]\n"
-    "      --max-line N     longest request served in one piece [65536]\n"
+    "      --http           speak minimal HTTP/1.1 instead of lines\n"
+    "      --max-line N     longest request (HTTP: request head) in one"
+    " piece [65536]\n"
     "  -q, --quiet          log only listening and stopped\n"
     "  -h, --help           show this help and exit\n"
     "  -V, --version        show the version and exit\n";
@@ -109,6 +111,7 @@ up_server_options(struct up_options *o, int argc, char **argv,
 		{ "version",	no_argument,		NULL, 'V' },
 		{ "workers",	required_argument,	NULL, 'w' },
 		{ "counter",	required_argument,	NULL, 'C' },
+		{ "http",	no_argument,		NULL, 'T' },
 		{ "max-line",	required_argument,	NULL, 'L' },
 		{ NULL,		0,			NULL, 0 }
 	};
@@ -124,6 +127,7 @@ up_server_options(struct up_options *o, int argc, char **argv,
 	o->counter = UP_COUNTER_OFF;
 	o->max_line = UP_DEFAULT_MAX_LINE;
 	o->quiet = 0;
+	o->http = 0;
 
 	opterr = 0;	/* the library does not print: we explain below */
 #ifdef __GLIBC__
@@ -186,6 +190,9 @@ up_server_options(struct up_options *o, int argc, char **argv,
 				    "--counter: unknown mode '%s' (off, unsafe, "
 				    "mutex or atomic)", optarg);
 			o->counter = (enum up_counter_mode)i;
+			break;
+		case 'T':
+			o->http = 1;
 			break;
 		case 'L':
 			if (number_arg("--max-line", optarg, 1, UP_MAX_MAX_LINE,

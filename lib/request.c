@@ -45,6 +45,7 @@ up_reader_init(struct up_reader *r, size_t max_line)
 	r->buf = malloc(max_line);
 	if (r->buf == NULL)
 		return -1;
+	r->frame = up_request_length;
 	r->cap = max_line;
 	r->start = r->end = 0;
 	r->eof = 0;
@@ -72,8 +73,8 @@ up_reader_next(struct up_reader *r, int fd, int timeout_ms, char **req,
 	int w;
 
 	for (;;) {
-		n = up_request_length(r->buf + r->start, r->end - r->start,
-		    r->cap, r->eof);
+		n = r->frame(r->buf + r->start, r->end - r->start, r->cap,
+		    r->eof);
 		if (n > 0) {
 			*req = r->buf + r->start;
 			*len = n;

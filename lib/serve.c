@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "up.h"
@@ -49,25 +50,77 @@ send_reply(int fd, const char *p, size_t len, int timeout_ms)
 	return 0;
 }
 
+/*
+ * Closes a connection the server ends while the client may still be
+ * sending (an HTTP error, "Connection: close" with more pipelined behind
+ * it). Closing with unread input makes the kernel send a reset, which can
+ * destroy the reply still in flight; so the server first shuts down its
+ * sending side, then reads and discards what comes, for a second or
+ * 1 MiB at most, until the client closes too.
+ */
+static void
+linger_close(int fd)
+{
+	char sink[4096];
+	int64_t deadline = up_now_ns() + UP_NS_PER_SEC;
+	size_t drained = 0;
+	struct pollfd pfd;
+	ssize_t n;
+
+	if (shutdown(fd, SHUT_WR) == -1)
+		return;
+	while (drained < 1024 * 1024) {
+		pfd.fd = fd;
+		pfd.events = POLLIN;
+		if (poll(&pfd, 1, up_ms_until(deadline)) <= 0)
+			break;
+		n = up_read(fd, sink, sizeof(sink));
+		if (n <= 0)
+			break;
+		drained += (size_t)n;
+	}
+}
+
+/* Logs a "responded" line: bytes, then status (HTTP), count, who. */
+static void
+log_responded(const struct up_conn *c, const struct up_options *o,
+    size_t bytes, int status, long count)
+{
+	char extra[64] = "";
+	size_t n = 0;
+
+	if (o->http)
+		n += (size_t)snprintf(extra + n, sizeof(extra) - n,
+		    " status=%d", status);
+	if (o->counter != UP_COUNTER_OFF && status == 200)
+		snprintf(extra + n, sizeof(extra) - n, " count=%ld", count);
+	up_log("responded", c->peer, "bytes=%zu%s%s%s", bytes, extra,
+	    c->who[0] != '\0' ? " " : "", c->who);
+}
+
 unsigned long
 up_serve(struct up_conn *c, const struct up_options *o, struct up_shared *sh)
 {
-	const char *sep = c->who[0] != '\0' ? " " : "";
 	const char *reason = NULL;
 	int tmo = up_timeout_ms(o->timeout_ns);
 	unsigned long served = 0;
+	struct up_http_request h;
 	struct up_reader r;
-	char *req;
-	size_t len;
-	long count;
-	int rc;
+	char *req, *out = NULL, *reply;
+	size_t len, cap = 0, body;
+	long count = 0;
+	int rc, keep = 1;
 
-	if (up_reader_init(&r, o->max_line) == -1) {
-		up_log_error(c->peer, c->who, "malloc", errno);
-		reason = "error";
-		goto out;
+	if (up_reader_init(&r, o->max_line) == -1)
+		goto fail;
+	if (o->http) {
+		/* a request head, and a response of the same size at most */
+		r.frame = up_http_head_length;
+		cap = UP_HTTP_HEAD_MAX + o->max_line + 1;
+		if ((out = malloc(cap)) == NULL)
+			goto fail;
 	}
-	for (;;) {
+	while (keep) {
 		rc = up_reader_next(&r, c->fd, tmo, &req, &len);
 		if (rc == 0)
 			break;
@@ -82,9 +135,22 @@ up_serve(struct up_conn *c, const struct up_options *o, struct up_shared *sh)
 			}
 			break;
 		}
-		count = up_work(sh, o->counter, o->delay_ns);
-		up_uppercase(req, len);
-		if (send_reply(c->fd, req, len, tmo) == -1) {
+		if (o->http) {
+			/* a refused request costs no work, then closes */
+			up_http_parse(req, len, o->max_line, &h);
+			if (h.status == 200)
+				count = up_work(sh, o->counter, o->delay_ns);
+			reply = out;
+			len = up_http_response(&h, out, cap, &body);
+			keep = h.keep_alive;
+		} else {
+			count = up_work(sh, o->counter, o->delay_ns);
+			up_uppercase(req, len);
+			reply = req;
+			body = len;
+			h.status = 200;
+		}
+		if (send_reply(c->fd, reply, len, tmo) == -1) {
 			if (errno == ETIMEDOUT)
 				reason = "idle";
 			else {
@@ -94,23 +160,23 @@ up_serve(struct up_conn *c, const struct up_options *o, struct up_shared *sh)
 			break;
 		}
 		served++;
-		atomic_fetch_add(&sh->requests, 1);
-		if (o->counter != UP_COUNTER_OFF)
-			up_log("responded", c->peer, "bytes=%zu count=%ld%s%s",
-			    len, count, sep, c->who);
-		else
-			up_log("responded", c->peer, "bytes=%zu%s%s", len, sep,
-			    c->who);
+		if (h.status == 200)
+			atomic_fetch_add(&sh->requests, 1);
+		log_responded(c, o, body, h.status, count);
+		if (!keep)
+			linger_close(c->fd);
 	}
-	up_reader_free(&r);
+	goto out;
+fail:
+	up_log_error(c->peer, c->who, "malloc", errno);
+	reason = "error";
 out:
+	up_reader_free(&r);
+	free(out);
 	close(c->fd);
 	c->fd = -1;
-	if (reason != NULL)
-		up_log("closed", c->peer, "requests=%lu reason=%s%s%s", served,
-		    reason, sep, c->who);
-	else
-		up_log("closed", c->peer, "requests=%lu%s%s", served, sep,
-		    c->who);
+	up_log("closed", c->peer, "requests=%lu%s%s%s%s", served,
+	    reason != NULL ? " reason=" : "", reason != NULL ? reason : "",
+	    c->who[0] != '\0' ? " " : "", c->who);
 	return served;
 }

@@ -91,9 +91,9 @@ up_server_start(struct up_server *s, int argc, char **argv,
 	}
 	up_format_addr((struct sockaddr *)&ss, s->addr, sizeof(s->addr));
 
-	extra[0] = '\0';
-	if (s->opt.workers > 0)
-		snprintf(extra, sizeof(extra), " workers=%ld", s->opt.workers);
+	snprintf(extra, sizeof(extra), "%s%.0ld%s",
+	    s->opt.workers > 0 ? " workers=" : "", s->opt.workers,
+	    s->opt.http ? " proto=http" : "");
 	up_log("listening", s->addr, "model=%s pid=%ld delay=%s "
 	    "max-conns=%ld%s counter=%s", model, (long)getpid(),
 	    up_format_time(s->opt.delay_ns, delay, sizeof(delay)),

@@ -80,6 +80,7 @@ struct up_options {
 	enum up_counter_mode counter;	/* --counter */
 	size_t		 max_line;	/* --max-line */
 	int		 quiet;		/* -q */
+	int		 http;		/* --http */
 };
 
 /* What a model cannot honour, passed to up_server_options to refuse it. */
@@ -195,6 +196,8 @@ void	up_uppercase(char *buf, size_t len);
  * per connection, whatever the client sends.
  */
 struct up_reader {
+	/* what a request is: up_request_length, or up_http_head_length */
+	size_t	(*frame)(const char *, size_t, size_t, int);
 	char	*buf;
 	size_t	 cap;		/* max_line */
 	size_t	 start, end;	/* unconsumed bytes are buf[start..end) */
@@ -213,6 +216,38 @@ void	up_reader_free(struct up_reader *r);
  */
 int	up_reader_next(struct up_reader *r, int fd, int timeout_ms,
 	    char **req, size_t *len);
+
+/* ---- http.c: the minimal HTTP/1.1 of --http -------------------------- */
+
+#define UP_HTTP_HEAD_MAX	256	/* the most a response head takes */
+
+struct up_http_request {
+	int		 status;	/* 200 to serve, or the error to send */
+	int		 minor;		/* HTTP/1.<minor> */
+	int		 keep_alive;	/* serve more on this connection */
+	int		 head_only;	/* HEAD: no body */
+	const char	*target;	/* the request target, in the buffer */
+	size_t		 target_len;
+};
+
+/*
+ * Length of the request head at the start of buf, through its blank
+ * line; the same contract as up_request_length (max when none within max
+ * bytes, len at the end of stream, 0 to read more).
+ */
+size_t	up_http_head_length(const char *buf, size_t len, size_t max, int eof);
+
+/* Parses a framed head into *req; req->status says what to answer. */
+void	up_http_parse(const char *buf, size_t len, size_t max,
+	    struct up_http_request *req);
+
+/*
+ * Writes the whole response to req into out (cap at least
+ * UP_HTTP_HEAD_MAX + req->target_len + 1); returns its length, 0 if it
+ * does not fit, and the body's length in *body.
+ */
+size_t	up_http_response(const struct up_http_request *req, char *out,
+	    size_t cap, size_t *body);
 
 /* ---- work.c: the simulated work and the shared counter ---------------- */
 

@@ -1,0 +1,128 @@
+#!/usr/bin/env bats
+# --http: the same servers speak minimal HTTP/1.1, for curl and wrk.
+
+# status, output, lines: set by bats' run; PORT: by start_server
+# shellcheck disable=SC2154,SC2153
+
+load helpers
+
+teardown() {
+	teardown_server
+}
+
+setup() {
+	command -v curl >/dev/null || skip "curl is not installed"
+}
+
+# each_server: the server models that are built.
+each_server() {
+	local s
+	for s in seq fork thread poll; do
+		[ -x "$BIN/upserver-$s" ] && echo "$s"
+	done
+}
+
+# raw REQUEST: sends REQUEST (printf escapes) on one connection and prints
+# the whole answer, until the server closes.
+raw() {
+	printf "$1" | nc -N 127.0.0.1 "$PORT"
+}
+
+@test "GET answers the uppercased target, on every model" {
+	local s
+	for s in $(each_server); do
+		start_server "$s" -d 0 --http
+		run curl -sS "http://127.0.0.1:$PORT/hello"
+		[ "$status" -eq 0 ]
+		[ "$output" = "/HELLO" ]
+		run curl -sS -o /dev/null -w '%{http_code} %{content_type} %{size_download}' \
+		    "http://127.0.0.1:$PORT/a/b?c=d"
+		[ "$output" = "200 text/plain 9" ]
+		stop_server
+		[ "$SERVER_STATUS" -eq 0 ]
+		grep -qE ' listening .* proto=http' "$SERVER_LOG"
+		grep -qE ' responded 127\.0\.0\.1:[0-9]+ bytes=7 status=200' "$SERVER_LOG"
+		grep -qE ' stopped .* requests=2$' "$SERVER_LOG"
+	done
+}
+
+@test "the whole response, byte for byte" {
+	start_server seq -d 0 --http
+	run raw 'GET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n'
+	[ "$output" = "$(printf 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nConnection: close\r\n\r\n/X')" ]
+}
+
+@test "HEAD sends the head alone, with the length GET would have" {
+	start_server seq -d 0 --http
+	run raw 'HEAD /abc HTTP/1.1\r\nConnection: close\r\n\r\n'
+	[ "$output" = "$(printf 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nConnection: close\r\n\r\n')" ]
+}
+
+@test "keep-alive by default on HTTP/1.1: two requests, one connection" {
+	local s
+	for s in $(each_server); do
+		start_server "$s" -d 0 --http
+		run curl -sS "http://127.0.0.1:$PORT/one" "http://127.0.0.1:$PORT/two"
+		[ "$output" = "$(printf '/ONE\n/TWO')" ]
+		wait_for_log "$SERVER_LOG" ' closed ' 1
+		[ "$(grep -c ' accepted ' "$SERVER_LOG")" -eq 1 ]
+		[ "$(grep -c ' responded ' "$SERVER_LOG")" -eq 2 ]
+		stop_server
+	done
+}
+
+@test "pipelined requests are answered in order; Connection: close ends it" {
+	start_server seq -d 0 --http
+	run raw 'GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\nConnection: close\r\n\r\nGET /never HTTP/1.1\r\n\r\n'
+	[ "$(echo "$output" | grep -c '^HTTP/1.1 200 OK')" -eq 2 ]
+	[[ "$output" == *"/A"*"/B" ]]
+	[[ "$output" != *NEVER* ]]
+}
+
+@test "HTTP/1.0 gets one answer, then the connection closes" {
+	start_server seq -d 0 --http
+	run raw 'GET /old HTTP/1.0\r\n\r\nGET /more HTTP/1.0\r\n\r\n'
+	[ "$(echo "$output" | grep -c '^HTTP/1.1 200 OK')" -eq 1 ]
+	[[ "$output" == *"Connection: close"* ]]
+	[[ "$output" != *MORE* ]]
+}
+
+@test "malformed requests get 400, other methods 405, other versions 505" {
+	start_server seq -d 0 --http
+	run raw 'NONSENSE\r\n\r\n'
+	[[ "${lines[0]}" == "HTTP/1.1 400 Bad Request"* ]]
+	run raw 'GET /x HTTP/1.1\r\nno colon here\r\n\r\n'
+	[[ "${lines[0]}" == "HTTP/1.1 400 Bad Request"* ]]
+	run raw 'GET /x HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello'
+	[[ "${lines[0]}" == "HTTP/1.1 400 Bad Request"* ]]
+	run raw 'GET /truncated HTTP/1.1\r\n'
+	[[ "${lines[0]}" == "HTTP/1.1 400 Bad Request"* ]]
+	run raw 'POST /x HTTP/1.1\r\n\r\n'
+	[[ "${lines[0]}" == "HTTP/1.1 405 Method Not Allowed"* ]]
+	[[ "$output" == *"Allow: GET, HEAD"* ]]
+	[[ "$output" == *"Connection: close"* ]]
+	run raw 'GET /x HTTP/2.0\r\n\r\n'
+	[[ "${lines[0]}" == "HTTP/1.1 505 HTTP Version Not Supported"* ]]
+	# refused requests cost no work and are not counted as served
+	stop_server
+	grep -qE ' stopped .* requests=0$' "$SERVER_LOG"
+}
+
+@test "a head longer than --max-line gets 431" {
+	start_server seq -d 0 --http --max-line 256
+	local big
+	big=$(printf '%0500d' 0)
+	run raw "GET /x HTTP/1.1\r\nX-Big: $big\r\n\r\n"
+	[[ "${lines[0]}" == "HTTP/1.1 431 Request Header Fields Too Large"* ]]
+	# and the server goes on serving
+	run curl -sS "http://127.0.0.1:$PORT/ok"
+	[ "$output" = "/OK" ]
+}
+
+@test "--http with --counter counts like line mode" {
+	start_server seq -d 0 --http --counter mutex
+	curl -sS "http://127.0.0.1:$PORT/1" "http://127.0.0.1:$PORT/2" >/dev/null
+	stop_server
+	grep -qE ' responded .* status=200 count=2$' "$SERVER_LOG"
+	grep -qE ' stopped .* requests=2 count=2$' "$SERVER_LOG"
+}
