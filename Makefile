@@ -142,9 +142,10 @@ demo: all
 	@sh examples/demo.sh
 
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
 	install -m 644 $(wildcard man/*.1) $(DESTDIR)$(MANDIR)/man1
+	install -m 644 $(wildcard man/*.7) $(DESTDIR)$(MANDIR)/man7
 	for p in $(filter-out upserver-seq,$(SERVERS)); do \
 	    ln -sf upserver.1 $(DESTDIR)$(MANDIR)/man1/$$p.1; done
 	ln -sf upserver.1 $(DESTDIR)$(MANDIR)/man1/upserver-seq.1
@@ -152,6 +153,7 @@ install: all
 uninstall:
 	rm -f $(patsubst %,$(DESTDIR)$(BINDIR)/%,$(PROGS))
 	rm -f $(patsubst %,$(DESTDIR)$(MANDIR)/man1/%.1,$(PROGS) upserver)
+	rm -f $(DESTDIR)$(MANDIR)/man7/up.7
 
 clean:
 	rm -f lib/libup.a lib/*.o $(patsubst %,bin/%,$(PROGS))
