@@ -25,7 +25,7 @@ each_server() {
 # raw REQUEST: sends REQUEST (printf escapes) on one connection and prints
 # the whole answer, until the server closes.
 raw() {
-	printf "$1" | nc -N 127.0.0.1 "$PORT"
+	printf '%b' "$1" | nc -N 127.0.0.1 "$PORT"
 }
 
 @test "GET answers the uppercased target, on every model" {

@@ -12,6 +12,8 @@ command -v socat >/dev/null 2>&1 || need="$need socat"
 command -v nc >/dev/null 2>&1 || need="$need netcat-openbsd"
 command -v clang >/dev/null 2>&1 || need="$need clang"
 command -v valgrind >/dev/null 2>&1 || need="$need valgrind"
+command -v tmux >/dev/null 2>&1 || need="$need tmux"
+command -v curl >/dev/null 2>&1 || need="$need curl"
 command -v ss >/dev/null 2>&1 || need="$need iproute2"
 pkg-config --exists libsodium 2>/dev/null || need="$need libsodium-dev"
 
