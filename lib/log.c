@@ -1,5 +1,6 @@
 /*
- * log.c: the event log, one line per event on standard output.
+ * log.c: the event log, one line per event on standard output (the
+ * client writes its own events to standard error with up_log_fd).
  *
  * Each line is formatted in a buffer and written with a single write(2),
  * never through stdio: a stdio buffer would be copied by fork(2) and
@@ -25,33 +26,61 @@ up_log_quiet(int q)
 	quiet = q;
 }
 
-int
-up_log(const char *event, const char *peer, const char *fmt, ...)
+/*
+ * Formats "<secs>.<usecs> <event> <peer> <fmt...>\n" and writes it to fd
+ * with a single write(2). Returns 0 or -1.
+ */
+static int
+log_line(int fd, const char *event, const char *peer, const char *fmt,
+    va_list ap)
 {
 	char line[LINE_MAX_BYTES];
 	struct timespec ts;
-	va_list ap;
 	size_t n;
 	int r;
 
-	if (quiet && strcmp(event, "listening") != 0 &&
-	    strcmp(event, "stopped") != 0)
-		return 0;
 	clock_gettime(CLOCK_REALTIME, &ts);
 	r = snprintf(line, sizeof(line), "%lld.%06ld %s %s",
 	    (long long)ts.tv_sec, ts.tv_nsec / 1000, event, peer);
 	n = r < 0 ? 0 : (size_t)r;
 	if (fmt != NULL && n + 1 < sizeof(line)) {
 		line[n++] = ' ';
-		va_start(ap, fmt);
 		r = vsnprintf(line + n, sizeof(line) - n, fmt, ap);
-		va_end(ap);
 		n += r < 0 ? 0 : (size_t)r;
 	}
 	if (n > sizeof(line) - 1)
 		n = sizeof(line) - 1;
 	line[n++] = '\n';
-	return up_write_all(STDOUT_FILENO, line, n);
+	return up_write_all(fd, line, n);
+}
+
+/* One event on standard output unless quiet; 0 or -1. */
+int
+up_log(const char *event, const char *peer, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	if (quiet && strcmp(event, "listening") != 0 &&
+	    strcmp(event, "stopped") != 0)
+		return 0;
+	va_start(ap, fmt);
+	r = log_line(STDOUT_FILENO, event, peer, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+/* One event on fd, quiet or not; 0 or -1. */
+int
+up_log_fd(int fd, const char *event, const char *peer, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = log_line(fd, event, peer, fmt, ap);
+	va_end(ap);
+	return r;
 }
 
 /* "error <peer> [who] op=read errno=ECONNRESET" */

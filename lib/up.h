@@ -335,6 +335,13 @@ void	up_log_quiet(int quiet);
 int	up_log(const char *event, const char *peer, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 
+/*
+ * The same line written to fd, whatever up_log_quiet() says: the client
+ * logs its own events to standard error with it. Returns 0 or -1.
+ */
+int	up_log_fd(int fd, const char *event, const char *peer,
+	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
 /* Logs "error <peer> op=<op> errno=<NAME>" for the errno value err. */
 int	up_log_error(const char *peer, const char *who, const char *op,
 	    int err);
