@@ -1,0 +1,146 @@
+/*
+ * upclient-load.h: what the files of upclient's load mode share.
+ *
+ * upclient.c parses the command line and runs either the everyday
+ * streaming mode (its own file) or the load mode: upclient-load.c holds
+ * the event loop over many connections, upclient-payload.c makes the
+ * requests, upclient-hist.c keeps the latencies and upclient-timeline.c
+ * draws the picture.
+ */
+#ifndef UPCLIENT_LOAD_H
+#define UPCLIENT_LOAD_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* ---- upclient-load.c: many connections from one process --------------- */
+
+struct load_options {
+	const char	*host;		/* -H */
+	const char	*port;		/* -p */
+	const char	*where;		/* "host:port", for messages */
+	unsigned long	 clients;	/* -c: connections */
+	unsigned long	 requests;	/* -n: requests per connection */
+	unsigned long	 jobs;		/* -j: requests in flight, 0 no limit */
+	const char	*text;		/* TEXT joined by spaces, or NULL */
+	size_t		 textlen;
+	long		 random;	/* -r: letters per request, or -1 */
+	int64_t		 timeout_ns;	/* --timeout: 0 for never */
+	int		 verify;	/* --verify */
+	int		 timeline;	/* -T */
+	int		 stats;		/* -s */
+	int		 verbose;	/* -v */
+};
+
+/*
+ * Runs the load described by o to its end and prints what was asked for.
+ * Returns the exit status: 0 when every request got its whole (and, with
+ * verify, correct) reply, 1 otherwise.
+ */
+int	load_run(const struct load_options *o);
+
+/* ---- upclient-payload.c: the requests ---------------------------------- */
+
+/* Longest request for TEXT: TEXT, " ", two 20-digit numbers, ".", "\n". */
+#define PAYLOAD_NUMBERS_MAX	43
+
+/*
+ * Prepares the random source (sodium_init() when built with libsodium).
+ * Returns 0, or -1 with errno.
+ */
+int	payload_init(void);
+
+/* The name of the random source: "libsodium" or "getrandom". */
+const char *payload_source(void);
+
+/*
+ * Fills buf with len random letters 'a' to 'z', each equally likely,
+ * then a newline: len + 1 bytes. Returns 0, or -1 with errno.
+ */
+int	payload_random(char *buf, size_t len);
+
+/*
+ * Writes "TEXT CONN.REQ\n" into buf, which has room for textlen +
+ * PAYLOAD_NUMBERS_MAX bytes. Returns the length.
+ */
+size_t	payload_text(char *buf, const char *text, size_t textlen,
+	    unsigned long conn, unsigned long req);
+
+/* ---- upclient-hist.c: latencies in bounded memory ---------------------- */
+
+/*
+ * A log-linear histogram of microseconds, like HdrHistogram: exact below
+ * 64 us, then 32 buckets per power of two (each 1/32 = 3% wide),
+ * up to 2^36 us (19 hours); longer values count as that. 8 KiB.
+ */
+#define HIST_SUB_BITS	5
+#define HIST_BUCKETS	1024
+
+struct hist {
+	uint64_t	count[HIST_BUCKETS];
+	uint64_t	total;
+	int64_t		max_us;		/* the exact largest value */
+};
+
+void	hist_add(struct hist *h, int64_t ns);
+
+/*
+ * The value in microseconds that percent (0 to 100) of the values are at
+ * or below: the middle of its bucket, never above the largest value seen.
+ * Returns 0 for an empty histogram.
+ */
+int64_t	hist_percentile(const struct hist *h, double percent);
+
+/* ---- upclient-timeline.c: the picture ---------------------------------- */
+
+/* What a connection is doing between two events (one at a time). */
+enum tl_state {
+	TL_NONE = 0,		/* not connected */
+	TL_CONNECTING = 0x01,	/* connect(2) in progress */
+	TL_IDLE = 0x02,		/* connected, no request in flight */
+	TL_WAIT = 0x04		/* a request sent, its reply not complete */
+};
+
+/* What happened at one moment (may be combined). */
+#define TL_SENT		0x10	/* a request was sent */
+#define TL_RECEIVED	0x20	/* a reply was complete */
+#define TL_ERROR	0x40	/* the connection failed */
+
+/* More connections than this are drawn as an evenly spaced sample. */
+#define TL_ALL_ROWS	40
+#define TL_SAMPLE_ROWS	32
+
+struct timeline;
+
+/*
+ * A timeline for clients connections starting at start_ns (monotonic).
+ * Returns NULL with errno.
+ */
+struct timeline *timeline_new(unsigned long clients, int64_t start_ns);
+void	timeline_free(struct timeline *tl);
+
+/* How many rows are drawn, and which connection (1-based) each one is. */
+int	timeline_rows(const struct timeline *tl);
+unsigned long timeline_conn(const struct timeline *tl, int row);
+
+/*
+ * Records on row, at time t (monotonic ns, never earlier than the row's
+ * previous event), the moment flags `marks` (TL_SENT, ...) and that from
+ * now on the connection is in `state`.
+ */
+void	timeline_event(struct timeline *tl, int row, int64_t t, int marks,
+	    enum tl_state state);
+
+/*
+ * Draws the picture of the run that ended at end_ns on f, at most 80
+ * columns wide.
+ */
+void	timeline_print(struct timeline *tl, FILE *f, int64_t end_ns);
+
+/*
+ * Writes ns as a short duration: "4.012s", "12.5ms", "80us". Returns buf.
+ */
+const char *format_duration(int64_t ns, char *buf, size_t len);
+
+#endif /* UPCLIENT_LOAD_H */
