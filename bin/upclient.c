@@ -1,11 +1,16 @@
 /*
  * upclient: sends lines to an up server and prints the replies.
  *
- * With TEXT arguments, sends the words joined by spaces plus a newline and
- * prints the reply. Without, streams standard input to the server while
- * the replies stream to standard output, byte for byte: one poll(2) loop
- * moves both directions at once, so neither side ever waits on the other
- * and a file of any size passes through in two 64 KiB buffers.
+ * Everyday mode: with TEXT arguments, sends the words joined by spaces
+ * plus a newline and prints the reply. Without, streams standard input to
+ * the server while the replies stream to standard output, byte for byte:
+ * one poll(2) loop moves both directions at once, so neither side ever
+ * waits on the other and a file of any size passes through in two 64 KiB
+ * buffers.
+ *
+ * Load mode, chosen by any of -c, -j, -n, -r, -s, -T, -v, --verify or
+ * --timeout: many connections from this one process, each sending
+ * numbered or random requests; see upclient-load.c.
  */
 #include <sys/socket.h>
 
@@ -20,17 +25,42 @@
 #include <unistd.h>
 
 #include "up.h"
+#include "upclient-load.h"
 
 #define BUFSIZE	65536
 
+#define MAX_CLIENTS	1000000L
+#define MAX_REQUESTS	1000000000L
+#define MAX_RANDOM	(16L * 1024 * 1024)
+#define MAX_TIMEOUT_NS	(86400LL * UP_NS_PER_SEC)	/* one day */
+
+enum { OPT_TIMEOUT = 256, OPT_VERIFY };
+
 static const char synopsis[] =
-    "usage: upclient [-hV] [-H host] [-p port] [text ...]\n";
+    "usage: upclient [-hsTVv] [-c n] [-H host] [-j n] [-n n] [-p port]"
+    " [-r bytes]\n"
+    "                [--timeout time] [--verify] [text ...]\n";
 
 static const char help[] =
     "\n"
     "  -H, --host HOST      server to connect to, every address in turn"
     " [localhost]\n"
     "  -p, --port PORT      its port [40001]\n"
+    "  -c, --clients N      open N connections at once [1]\n"
+    "  -n, --requests N     requests per connection, each after the last"
+    " reply [1]\n"
+    "  -j, --jobs N         at most N requests in flight in all"
+    " [no limit]\n"
+    "  -r, --random BYTES   send BYTES random letters a-z and a newline,"
+    " not TEXT\n"
+    "      --verify         check that each reply is its request"
+    " uppercased\n"
+    "      --timeout TIME   fail a connect or a reply after TIME, 0 never"
+    " [0]\n"
+    "  -T, --timeline       draw when each connection waited and was"
+    " answered\n"
+    "  -s, --stats          print requests/s and latency percentiles\n"
+    "  -v, --verbose        log the client's events on standard error\n"
     "  -h, --help           show this help and exit\n"
     "  -V, --version        show the version and exit\n"
     "\n"
@@ -38,8 +68,17 @@ static const char help[] =
     " the reply.\n"
     "Without, sends standard input and writes the replies to standard"
     " output.\n"
-    "Exit status: 0 every reply received, 1 a connection or reply failed,"
-    " 2 usage.\n";
+    "Any of -cjnrsTv, --verify, --timeout chooses the load mode instead:"
+    " each\n"
+    "connection sends \"TEXT C.R\" (connection C, request R) or -r random"
+    " letters;\n"
+    "replies to TEXT go to standard output as they complete, replies to -r"
+    " do not;\n"
+    "the timeline and the stats (\"key: value\" lines) go to standard"
+    " error.\n"
+    "Exit status: 0 every reply received (and verified), 1 a connection or"
+    " reply\n"
+    "failed, 2 usage.\n";
 
 struct client {
 	const char	*host;
@@ -151,40 +190,118 @@ stream(struct client *cl, int fd, const char *text, size_t textlen)
 	return 0;
 }
 
+/*
+ * Parses a number option into *out; returns 0, or the usage error's
+ * exit status 2 after printing it.
+ */
+static int
+number_arg(const char *opt, const char *what, const char *arg, long min,
+    long max, unsigned long *out)
+{
+	char fmt[128];
+	long v;
+
+	if (up_parse_number(arg, min, max, &v) == -1) {
+		snprintf(fmt, sizeof(fmt), "%s: '%%s' is not a number of %s"
+		    " (%ld to %ld)", opt, what, min, max);
+		return usage_error(fmt, arg);
+	}
+	*out = (unsigned long)v;
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
+		{ "clients",	required_argument,	NULL, 'c' },
 		{ "host",	required_argument,	NULL, 'H' },
 		{ "help",	no_argument,		NULL, 'h' },
+		{ "jobs",	required_argument,	NULL, 'j' },
+		{ "requests",	required_argument,	NULL, 'n' },
 		{ "port",	required_argument,	NULL, 'p' },
+		{ "random",	required_argument,	NULL, 'r' },
+		{ "stats",	no_argument,		NULL, 's' },
+		{ "timeline",	no_argument,		NULL, 'T' },
+		{ "timeout",	required_argument,	NULL, OPT_TIMEOUT },
+		{ "verbose",	no_argument,		NULL, 'v' },
+		{ "verify",	no_argument,		NULL, OPT_VERIFY },
 		{ "version",	no_argument,		NULL, 'V' },
 		{ NULL,		0,			NULL, 0 }
 	};
 	struct client cl = { UP_DEFAULT_HOST, UP_DEFAULT_PORT, "" };
+	struct load_options lo = { .clients = 1, .requests = 1, .random = -1 };
 	char *text = NULL, opt[3] = "-?";
 	size_t textlen = 0, len;
+	unsigned long bytes;
+	int ch, fd, gai, i, load = 0, status;
 	long port;
-	int ch, fd, gai, i, status;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":H:hp:V", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, ":c:H:hj:n:p:r:sTVv", longopts,
+	    NULL)) != -1) {
 		switch (ch) {
+		case 'c':
+			if ((status = number_arg("--clients", "connections",
+			    optarg, 1, MAX_CLIENTS, &lo.clients)) != 0)
+				return status;
+			load = 1;
+			break;
 		case 'H':
 			cl.host = optarg;
 			break;
 		case 'h':
 			printf("%s%s", synopsis, help);
 			return 0;
+		case 'j':
+			if ((status = number_arg("--jobs", "jobs", optarg, 1,
+			    MAX_CLIENTS, &lo.jobs)) != 0)
+				return status;
+			load = 1;
+			break;
+		case 'n':
+			if ((status = number_arg("--requests", "requests",
+			    optarg, 1, MAX_REQUESTS, &lo.requests)) != 0)
+				return status;
+			load = 1;
+			break;
 		case 'p':
 			if (up_parse_number(optarg, 1, 65535, &port) == -1)
 				return usage_error("--port: '%s' is not a port"
 				    " (1 to 65535)", optarg);
 			cl.port = optarg;
 			break;
+		case 'r':
+			if ((status = number_arg("--random", "bytes", optarg,
+			    0, MAX_RANDOM, &bytes)) != 0)
+				return status;
+			lo.random = (long)bytes;
+			load = 1;
+			break;
+		case 's':
+			lo.stats = load = 1;
+			break;
+		case 'T':
+			lo.timeline = load = 1;
+			break;
 		case 'V':
 			printf("upclient (up) %s\n", UP_VERSION);
 			return 0;
+		case 'v':
+			lo.verbose = load = 1;
+			break;
+		case OPT_TIMEOUT:
+			if (up_parse_time(optarg, MAX_TIMEOUT_NS,
+			    &lo.timeout_ns) == -1)
+				return usage_error(errno == ERANGE ?
+				    "--timeout: '%s' is out of range (at most"
+				    " one day)" : "--timeout: '%s' is not a"
+				    " time (try 1.5, 250ms, 2s or 0)", optarg);
+			load = 1;
+			break;
+		case OPT_VERIFY:
+			lo.verify = load = 1;
+			break;
 		case ':':
 			return usage_error("option %s needs a value",
 			    argv[optind - 1]);
@@ -199,6 +316,12 @@ main(int argc, char **argv)
 	}
 	argc -= optind;
 	argv += optind;
+
+	if (load && argc == 0 && lo.random < 0)
+		return usage_error("%s", "nothing to send: the load mode"
+		    " needs TEXT or -r BYTES");
+	if (load && argc > 0 && lo.random >= 0)
+		return usage_error("%s", "give TEXT or -r BYTES, not both");
 
 	if (argc > 0) {
 		/* The words joined by spaces, and a newline. */
@@ -216,6 +339,16 @@ main(int argc, char **argv)
 	}
 
 	up_format_hostport(cl.host, cl.port, cl.where, sizeof(cl.where));
+	if (load) {
+		lo.host = cl.host;
+		lo.port = cl.port;
+		lo.where = cl.where;
+		lo.text = text;
+		lo.textlen = text != NULL ? textlen - 1 : 0;	/* no '\n' */
+		status = load_run(&lo);
+		free(text);
+		return status;
+	}
 	if ((fd = up_connect(cl.host, cl.port, &gai)) == -1) {
 		fprintf(stderr, "upclient: connect %s: %s\n", cl.where,
 		    gai != 0 ? gai_strerror(gai) : strerror(errno));
