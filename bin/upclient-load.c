@@ -13,16 +13,19 @@
  * soon as the reply to the previous one is complete; after the last it
  * shuts down its sending side and waits for the server to close. A reply
  * is complete when as many bytes came back as the request had, which
- * holds however the server cuts long lines. With -j, a connection takes a
- * job before its first request and keeps it until its last reply, like a
- * worker of a pool running one job per connection; connections without a
- * job wait, connected, in a queue. Timeouts are the same length for
+ * holds however the server cuts long lines. A connection is a job: it
+ * holds it from its connect to its last reply, and with -j only that many
+ * jobs run at once, the next connection starting when one ends, like a
+ * pool of workers that each connect, send, receive and close. (Opening
+ * every connection first and holding requests back would let a one-at-a-
+ * time server accept a connection that has nothing to send, while those
+ * that do wait behind it: a deadlock.) Timeouts are the same length for
  * everyone, so a list in deadline order (append at the tail, expire from
  * the head) is all the timer wheel needed.
  *
  * What is allocated is allocated once: the connections at the start, a
- * request buffer per job (reused through a free list), and the latencies
- * go into a fixed-size histogram.
+ * request buffer per connection at work (reused through a free list), and
+ * the latencies go into a fixed-size histogram.
  */
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -61,7 +64,7 @@ static const char *const reason_names[R_COUNT] = {
 enum conn_state {
 	C_NEW,		/* not started */
 	C_CONNECTING,	/* connect(2) in progress */
-	C_IDLE,		/* connected, waiting for a job */
+	C_IDLE,		/* connected, no request yet */
 	C_BUSY,		/* a request sent or being sent, reply incomplete */
 	C_DRAIN,	/* every reply in, waiting for the server to close */
 	C_DONE		/* closed */
@@ -69,7 +72,6 @@ enum conn_state {
 
 struct conn {
 	struct conn	*tprev, *tnext;	/* the timeout list */
-	struct conn	*qnext;		/* the queue for a job */
 	char		*buf;		/* request, and reply to print */
 	int64_t		 deadline;	/* monotonic ns, when timed */
 	int64_t		 sent_at;	/* when the request started */
@@ -104,8 +106,7 @@ struct load {
 	unsigned long	 connecting;	/* connects in progress */
 	unsigned long	 active;	/* started and not closed */
 	unsigned long	 open, open_max; /* connected at once */
-	unsigned long	 running;	/* connections holding a job */
-	struct conn	*qhead, *qtail;	/* waiting for a job */
+	unsigned long	 running;	/* jobs: connecting or requesting */
 	struct conn	*thead, *ttail;	/* timed, earliest deadline first */
 	char		*free_bufs;	/* request buffers to reuse */
 	size_t		 reqmax;	/* longest request */
@@ -255,17 +256,19 @@ watch(struct load *l, struct conn *c, int out, int add)
 	return 0;
 }
 
-/* Hands c's job and its buffer back; the queue gets it in dispatch(). */
+/* Hands c's job and its buffer back, for the next connection to start. */
 static void
 end_job(struct load *l, struct conn *c)
 {
-	if (!c->job)
-		return;
-	*(char **)(void *)c->buf = l->free_bufs;
-	l->free_bufs = c->buf;
-	c->buf = NULL;
-	c->job = 0;
-	l->running--;
+	if (c->buf != NULL) {
+		*(char **)(void *)c->buf = l->free_bufs;
+		l->free_bufs = c->buf;
+		c->buf = NULL;
+	}
+	if (c->job) {
+		c->job = 0;
+		l->running--;
+	}
 }
 
 /* Closes c's socket and takes it out of every list. */
@@ -389,12 +392,14 @@ try_connect(struct load *l, struct conn *c)
 	fail(l, c, R_OTHER, err, "epoll_ctl: %s", strerror(err));
 }
 
-/* Starts the next connection. */
+/* Starts the next connection, which takes a job. */
 static void
 start_connect(struct load *l, struct conn *c)
 {
 	int64_t now = up_now_ns();
 
+	c->job = 1;
+	l->running++;
 	c->state = C_CONNECTING;
 	c->addr = (unsigned char)l->good;
 	c->tries = 0;
@@ -430,7 +435,9 @@ connect_done(struct load *l, struct conn *c)
 	try_connect(l, c);
 }
 
-/* c is connected: it waits for a job (at once without -j). */
+static void start_requests(struct load *, struct conn *);
+
+/* c is connected: it sends its first request. */
 static void
 connected(struct load *l, struct conn *c, int64_t now)
 {
@@ -461,12 +468,7 @@ connected(struct load *l, struct conn *c, int64_t now)
 		    "conn=%lu local=%s", c->id, local);
 	}
 	draw(l, c, now, 0, TL_IDLE);
-	c->qnext = NULL;
-	if (l->qtail != NULL)
-		l->qtail->qnext = c;
-	else
-		l->qhead = c;
-	l->qtail = c;
+	start_requests(l, c);
 }
 
 /*
@@ -541,9 +543,9 @@ next_request(struct load *l, struct conn *c, int64_t now)
 	try_send(l, c);
 }
 
-/* Gives c a job and a buffer, and sends its first request. */
+/* Gives c a request buffer and sends its first request. */
 static void
-start_job(struct load *l, struct conn *c)
+start_requests(struct load *l, struct conn *c)
 {
 	if (l->free_bufs != NULL) {
 		c->buf = l->free_bufs;
@@ -552,26 +554,7 @@ start_job(struct load *l, struct conn *c)
 		fail(l, c, R_OTHER, errno, "malloc: %s", strerror(errno));
 		return;
 	}
-	c->job = 1;
-	l->running++;
 	next_request(l, c, up_now_ns());
-}
-
-/* Starts the connections waiting for a job while jobs are free. */
-static void
-dispatch(struct load *l)
-{
-	struct conn *c;
-
-	while (l->qhead != NULL &&
-	    (l->o->jobs == 0 || l->running < l->o->jobs)) {
-		c = l->qhead;
-		if ((l->qhead = c->qnext) == NULL)
-			l->qtail = NULL;
-		c->qnext = NULL;
-		if (c->state == C_IDLE)	/* not failed while waiting */
-			start_job(l, c);
-	}
 }
 
 /* The reply to c's request is complete and right: go on. */
@@ -960,11 +943,9 @@ load_run(const struct load_options *o)
 		return 1;
 	}
 	for (;;) {
-		while (l.connecting < CONNECT_BATCH && l.next < o->clients) {
+		while (l.connecting < CONNECT_BATCH && l.next < o->clients &&
+		    (o->jobs == 0 || l.running < o->jobs))
 			start_connect(&l, &l.conns[l.next++]);
-			dispatch(&l);
-		}
-		dispatch(&l);
 		out_flush(&l);
 		if (l.active == 0 && l.next == o->clients)
 			break;
@@ -978,10 +959,8 @@ load_run(const struct load_options *o)
 			cleanup(&l);
 			return 1;
 		}
-		for (i = 0; i < n; i++) {
+		for (i = 0; i < n; i++)
 			handle(&l, ev[i].data.ptr, ev[i].events);
-			dispatch(&l);
-		}
 		if (l.thead != NULL)
 			expire(&l, up_now_ns());
 	}

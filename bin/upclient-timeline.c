@@ -330,6 +330,6 @@ timeline_print(struct timeline *tl, FILE *f, int64_t end_ns)
 	}
 	fprintf(f, "legend: > request sent  = waiting for its reply  < reply"
 	    " received  * both\n"
-	    "        - connecting  . connected, nothing in flight  x failed"
-	    "  (blank: closed)\n");
+	    "        - connecting  . connected, idle  x failed"
+	    "  blank: not connected\n");
 }

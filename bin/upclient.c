@@ -49,7 +49,7 @@ static const char help[] =
     "  -c, --clients N      open N connections at once [1]\n"
     "  -n, --requests N     requests per connection, each after the last"
     " reply [1]\n"
-    "  -j, --jobs N         at most N requests in flight in all"
+    "  -j, --jobs N         at most N requests (connections) at a time"
     " [no limit]\n"
     "  -r, --random BYTES   send BYTES random letters a-z and a newline,"
     " not TEXT\n"
