@@ -31,8 +31,8 @@ concurrent_servers() {
 }
 
 # timeline_bars FILE: one line per row of the timeline in FILE, as
-# "CONN FIRST LAST": the column (from 1) of the row's first '>' or '*' and
-# of its last '<', 0 when there is none.
+# "CONN FIRST LAST": the column (from 1) of the row's first request sent
+# ('>' or '*') and of its last reply received ('<' or '*'), 0 for none.
 timeline_bars() {
 	awk '
 	/^timeline:/ { on = 1; next }
@@ -45,7 +45,7 @@ timeline_bars() {
 			ch = substr(bars, i, 1)
 			if (first == 0 && (ch == ">" || ch == "*"))
 				first = i
-			if (ch == "<")
+			if (ch == "<" || ch == "*")
 				last = i
 		}
 		print $1, first, last
