@@ -13,10 +13,10 @@
  * soon as the reply to the previous one is complete; after the last it
  * shuts down its sending side and waits for the server to close. A reply
  * is complete when as many bytes came back as the request had, which
- * holds however the server cuts long lines. A connection is a job: it
- * holds it from its connect to its last reply, and with -j only that many
- * jobs run at once, the next connection starting when one ends, like a
- * pool of workers that each connect, send, receive and close. (Opening
+ * holds however the server cuts long lines. A connection is a job, from
+ * its connect to its close, and with -j only that many jobs run at once,
+ * the next connection starting when one ends, like a pool of workers
+ * that each connect, send, receive and close. (Opening
  * every connection first and holding requests back would let a one-at-a-
  * time server accept a connection that has nothing to send, while those
  * that do wait behind it: a deadlock.) Timeouts are the same length for
@@ -256,15 +256,22 @@ watch(struct load *l, struct conn *c, int out, int add)
 	return 0;
 }
 
-/* Hands c's job and its buffer back, for the next connection to start. */
+/* Puts c's request buffer back on the free list. */
 static void
-end_job(struct load *l, struct conn *c)
+free_buffer(struct load *l, struct conn *c)
 {
 	if (c->buf != NULL) {
 		*(char **)(void *)c->buf = l->free_bufs;
 		l->free_bufs = c->buf;
 		c->buf = NULL;
 	}
+}
+
+/* Hands c's job and its buffer back, for the next connection to start. */
+static void
+end_job(struct load *l, struct conn *c)
+{
+	free_buffer(l, c);
 	if (c->job) {
 		c->job = 0;
 		l->running--;
@@ -578,7 +585,7 @@ reply_done(struct load *l, struct conn *c)
 		return;
 	}
 	draw(l, c, now, TL_RECEIVED, TL_IDLE);
-	end_job(l, c);
+	free_buffer(l, c);	/* the job ends when the server closes */
 	c->state = C_DRAIN;
 	timer_set(l, c, now);
 }
@@ -770,11 +777,12 @@ resolve(struct load *l)
 }
 
 /*
- * Raises the soft descriptor limit to the hard one and checks that every
- * connection can be open at once. Returns 0, or -1 after saying why.
+ * Raises the soft descriptor limit to the hard one and checks that the
+ * connections open at once (all of them, or -j of them) fit. Returns 0,
+ * or -1 after saying why.
  */
 static int
-enough_descriptors(unsigned long clients)
+enough_descriptors(unsigned long clients, unsigned long open)
 {
 	struct rlimit rl;
 
@@ -788,10 +796,11 @@ enough_descriptors(unsigned long clients)
 			getrlimit(RLIMIT_NOFILE, &rl);
 	}
 	if (rl.rlim_cur != RLIM_INFINITY &&
-	    rl.rlim_cur < (rlim_t)clients + SPARE_FDS) {
-		fprintf(stderr, "upclient: -c %lu needs %lu descriptors, the"
-		    " limit is %llu (ulimit -n)\n", clients,
-		    clients + SPARE_FDS, (unsigned long long)rl.rlim_cur);
+	    rl.rlim_cur < (rlim_t)open + SPARE_FDS) {
+		fprintf(stderr, "upclient: %s %lu needs %lu descriptors, the"
+		    " limit is %llu (ulimit -n)\n", open < clients ? "-j" :
+		    "-c", open, open + SPARE_FDS,
+		    (unsigned long long)rl.rlim_cur);
 		return -1;
 	}
 	return 0;
@@ -870,7 +879,8 @@ setup(struct load *l, const struct load_options *o)
 	l->bufsize = l->reqmax * (l->print ? 2 : 1);
 	if (l->bufsize < sizeof(char *))
 		l->bufsize = sizeof(char *);
-	if (resolve(l) == -1 || enough_descriptors(o->clients) == -1)
+	if (resolve(l) == -1 || enough_descriptors(o->clients,
+	    o->jobs != 0 && o->jobs < o->clients ? o->jobs : o->clients) == -1)
 		return -1;
 	if (o->text == NULL && payload_init() == -1) {
 		fprintf(stderr, "upclient: %s: %s\n", payload_source(),

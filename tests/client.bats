@@ -409,7 +409,7 @@ one_column() {
 	expect_usage_error "give TEXT or -r BYTES, not both" -r 8 hello
 }
 
-@test "-c beyond the descriptor limit is refused before connecting" {
+@test "-c or -j beyond the descriptor limit is refused before connecting" {
 	local hard
 	hard=$(ulimit -Hn)
 	[ "$hard" != unlimited ] && [ "$hard" -lt 999000 ] ||
@@ -417,6 +417,10 @@ one_column() {
 	run --separate-stderr upclient -p 1 -c $((hard + 1)) -r 1
 	[ "$status" -eq 1 ]
 	[ "$stderr" = "upclient: -c $((hard + 1)) needs $((hard + 17)) descriptors, the limit is $hard (ulimit -n)" ]
+	# With -j, only that many are open at once.
+	run --separate-stderr upclient -p 1 -c $((hard + 10)) -j $((hard + 1)) -r 1
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "upclient: -j $((hard + 1)) needs $((hard + 17)) descriptors, the limit is $hard (ulimit -n)" ]
 }
 
 @test "--help lists every option and the load mode's outputs" {
