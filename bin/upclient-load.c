@@ -718,8 +718,8 @@ expire(struct load *l, int64_t now)
 	char t[32];
 	struct conn *c;
 
-	up_format_time(l->o->timeout_ns, t, sizeof(t));
 	while ((c = l->thead) != NULL && c->deadline <= now) {
+		up_format_time(l->o->timeout_ns, t, sizeof(t));
 		switch (c->state) {
 		case C_CONNECTING:
 			fail(l, c, R_TIMEOUT, ETIMEDOUT, "connect %s: no"
