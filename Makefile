@@ -5,6 +5,7 @@
 #   make check      build, then run the bats suite (installs bats if missing)
 #   make lint       mandoc -Tlint on man/, shellcheck on the scripts
 #   make install    PREFIX=/usr/local DESTDIR= (uninstall undoes it)
+#   make soak       100 000 verified random requests against each server
 #
 #   make check-asan, make check-tsan   the suite against sanitizer builds
 #
@@ -46,7 +47,7 @@ LIB	 = $(O)/lib/libup.a
 MANS	 = $(wildcard man/*.[1-9])
 SCRIPTS	 = .ci/run $(wildcard tests/*.sh examples/*.sh bench/*.sh)
 
-.PHONY: all check lint install uninstall clean demo deps check-asan check-tsan check-valgrind \
+.PHONY: all check lint install uninstall clean demo deps check-asan check-tsan check-valgrind soak \
 	fuzz fuzz-replay
 
 all: $(BINS)
@@ -137,6 +138,11 @@ check-tsan: deps
 # no leak.
 check-valgrind: all deps
 	sh tests/valgrind.sh
+
+# 100 000 random requests over 100 connections against each server,
+# every reply verified.
+soak: all
+	sh tests/soak.sh
 
 demo: all
 	@sh examples/demo.sh
