@@ -5,6 +5,7 @@
 #   make check      build, then run the bats suite (installs bats if missing)
 #   make lint       mandoc -Tlint on man/, shellcheck on the scripts
 #   make install    PREFIX=/usr/local DESTDIR= (uninstall undoes it)
+#   make bench      every model against Python's servers (bench/results.md)
 #   make soak       100 000 verified random requests against each server
 #
 #   make check-asan, make check-tsan   the suite against sanitizer builds
@@ -47,7 +48,7 @@ LIB	 = $(O)/lib/libup.a
 MANS	 = $(wildcard man/*.[1-9])
 SCRIPTS	 = .ci/run $(wildcard tests/*.sh examples/*.sh bench/*.sh)
 
-.PHONY: all check lint install uninstall clean demo deps check-asan check-tsan check-valgrind soak \
+.PHONY: all check lint install uninstall clean demo deps check-asan check-tsan check-valgrind soak bench \
 	fuzz fuzz-replay
 
 all: $(BINS)
@@ -138,6 +139,13 @@ check-tsan: deps
 # no leak.
 check-valgrind: all deps
 	sh tests/valgrind.sh
+
+# The benchmark: an -O2 build of every model and the Python peers side by
+# side on loopback (bench/bench.py); writes bench/results.md. Run it on an
+# otherwise idle machine.
+bench:
+	$(MAKE) O=build/bench CFLAGS="-O2" all
+	python3 bench/bench.py --bin $(CURDIR)/build/bench/bin $(BENCH_ARGS)
 
 # 100 000 random requests over 100 connections against each server,
 # every reply verified.

@@ -1,0 +1,351 @@
+#!/usr/bin/env python3
+"""bench.py: every upserver model side by side with what users would pick
+instead, on loopback, driven by upclient.
+
+    python3 bench/bench.py [--bin DIR] [--runs N] [--out FILE] [--quick]
+
+Contenders are interleaved (A B C ... A B C ...) so that drift of the
+machine hits all alike; each (workload, contender) pair runs --runs times
+and is reported as the median with min-max. Per run: requests/s and
+p50/p99 latency from `upclient -s`, the time of the last reply, and the
+server's CPU time (its own and its reaped children's, from /proc) per
+1 000 requests. Writes the tables, bar charts and the targets of issue 6
+to --out (bench/results.md) and prints them.
+"""
+import argparse
+import os
+import platform
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(HERE)
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+class Contender:
+    def __init__(self, name, argv, kind, delay_ok=True, cap=None):
+        self.name = name          # as shown in the tables
+        self.argv = argv          # the command, before -p 0 -d DELAY
+        self.kind = kind          # "up", "py" or "socat"
+        self.delay_ok = delay_ok  # can simulate --delay
+        self.cap = cap            # most concurrent clients it can take
+
+
+def contenders(bindir):
+    up = [Contender(f"up-{m}", [os.path.join(bindir, f"upserver-{m}"), "-q"],
+                    "up")
+          for m in ("seq", "fork", "thread", "poll")
+          if os.access(os.path.join(bindir, f"upserver-{m}"), os.X_OK)]
+    py = sys.executable
+    peers = os.path.join(HERE, "peers")
+    out = up + [
+        Contender("py-tcp", [py, os.path.join(peers, "socketserver_peer.py"),
+                             "tcp"], "py"),
+        Contender("py-forking", [py, os.path.join(peers,
+                                 "socketserver_peer.py"), "forking"], "py"),
+        Contender("py-threading", [py, os.path.join(peers,
+                                   "socketserver_peer.py"), "threading"], "py"),
+        Contender("py-asyncio", [py, os.path.join(peers, "asyncio_peer.py")],
+                  "py", cap=1000),
+    ]
+    if shutil.which("socat") and shutil.which("stdbuf"):
+        out.append(Contender("socat-fork", ["socat"], "socat", delay_ok=False))
+    return out
+
+
+SEQUENTIAL = {"up-seq", "py-tcp"}
+
+
+def start(c, delay):
+    """Starts contender c on a free port; returns (process, port)."""
+    if c.kind == "socat":
+        # socat forks a child per connection that runs tr, unbuffered
+        import socket
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        p = subprocess.Popen(
+            ["socat", f"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,"
+             "backlog=4096", "EXEC:stdbuf -o0 tr a-z A-Z"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            r = subprocess.run(["ss", "-ltn", f"sport = :{port}"],
+                               capture_output=True, text=True)
+            if f":{port}" in r.stdout:
+                return p, port
+            time.sleep(0.05)
+        raise RuntimeError("socat did not start")
+    argv = c.argv + ["-p", "0", "-d", delay]
+    if c.kind == "up":
+        argv += ["-c", "20000", "-t", "0"]
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True)
+    line = p.stdout.readline()
+    m = re.search(r" listening \S*:(\d+) ", line)
+    if not m:
+        p.kill()
+        raise RuntimeError(f"{c.name} did not start: {line!r}")
+    return p, int(m.group(1))
+
+
+def cpu_seconds(pid):
+    """utime+stime of pid and of its waited-for children, in seconds."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    # fields[0] is field 3 (state): utime is 14, stime 15, cutime 16, cstime 17
+    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / TICKS
+
+
+def stop(p):
+    p.send_signal(signal.SIGTERM)
+    try:
+        p.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        p.wait()
+
+
+def run_once(bindir, c, w):
+    """One run of workload w against contender c; returns a dict."""
+    proc, port = start(c, w["delay"])
+    try:
+        before = cpu_seconds(proc.pid)
+        argv = [os.path.join(bindir, "upclient"), "-p", str(port), "-s",
+                "--verify", "--timeout", "60s"] + w["client"]
+        t0 = time.monotonic()
+        r = subprocess.run(argv, capture_output=True, text=True,
+                           stdin=subprocess.DEVNULL, timeout=600)
+        wall = time.monotonic() - t0
+        time.sleep(0.2)   # let the server reap its children
+        cpu = cpu_seconds(proc.pid) - before
+    finally:
+        stop(proc)
+    stats = dict(re.findall(r"^(\w+): (\S+)$", r.stderr, re.M))
+    reqs = int(stats.get("requests", 0))
+    return {
+        "ok": r.returncode == 0,
+        "errors": int(stats.get("errors", 0)) + (r.returncode != 0),
+        "rps": float(stats.get("requests_per_s", 0)),
+        "p50": float(stats.get("latency_p50_ms", 0)),
+        "p99": float(stats.get("latency_p99_ms", 0)),
+        "last": float(stats.get("wall_s", wall)),
+        "cpu_k": cpu / reqs * 1000 if reqs else float("nan"),
+    }
+
+
+def workloads(quick):
+    scale = 10 if quick else 1
+    return [
+        {"id": "a20", "title": "(a) delay masking: -d 500ms, 20 clients "
+         "at once, one request each", "delay": "500ms",
+         "client": ["-c", "20", "-n", "1", "-r", "32"], "ideal": 0.5,
+         "clients": 20},
+        {"id": "a1000", "title": "(a) delay masking: -d 500ms, 1 000 "
+         "clients at once, one request each", "delay": "500ms",
+         "client": ["-c", "1000", "-n", "1", "-r", "32"], "ideal": 0.5,
+         "clients": 1000, "skip_sequential": True},
+        {"id": "b", "title": f"(b) churn: -d 0, {5000 // scale} connections, "
+         "50 at a time, one request each", "delay": "0",
+         "client": ["-c", str(5000 // scale), "-j", "50", "-n", "1", "-r",
+                    "32"], "clients": 50},
+        {"id": "c", "title": f"(c) persistent: -d 0, 50 connections x "
+         f"{2000 // scale} requests", "delay": "0",
+         "client": ["-c", "50", "-n", str(2000 // scale), "-r", "32"],
+         "clients": 50},
+        {"id": "d", "title": "(d) C10K: 10 000 connections at once, -d 1s",
+         "delay": "1s", "client": ["-c", "10000", "-n", "1", "-r", "16"],
+         "ideal": 1.0, "clients": 10000, "only": {"up-poll", "up-thread",
+                                                  "up-fork"}},
+    ]
+
+
+def applies(w, c):
+    if "only" in w and c.name not in w["only"]:
+        return False
+    if w["delay"] != "0" and not c.delay_ok:
+        return False
+    if w.get("skip_sequential") and c.name in SEQUENTIAL:
+        return False
+    if c.cap is not None and w["clients"] > c.cap:
+        return False
+    return True
+
+
+def fmt_med(values, f="{:.0f}"):
+    values = [v for v in values if v == v]
+    if not values:
+        return "n/a"
+    med = statistics.median(values)
+    return f"{f.format(med)} ({f.format(min(values))}-{f.format(max(values))})"
+
+
+def bar_chart(rows, key, unit, width=46):
+    """An ASCII bar per contender for the median of key."""
+    meds = [(name, statistics.median([r[key] for r in runs]))
+            for name, runs in rows if runs]
+    top = max((m for _, m in meds), default=0) or 1
+    lines = []
+    for name, m in meds:
+        n = int(round(m / top * width))
+        lines.append(f"{name:<13} {'#' * n}{' ' if n else ''}{m:,.2f} {unit}")
+    return "\n".join(lines)
+
+
+def machine():
+    cpu = "unknown"
+    try:
+        with open("/proc/cpuinfo") as f:
+            m = re.search(r"model name\s*:\s*(.*)", f.read())
+            cpu = m.group(1) if m else cpu
+    except OSError:
+        pass
+    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    nofile = subprocess.run(["sh", "-c", "ulimit -n; ulimit -Hn"],
+                            capture_output=True, text=True).stdout.split()
+    somax = open("/proc/sys/net/core/somaxconn").read().strip()
+    return (f"- CPU: {os.cpu_count()} cores, {cpu}\n"
+            f"- memory: {mem:.0f} GiB\n"
+            f"- kernel: {platform.system()} {platform.release()}\n"
+            f"- limits: open files {nofile[0]} (hard {nofile[1]}), "
+            f"somaxconn {somax}\n"
+            f"- Python {platform.python_version()}, compiler: "
+            f"{subprocess.run(['cc', '--version'], capture_output=True, text=True).stdout.splitlines()[0]}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--bin", default=os.path.join(TOP, "bin"))
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--out", default=os.path.join(HERE, "results.md"))
+    ap.add_argument("--quick", action="store_true",
+                    help="a tenth of the requests, for trying it out")
+    ap.add_argument("--only", help="comma-separated workload ids")
+    args = ap.parse_args()
+
+    cs = contenders(args.bin)
+    ws = workloads(args.quick)
+    if args.only:
+        ws = [w for w in ws if w["id"] in args.only.split(",")]
+    results = {(w["id"], c.name): [] for w in ws for c in cs}
+    plan = [(w, c) for w in ws for c in cs if applies(w, c)]
+    total = len(plan) * args.runs
+    done = 0
+    t_start = time.monotonic()
+    for w in ws:
+        mine = [c for c in cs if applies(w, c)]
+        for run in range(args.runs):
+            for c in mine:       # interleaved: A B C, A B C, ...
+                done += 1
+                print(f"[{done:3}/{total}] {w['id']:<5} run {run + 1} "
+                      f"{c.name:<13}", end=" ", flush=True)
+                try:
+                    r = run_once(args.bin, c, w)
+                except Exception as e:  # a contender that fails is reported
+                    print(f"failed: {e}")
+                    continue
+                results[(w["id"], c.name)].append(r)
+                print(f"{r['rps']:10.0f} req/s  last {r['last']:.3f}s  "
+                      f"errors {r['errors']}", flush=True)
+
+    out = ["# Benchmark results", "",
+           f"`make bench` on {time.strftime('%Y-%m-%d')}, {args.runs} runs "
+           "per contender, interleaved; medians with (min-max). Load from "
+           "`upclient --verify -s` on the same machine, over loopback.", "",
+           "## Machine", "", machine(), ""]
+    best = {}
+    for w in ws:
+        out += [f"## {w['title']}", "",
+                "| server | req/s | p50 ms | p99 ms | last reply s | "
+                "CPU s / 1000 req | errors | vs best peer (req/s) |",
+                "|---|---|---|---|---|---|---|---|"]
+        peers = [(c.name, results[(w["id"], c.name)]) for c in cs
+                 if c.kind != "up" and results[(w["id"], c.name)]]
+        best_peer = max((statistics.median([r["rps"] for r in runs]), name)
+                        for name, runs in peers) if peers else (0, None)
+        best[w["id"]] = best_peer
+        rows = []
+        for c in cs:
+            runs = results[(w["id"], c.name)]
+            if not runs:
+                continue
+            rows.append((c.name, runs))
+            med = statistics.median([r["rps"] for r in runs])
+            ratio = (f"{med / best_peer[0]:.2f}x {best_peer[1]}"
+                     if best_peer[0] else "n/a")
+            out.append(
+                f"| {c.name} | {fmt_med([r['rps'] for r in runs])} | "
+                f"{fmt_med([r['p50'] for r in runs], '{:.1f}')} | "
+                f"{fmt_med([r['p99'] for r in runs], '{:.1f}')} | "
+                f"{fmt_med([r['last'] for r in runs], '{:.3f}')} | "
+                f"{fmt_med([r['cpu_k'] for r in runs], '{:.3f}')} | "
+                f"{sum(r['errors'] for r in runs)} | {ratio} |")
+        out.append("")
+        if w["id"] in ("a20", "a1000"):
+            out += ["Time of the last reply (s), shorter is better; ideal "
+                    f"{w['ideal']} s (x{w['clients']} for a sequential "
+                    "server):", "", "```",
+                    bar_chart(rows, "last", "s"), "```", ""]
+        if w["id"] == "b":
+            out += ["Requests/s, longer is better:", "", "```",
+                    bar_chart(rows, "rps", "req/s"), "```", ""]
+        results_rows = dict(rows)
+        w["rows"] = results_rows
+
+    out += ["## Targets (issue 6)", ""]
+
+    def med(wid, name, key):
+        runs = next((w["rows"].get(name) for w in ws if w["id"] == wid),
+                    None)
+        return statistics.median([r[key] for r in runs]) if runs else None
+
+    def target(label, value, goal, ok, unit=""):
+        if value is None:
+            out.append(f"- {label}: not measured")
+            return
+        out.append(f"- {label}: {value:.2f}{unit} (target {goal}): "
+                   f"{'met' if ok else 'MISSED'}")
+
+    poll_c, asy_c = med("c", "up-poll", "rps"), med("c", "py-asyncio", "rps")
+    target("(c) up-poll / py-asyncio requests/s",
+           poll_c / asy_c if poll_c and asy_c else None, ">= 2x",
+           bool(poll_c and asy_c and poll_c >= 2 * asy_c), "x")
+    fork_b, pyf_b = med("b", "up-fork", "rps"), med("b", "py-forking", "rps")
+    target("(b) up-fork / py-forking requests/s",
+           fork_b / pyf_b if fork_b and pyf_b else None, ">= 4x",
+           bool(fork_b and pyf_b and fork_b >= 4 * pyf_b), "x")
+    for m in ("up-thread", "up-poll"):
+        last = med("a1000", m, "last")
+        target(f"(a) 1 000 clients, {m} last reply / D",
+               last / 0.5 if last else None, "<= 1.1",
+               bool(last and last <= 0.55), "x D")
+    last = med("d", "up-poll", "last")
+    errs = sum(r["errors"] for r in (next((w["rows"].get("up-poll") for w in ws
+                                           if w["id"] == "d"), None) or []))
+    target("(d) C10K up-poll last reply / D, zero errors",
+           last / 1.0 if last else None, "<= 1.5 with 0 errors",
+           bool(last and last <= 1.5 and errs == 0), "x D")
+    notes = os.path.join(HERE, "notes.md")
+    if os.path.exists(notes):
+        out += ["", open(notes).read().rstrip()]
+    out.append("")
+    out.append(f"Total time of this run: {time.monotonic() - t_start:.0f} s.")
+    text = "\n".join(out) + "\n"
+    with open(args.out, "w") as f:
+        f.write(text)
+    print()
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
