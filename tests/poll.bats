@@ -1,0 +1,276 @@
+#!/usr/bin/env bats
+# poll.bats: the event-loop server, upserver-poll.
+
+load helpers
+
+LOAD="$BATS_TEST_DIRNAME/load.py"
+
+teardown() {
+	if [ -n "${FLOOD_PID:-}" ]; then
+		kill "$FLOOD_PID" 2>/dev/null || true
+		wait "$FLOOD_PID" 2>/dev/null || true
+		FLOOD_PID=
+	fi
+	teardown_server
+}
+
+# field EVENT KEY: the value of KEY=... on the first EVENT line of the log.
+field() {
+	awk -v e="$1" -v k="$2" '$2 == e {
+		for (i = 4; i <= NF; i++)
+			if (index($i, k "=") == 1) {
+				print substr($i, length(k) + 2); exit
+			}
+	}' "$SERVER_LOG"
+}
+
+# span FIRST LAST: seconds from the first FIRST event to the last LAST one.
+span() {
+	awk -v f="$1" -v l="$2" '
+		$2 == f && t0 == "" { t0 = $1 }
+		$2 == l { t1 = $1 }
+		END { printf "%.3f\n", t1 - t0 }' "$SERVER_LOG"
+}
+
+# elapsed OUTPUT: the elapsed= seconds that load.py printed.
+elapsed() {
+	sed -n 's/.* elapsed=\([0-9.]*\).*/\1/p' <<<"$1"
+}
+
+# less A B: A < B, for decimals.
+less() {
+	awk -v a="$1" -v b="$2" 'BEGIN { exit !(a + 0 < b + 0) }'
+}
+
+# rss_kb PID: resident memory in kB.
+rss_kb() {
+	awk '$1 == "VmRSS:" { print $2 }' "/proc/$1/status"
+}
+
+# cpu_ticks PID: user plus system CPU time, in clock ticks.
+cpu_ticks() {
+	awk '{ print $14 + $15 }' "/proc/$1/stat"
+}
+
+# start_server_nofile N ARGS...: start_server poll ARGS with at most N
+# descriptors (ulimit -n sets the hard limit too, so the server cannot
+# raise it).
+start_server_nofile() {
+	local nofile=$1
+	shift
+	SERVER_LOG="$BATS_TEST_TMPDIR/server-poll.log"
+	SERVER_ERR="$BATS_TEST_TMPDIR/server-poll.err"
+	(
+		ulimit -n "$nofile"
+		exec "$BIN/upserver-poll" -p 0 "$@" >"$SERVER_LOG" \
+		    2>"$SERVER_ERR" 3>&-
+	) &
+	SERVER_PID=$!
+	wait_for_log "$SERVER_LOG" ' listening ' 1 10
+	PORT=$(awk '$2 == "listening" { n = split($3, a, ":"); print a[n] }' \
+	    "$SERVER_LOG")
+}
+
+@test "poll: -w is refused, the model has no worker pool" {
+	run upserver-poll -w 4
+	[ "$status" -eq 2 ]
+	[[ "$output" == *"--workers: the poll model has no worker pool"* ]]
+}
+
+@test "poll: four clients with -d 1s are all accepted, then all answered" {
+	start_server poll -d 1s
+	run timeout 20 python3 "$LOAD" -c 4 "$PORT"
+	[ "$status" -eq 0 ]
+	stop_server
+	[ "$SERVER_STATUS" -eq 0 ]
+	# The log: listening, four accepted, and only then the responses.
+	[ "$(events "$SERVER_LOG" | sed -n 2,5p | sort -u)" = accepted ]
+	[ "$(events "$SERVER_LOG" | grep -c responded)" -eq 4 ]
+	# Together: one delay, where one after another would take four.
+	less "$(span accepted responded)" 3.5
+	less "$(elapsed "$output")" 3.5
+}
+
+@test "poll: pipelined requests on one connection are answered in order" {
+	start_server poll -d 200ms
+	printf 'first line\nsecond\nthird, the last\n' >"$BATS_TEST_TMPDIR/in"
+	timeout 10 nc -N 127.0.0.1 "$PORT" <"$BATS_TEST_TMPDIR/in" \
+	    >"$BATS_TEST_TMPDIR/out"
+	printf 'FIRST LINE\nSECOND\nTHIRD, THE LAST\n' >"$BATS_TEST_TMPDIR/want"
+	cmp "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/out"
+	wait_for_log "$SERVER_LOG" ' closed .* requests=3$'
+	[ "$(events "$SERVER_LOG" | grep -c accepted)" -eq 1 ]
+	[ "$(awk '$2 == "responded" { print $4 }' "$SERVER_LOG" | tr '\n' ' ')" \
+	    = "bytes=11 bytes=7 bytes=16 " ]
+}
+
+@test "poll: a line longer than --max-line is served in pieces" {
+	start_server poll -d 0 --max-line 16
+	printf '%s\n' "$(printf 'abcdefghij%.0s' 1 2 3 4 5)" \
+	    >"$BATS_TEST_TMPDIR/in"
+	timeout 10 nc -N 127.0.0.1 "$PORT" <"$BATS_TEST_TMPDIR/in" \
+	    >"$BATS_TEST_TMPDIR/out"
+	uppercase <"$BATS_TEST_TMPDIR/in" | cmp - "$BATS_TEST_TMPDIR/out"
+	wait_for_log "$SERVER_LOG" ' closed .* requests=4$'
+	[ "$(awk '$2 == "responded" { print $4 }' "$SERVER_LOG" | tr '\n' ' ')" \
+	    = "bytes=16 bytes=16 bytes=16 bytes=3 " ]
+}
+
+@test "poll: bytes with no final newline at the end of stream are answered" {
+	start_server poll -d 0
+	run bash -c "printf 'abc\ndef' | timeout 10 nc -N 127.0.0.1 $PORT"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf 'ABC\nDEF')" ]
+	wait_for_log "$SERVER_LOG" ' closed .* requests=2$'
+}
+
+@test "poll: NUL, CR and bytes >= 0x80 pass unchanged" {
+	start_server poll -d 0 --max-line 1000
+	{
+		for i in 1 2 3 4; do
+			printf 'mixed Case \0 \r\n\200\377 caf\303\251\n'
+		done
+		head -c 300000 /dev/urandom
+	} >"$BATS_TEST_TMPDIR/in"
+	timeout 20 nc -N 127.0.0.1 "$PORT" <"$BATS_TEST_TMPDIR/in" \
+	    >"$BATS_TEST_TMPDIR/out"
+	uppercase <"$BATS_TEST_TMPDIR/in" | cmp - "$BATS_TEST_TMPDIR/out"
+}
+
+@test "poll: a thousand clients with -d 500ms are answered together" {
+	start_server poll -d 500ms -q
+	run timeout 60 python3 "$LOAD" -c 1000 -T 50 "$PORT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# One after another would take 500 s; together, about half a second.
+	less "$(elapsed "$output")" 4
+	stop_server
+	[ "$SERVER_STATUS" -eq 0 ]
+	[ "$(field stopped requests)" -eq 1000 ]
+}
+
+@test "poll: a client that sends 50 MB without reading is held back" {
+	start_server poll -d 0
+	local before after flood_out="$BATS_TEST_TMPDIR/flood"
+	before=$(rss_kb "$SERVER_PID")
+	python3 "$LOAD" --flood 50000000 --hold 60 "$PORT" >"$flood_out" 3>&- &
+	FLOOD_PID=$!
+	# It prints once it has sent everything or has been stuck a second.
+	wait_for_log "$flood_out" '^sent=' 1 60
+	wait_for_log "$SERVER_LOG" ' responded ' 1
+	after=$(rss_kb "$SERVER_PID")
+	echo "rss before=${before}kB after=${after}kB $(cat "$flood_out")"
+	[ $((after - before)) -lt 20480 ]
+	# Everyone else is still served, meanwhile.
+	run timeout 20 python3 "$LOAD" -c 5 -n 3 -T 15 "$PORT"
+	[ "$status" -eq 0 ]
+	after=$(rss_kb "$SERVER_PID")
+	[ $((after - before)) -lt 20480 ]
+	kill -0 "$FLOOD_PID"
+}
+
+@test "poll: a client that does not read its replies times out" {
+	start_server poll -d 0 -t 1s
+	python3 "$LOAD" --flood 50000000 --hold 60 "$PORT" \
+	    >"$BATS_TEST_TMPDIR/flood" 3>&- &
+	FLOOD_PID=$!
+	wait_for_log "$SERVER_LOG" ' closed .* reason=idle$' 1 30
+}
+
+@test "poll: a client that sends nothing is closed after -t" {
+	start_server poll -t 300ms
+	# nc without -N keeps the connection open after its empty input.
+	timeout 10 nc 127.0.0.1 "$PORT" </dev/null
+	wait_for_log "$SERVER_LOG" ' closed .* requests=0 reason=idle$'
+}
+
+@test "poll: a client that resets mid-request does not disturb the others" {
+	# Long enough that a loop spinning on the reset would show below.
+	start_server poll -d 2s
+	python3 - "$PORT" <<-'EOF'
+		import socket, struct, sys
+		s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+		s.sendall(b"going away\n")
+		s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+		    struct.pack("ii", 1, 0))
+		s.close()
+	EOF
+	run timeout 20 python3 "$LOAD" -c 3 "$PORT"
+	[ "$status" -eq 0 ]
+	wait_for_log "$SERVER_LOG" ' closed .* reason=error$'
+	grep -qE ' error .* op=(read|write) errno=(ECONNRESET|EPIPE)$' \
+	    "$SERVER_LOG"
+	# Not a spinning loop: a fraction of a second of CPU in all.
+	[ "$(cpu_ticks "$SERVER_PID")" -lt "$(($(getconf CLK_TCK) / 2))" ]
+}
+
+@test "poll: out of descriptors, it pauses, then serves every client" {
+	start_server_nofile 64 -d 1s -c 1000
+	run timeout 90 python3 "$LOAD" -c 200 -T 80 "$PORT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	grep -qE ' error .* op=accept errno=EMFILE$' "$SERVER_LOG"
+	# No busy loop while the descriptors were short: little CPU in all.
+	[ "$(cpu_ticks "$SERVER_PID")" -lt "$(($(getconf CLK_TCK) / 2))" ]
+	stop_server
+	[ "$SERVER_STATUS" -eq 0 ]
+	[ "$(field stopped requests)" -eq 200 ]
+}
+
+@test "poll: --counter unsafe loses updates without any thread" {
+	start_server poll -d 1s --counter unsafe
+	run timeout 20 python3 "$LOAD" -c 10 "$PORT"
+	[ "$status" -eq 0 ]
+	stop_server
+	[ "$SERVER_STATUS" -eq 0 ]
+	[ "$(field stopped requests)" -eq 10 ]
+	[ "$(field stopped count)" -lt 10 ]
+}
+
+@test "poll: --counter mutex is correct and takes one delay per request" {
+	start_server poll -d 300ms --counter mutex
+	run timeout 30 python3 "$LOAD" -c 10 "$PORT"
+	[ "$status" -eq 0 ]
+	# Ten sections of 300ms, one at a time, without blocking the loop.
+	less 2.9 "$(elapsed "$output")"
+	less "$(elapsed "$output")" 10
+	stop_server
+	[ "$(field stopped requests)" -eq 10 ]
+	[ "$(field stopped count)" -eq 10 ]
+	[ "$(awk '$2 == "responded" { print $5 }' "$SERVER_LOG" | tr '\n' ' ')" \
+	    = "$(printf 'count=%s ' 1 2 3 4 5 6 7 8 9 10)" ]
+}
+
+@test "poll: --counter atomic is correct and takes about one delay" {
+	start_server poll -d 300ms --counter atomic
+	run timeout 30 python3 "$LOAD" -c 10 "$PORT"
+	[ "$status" -eq 0 ]
+	less "$(elapsed "$output")" 2
+	stop_server
+	[ "$(field stopped requests)" -eq 10 ]
+	[ "$(field stopped count)" -eq 10 ]
+}
+
+@test "poll: SIGTERM answers the requests in flight, then exits 0" {
+	start_server poll -d 2s
+	local i
+	for i in 1 2 3; do
+		# Two requests in one write; without -N, nc keeps the
+		# connection open, so it is the server that ends it.
+		printf 'one %s\ntwo %s\n' "$i" "$i" |
+		    timeout 20 nc 127.0.0.1 "$PORT" \
+		    >"$BATS_TEST_TMPDIR/out$i" 3>&- &
+	done
+	# Each first reply proves its second request reached the server.
+	wait_for_log "$SERVER_LOG" ' responded ' 3
+	stop_server TERM
+	[ "$SERVER_STATUS" -eq 0 ]
+	wait
+	for i in 1 2 3; do
+		[ "$(cat "$BATS_TEST_TMPDIR/out$i")" = \
+		    "$(printf 'ONE %s\nTWO %s' "$i" "$i")" ]
+	done
+	[ "$(grep -c ' closed .* requests=2 reason=stop$' "$SERVER_LOG")" -eq 3 ]
+	[ "$(events "$SERVER_LOG" | tail -n 1)" = stopped ]
+	[ "$(field stopped requests)" -eq 6 ]
+}
