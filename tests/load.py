@@ -16,7 +16,8 @@ or when it takes more than SECONDS in all (default 60).
 The second form is a client that never reads: it sends BYTES of lines of
 lowercase letters (or as many as go through before the sending has been
 stuck for a second), prints "sent=N", keeps the connection open SECONDS
-more (default 2) without reading, and exits 0.
+more (default 2) without reading, and exits 0. A server that drops the
+connection ends it early: "sent=N" and the reason, exit 0.
 """
 
 import argparse
@@ -112,6 +113,10 @@ def flood(args):
             last = time.monotonic()
         except BlockingIOError:
             select.select([], [s], [], 0.1)
+        except OSError as e:
+            # The server dropped us (an idle timeout, say): that ends it.
+            print(f"sent={sent} {e.strerror}", flush=True)
+            return 0
     print(f"sent={sent}", flush=True)
     time.sleep(args.hold)
     s.close()

@@ -102,6 +102,8 @@ start_server_nofile() {
 	[ "$(events "$SERVER_LOG" | grep -c accepted)" -eq 1 ]
 	[ "$(awk '$2 == "responded" { print $4 }' "$SERVER_LOG" | tr '\n' ' ')" \
 	    = "bytes=11 bytes=7 bytes=16 " ]
+	stop_server
+	[ "$SERVER_STATUS" -eq 0 ]
 }
 
 @test "poll: a line longer than --max-line is served in pieces" {
@@ -114,6 +116,8 @@ start_server_nofile() {
 	wait_for_log "$SERVER_LOG" ' closed .* requests=4$'
 	[ "$(awk '$2 == "responded" { print $4 }' "$SERVER_LOG" | tr '\n' ' ')" \
 	    = "bytes=16 bytes=16 bytes=16 bytes=3 " ]
+	stop_server
+	[ "$SERVER_STATUS" -eq 0 ]
 }
 
 @test "poll: bytes with no final newline at the end of stream are answered" {
@@ -122,6 +126,8 @@ start_server_nofile() {
 	[ "$status" -eq 0 ]
 	[ "$output" = "$(printf 'ABC\nDEF')" ]
 	wait_for_log "$SERVER_LOG" ' closed .* requests=2$'
+	stop_server
+	[ "$SERVER_STATUS" -eq 0 ]
 }
 
 @test "poll: NUL, CR and bytes >= 0x80 pass unchanged" {
@@ -135,6 +141,8 @@ start_server_nofile() {
 	timeout 20 nc -N 127.0.0.1 "$PORT" <"$BATS_TEST_TMPDIR/in" \
 	    >"$BATS_TEST_TMPDIR/out"
 	uppercase <"$BATS_TEST_TMPDIR/in" | cmp - "$BATS_TEST_TMPDIR/out"
+	stop_server
+	[ "$SERVER_STATUS" -eq 0 ]
 }
 
 @test "poll: a thousand clients with -d 500ms are answered together" {
@@ -166,7 +174,13 @@ start_server_nofile() {
 	[ "$status" -eq 0 ]
 	after=$(rss_kb "$SERVER_PID")
 	[ $((after - before)) -lt 20480 ]
+	# The flood was held back, not finished: its client is still there.
 	kill -0 "$FLOOD_PID"
+	kill "$FLOOD_PID"
+	wait "$FLOOD_PID" || true
+	FLOOD_PID=
+	stop_server
+	[ "$SERVER_STATUS" -eq 0 ]
 }
 
 @test "poll: a client that does not read its replies times out" {
@@ -175,6 +189,8 @@ start_server_nofile() {
 	    >"$BATS_TEST_TMPDIR/flood" 3>&- &
 	FLOOD_PID=$!
 	wait_for_log "$SERVER_LOG" ' closed .* reason=idle$' 1 30
+	stop_server
+	[ "$SERVER_STATUS" -eq 0 ]
 }
 
 @test "poll: a client that sends nothing is closed after -t" {
@@ -182,6 +198,8 @@ start_server_nofile() {
 	# nc without -N keeps the connection open after its empty input.
 	timeout 10 nc 127.0.0.1 "$PORT" </dev/null
 	wait_for_log "$SERVER_LOG" ' closed .* requests=0 reason=idle$'
+	stop_server
+	[ "$SERVER_STATUS" -eq 0 ]
 }
 
 @test "poll: a client that resets mid-request does not disturb the others" {
@@ -201,7 +219,10 @@ start_server_nofile() {
 	grep -qE ' error .* op=(read|write) errno=(ECONNRESET|EPIPE)$' \
 	    "$SERVER_LOG"
 	# Not a spinning loop: a fraction of a second of CPU in all.
+	echo "cpu: $(cpu_ticks "$SERVER_PID") of $(getconf CLK_TCK) ticks/s"
 	[ "$(cpu_ticks "$SERVER_PID")" -lt "$(($(getconf CLK_TCK) / 2))" ]
+	stop_server
+	[ "$SERVER_STATUS" -eq 0 ]
 }
 
 @test "poll: out of descriptors, it pauses, then serves every client" {
@@ -211,6 +232,7 @@ start_server_nofile() {
 	[ "$status" -eq 0 ]
 	grep -qE ' error .* op=accept errno=EMFILE$' "$SERVER_LOG"
 	# No busy loop while the descriptors were short: little CPU in all.
+	echo "cpu: $(cpu_ticks "$SERVER_PID") of $(getconf CLK_TCK) ticks/s"
 	[ "$(cpu_ticks "$SERVER_PID")" -lt "$(($(getconf CLK_TCK) / 2))" ]
 	stop_server
 	[ "$SERVER_STATUS" -eq 0 ]
@@ -235,6 +257,7 @@ start_server_nofile() {
 	less 2.9 "$(elapsed "$output")"
 	less "$(elapsed "$output")" 10
 	stop_server
+	[ "$SERVER_STATUS" -eq 0 ]
 	[ "$(field stopped requests)" -eq 10 ]
 	[ "$(field stopped count)" -eq 10 ]
 	[ "$(awk '$2 == "responded" { print $5 }' "$SERVER_LOG" | tr '\n' ' ')" \
@@ -247,6 +270,7 @@ start_server_nofile() {
 	[ "$status" -eq 0 ]
 	less "$(elapsed "$output")" 2
 	stop_server
+	[ "$SERVER_STATUS" -eq 0 ]
 	[ "$(field stopped requests)" -eq 10 ]
 	[ "$(field stopped count)" -eq 10 ]
 }
