@@ -643,7 +643,7 @@ begin_stop(struct loop *l)
 			conn_advance(l, l->conn[i], 1);
 }
 
-/* Handles what poll(2) reported on the connection in slot i. */
+/* Handles the events poll(2) reported for c (revents of its slot). */
 static void
 conn_event(struct loop *l, struct conn *c, short revents)
 {
