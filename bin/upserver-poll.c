@@ -14,9 +14,11 @@
  *	            |                                         v is over
  *	            +-------------- reply sent ------------ WRITING
  *
- * (--counter mutex puts LOCKWAIT before WORKING.) After the client's end
- * of stream a connection drains: the requests it left in its buffer are
- * answered, without reading any more, and then it closes.
+ * (--counter mutex puts LOCKWAIT before WORKING; with --http, a request
+ * that is refused skips WORKING, and a connection that ends after its
+ * answer goes through LINGER.) After the client's end of stream a
+ * connection drains: the requests it left in its buffer are answered,
+ * without reading any more, and then it closes.
  *
  * What to notice:
  *  - Four clients with a one-second delay are all answered after about
@@ -33,14 +35,15 @@
  *    without reading fills the kernel's buffers, not the server's memory.
  *
  * Memory per connection, whatever the client does: a struct conn, a
- * pollfd and a pointer (about 240 bytes), and a request buffer only once
+ * pollfd and a pointer (about 320 bytes), and a request buffer only once
  * bytes arrive: FIRST_BUF bytes, doubled while a long request is put
  * together, never beyond --max-line (the loop reads only while no whole
  * request is buffered, and a request is at most --max-line bytes). A
- * buffer that grew is freed once it is empty again, and replies are made
- * in place, so there is no second buffer. 10 000 connections that have
- * sent nothing cost about 2.5 MB, 10 000 between requests about 13 MB,
- * plus the kernel's socket buffers.
+ * buffer that grew is freed once it is empty again. Replies are made in
+ * place, so there is no second buffer, except with --http: a response
+ * buffer of UP_HTTP_HEAD_MAX bytes plus the request target. 10 000
+ * connections that have sent nothing cost about 3 MB, 10 000 between
+ * requests about 14 MB, plus the kernel's socket buffers.
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -62,6 +65,8 @@
 #define ACCEPT_BATCH		1024	/* accepts per wakeup, then serve */
 #define ACCEPT_PAUSE_NS		(100 * 1000000LL) /* out of descriptors */
 #define FIRST_BUF		1024	/* a request buffer's first size */
+#define LINGER_NS		UP_NS_PER_SEC	/* --http: see linger_start */
+#define LINGER_MAX		(1024 * 1024)
 
 /* The first slots of the pollfd array; connections follow. */
 #define SLOT_STOP		0
@@ -72,7 +77,19 @@ enum conn_state {
 	READING,	/* no whole request buffered: POLLIN */
 	LOCKWAIT,	/* --counter mutex: queued for the lock; not polled */
 	WORKING,	/* its delay runs on the timer queue; not polled */
-	WRITING		/* the reply did not all fit: POLLOUT */
+	WRITING,	/* the reply did not all fit: POLLOUT */
+	LINGER		/* --http: answered, closing; discards input */
+};
+
+struct conn;
+
+/*
+ * A list of connections waiting with a deadline that is the same time
+ * after `since` for all of them (idle, or lingering), so appending at the
+ * tail keeps it sorted by deadline.
+ */
+struct clist {
+	struct conn	*head, *tail;
 };
 
 struct conn {
@@ -83,16 +100,23 @@ struct conn {
 	size_t		 cap;		/* at most --max-line */
 	size_t		 start, end;	/* unconsumed bytes: buf[start..end) */
 	size_t		 reqlen;	/* the request at buf[start] served */
-	size_t		 sent;		/* how much of its reply is sent */
+	const char	*reply;		/* its reply: in place, or in out */
+	size_t		 replylen;
+	size_t		 sent;		/* how much of the reply is sent */
+	size_t		 body;		/* what "responded bytes=" says */
+	char		*out;		/* --http: the response, or NULL */
+	size_t		 outcap;
+	struct up_http_request http;	/* --http: the request parsed */
 	int		 eof;		/* the client ended its stream */
-	int		 idle_listed;	/* on loop.idle_head's list */
 	int64_t		 deadline;	/* WORKING: when the delay is over */
-	int64_t		 idle_since;	/* last progress while on idle list */
+	int64_t		 since;		/* on list: idle or lingering since */
+	size_t		 drained;	/* LINGER: bytes discarded */
 	long		 seen;		/* the counter read at the start */
 	long		 count;		/* the counter after this request */
 	unsigned long	 served;	/* requests answered */
 	struct conn	*next;		/* on the timer or the lock queue */
-	struct conn	*idle_prev, *idle_next;
+	struct clist	*list;		/* the deadline list it is on */
+	struct conn	*lprev, *lnext;
 	char		 peer[UP_PEER_MAX];
 };
 
@@ -104,6 +128,7 @@ struct queue {
 struct loop {
 	struct up_server *s;
 	const struct up_options *o;
+	size_t		(*frame)(const char *, size_t, size_t, int);
 	struct pollfd	*pfd;		/* what poll(2) watches */
 	struct conn	**conn;		/* conn[i] owns pfd[i] */
 	size_t		 n, cap;	/* slots used, slots allocated */
@@ -111,7 +136,8 @@ struct loop {
 	struct queue	 timers;	/* WORKING, by deadline */
 	struct queue	 lockq;		/* LOCKWAIT, by arrival */
 	struct conn	*lock_holder;	/* --counter mutex */
-	struct conn	*idle_head, *idle_tail; /* by idle_since */
+	struct clist	 idle;		/* READING, WRITING: by progress */
+	struct clist	 linger;	/* LINGER: by start */
 	int64_t		 now;		/* monotonic, after each poll(2) */
 	int64_t		 accept_pause;	/* no accepting until then, or 0 */
 	int		 stopping;
@@ -146,22 +172,40 @@ queue_pop(struct queue *q)
 	return c;
 }
 
-/* Takes c off the idle list, if it is on it. */
+/* Takes c off its deadline list, if it is on one. */
 static void
-idle_remove(struct loop *l, struct conn *c)
+list_remove(struct conn *c)
 {
-	if (!c->idle_listed)
+	struct clist *q = c->list;
+
+	if (q == NULL)
 		return;
-	if (c->idle_prev != NULL)
-		c->idle_prev->idle_next = c->idle_next;
+	if (c->lprev != NULL)
+		c->lprev->lnext = c->lnext;
 	else
-		l->idle_head = c->idle_next;
-	if (c->idle_next != NULL)
-		c->idle_next->idle_prev = c->idle_prev;
+		q->head = c->lnext;
+	if (c->lnext != NULL)
+		c->lnext->lprev = c->lprev;
 	else
-		l->idle_tail = c->idle_prev;
-	c->idle_prev = c->idle_next = NULL;
-	c->idle_listed = 0;
+		q->tail = c->lprev;
+	c->lprev = c->lnext = NULL;
+	c->list = NULL;
+}
+
+/* Moves c to the tail of q, waiting since now. */
+static void
+list_append(struct clist *q, struct conn *c, int64_t now)
+{
+	list_remove(c);
+	c->since = now;
+	c->lprev = q->tail;
+	c->lnext = NULL;
+	if (q->tail != NULL)
+		q->tail->lnext = c;
+	else
+		q->head = c;
+	q->tail = c;
+	c->list = q;
 }
 
 /*
@@ -174,18 +218,8 @@ idle_remove(struct loop *l, struct conn *c)
 static void
 idle_touch(struct loop *l, struct conn *c)
 {
-	if (l->o->timeout_ns == 0)
-		return;
-	idle_remove(l, c);
-	c->idle_since = l->now;
-	c->idle_prev = l->idle_tail;
-	c->idle_next = NULL;
-	if (l->idle_tail != NULL)
-		l->idle_tail->idle_next = c;
-	else
-		l->idle_head = c;
-	l->idle_tail = c;
-	c->idle_listed = 1;
+	if (l->o->timeout_ns != 0)
+		list_append(&l->idle, c, l->now);
 }
 
 /* Makes poll(2) watch c's socket for events, or ignore it (events 0). */
@@ -206,7 +240,7 @@ conn_close(struct loop *l, struct conn *c, const char *reason)
 {
 	size_t last = l->n - 1;
 
-	idle_remove(l, c);
+	list_remove(c);
 	if (c->slot != last) {
 		l->pfd[c->slot] = l->pfd[last];
 		l->conn[c->slot] = l->conn[last];
@@ -221,6 +255,7 @@ conn_close(struct loop *l, struct conn *c, const char *reason)
 	else
 		up_log("closed", c->peer, "requests=%lu", c->served);
 	free(c->buf);
+	free(c->out);
 	free(c);
 }
 
@@ -239,44 +274,6 @@ timer_start(struct loop *l, struct conn *c)
 	c->state = WORKING;
 	c->deadline = up_now_ns() + l->o->delay_ns;
 	queue_push(&l->timers, c);
-}
-
-/*
- * Starts work on the request of len bytes at the front of c's buffer. The
- * socket is not watched meanwhile: that is the backpressure, and a client
- * that resets now is found out when its reply is sent.
- */
-static void
-start_request(struct loop *l, struct conn *c, size_t len)
-{
-	struct up_shared *sh = l->s->shared;
-
-	c->reqlen = len;
-	c->sent = 0;
-	idle_remove(l, c);
-	conn_watch(l, c, 0);
-	switch (l->o->counter) {
-	case UP_COUNTER_MUTEX:
-		/*
-		 * An asynchronous lock: a request that finds it taken waits
-		 * in line, without blocking the loop, and its delay starts
-		 * only when the lock is handed to it (see work_done).
-		 */
-		if (l->lock_holder != NULL) {
-			c->state = LOCKWAIT;
-			queue_push(&l->lockq, c);
-			return;
-		}
-		l->lock_holder = c;
-		/* FALLTHROUGH */
-	case UP_COUNTER_UNSAFE:
-		c->seen = atomic_load_explicit(&sh->count,
-		    memory_order_relaxed);
-		break;
-	default:
-		break;
-	}
-	timer_start(l, c);
 }
 
 /*
@@ -332,7 +329,7 @@ conn_read(struct loop *l, struct conn *c, const char **op)
 	return n;
 }
 
-/* Makes c wait for its client's next bytes, giving back a grown buffer. */
+/* Makes c wait for its client's next bytes, giving back grown buffers. */
 static void
 wait_input(struct loop *l, struct conn *c)
 {
@@ -344,9 +341,205 @@ wait_input(struct loop *l, struct conn *c)
 			c->cap = 0;
 		}
 	}
+	if (c->outcap > UP_HTTP_HEAD_MAX + FIRST_BUF) {
+		free(c->out);
+		c->out = NULL;
+		c->outcap = 0;
+	}
 	c->state = READING;
 	conn_watch(l, c, POLLIN);
 	idle_touch(l, c);
+}
+
+/*
+ * --http, after a response that closes the connection: stops sending,
+ * then reads and throws away what the client still sends, until it
+ * closes too, LINGER_MAX bytes or LINGER_NS. Closing with unread input
+ * would make the kernel reset the connection, which can destroy the
+ * response still on its way (the blocking models do the same).
+ */
+static void
+linger_start(struct loop *l, struct conn *c)
+{
+	if (shutdown(c->fd, SHUT_WR) == -1) {
+		conn_close(l, c, NULL);
+		return;
+	}
+	c->state = LINGER;
+	c->drained = 0;
+	conn_watch(l, c, POLLIN);
+	list_append(&l->linger, c, l->now);
+}
+
+/* Discards what a lingering connection sent; closes it once done. */
+static void
+linger_read(struct loop *l, struct conn *c)
+{
+	static char sink[16384];
+	ssize_t n;
+
+	while (c->drained < LINGER_MAX) {
+		n = recv(c->fd, sink, sizeof(sink), 0);
+		if (n > 0) {
+			c->drained += (size_t)n;
+			continue;
+		}
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return;
+		break;		/* the client closed too, or reset */
+	}
+	conn_close(l, c, NULL);
+}
+
+/* Logs c's reply as sent. */
+static void
+log_responded(struct loop *l, struct conn *c)
+{
+	int counted = l->o->counter != UP_COUNTER_OFF &&
+	    (!l->o->http || c->http.status == 200);
+
+	if (l->o->http && counted)
+		up_log("responded", c->peer, "bytes=%zu status=%d count=%ld",
+		    c->body, c->http.status, c->count);
+	else if (l->o->http)
+		up_log("responded", c->peer, "bytes=%zu status=%d", c->body,
+		    c->http.status);
+	else if (counted)
+		up_log("responded", c->peer, "bytes=%zu count=%ld", c->body,
+		    c->count);
+	else
+		up_log("responded", c->peer, "bytes=%zu", c->body);
+}
+
+/* c's reply is all sent: logs it and goes on to the next request. */
+static void
+reply_done(struct loop *l, struct conn *c)
+{
+	c->start += c->reqlen;
+	c->reqlen = 0;
+	c->served++;
+	/* Only requests served count: not an HTTP request refused. */
+	if (!l->o->http || c->http.status == 200)
+		atomic_fetch_add(&l->s->shared->requests, 1);
+	log_responded(l, c);
+	if (l->o->http && !c->http.keep_alive) {
+		linger_start(l, c);
+		return;
+	}
+	/*
+	 * Pipelined requests are already buffered; otherwise the client
+	 * has most likely not sent its next one yet, so wait for it.
+	 */
+	conn_advance(l, c, 0);
+}
+
+/*
+ * Sends what is left of c's reply with one send(2), from where the last
+ * one stopped. What does not fit waits for POLLOUT, and a client that
+ * reads nothing for the idle timeout is dropped like a silent one.
+ */
+static void
+conn_send(struct loop *l, struct conn *c)
+{
+	ssize_t n;
+
+	do
+		n = send(c->fd, c->reply + c->sent, c->replylen - c->sent,
+		    MSG_NOSIGNAL);
+	while (n == -1 && errno == EINTR);
+	if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK) {
+		conn_fail(l, c, "write", errno);
+		return;
+	}
+	if (n > 0)
+		c->sent += (size_t)n;
+	if (c->sent == c->replylen) {
+		reply_done(l, c);
+		return;
+	}
+	if (c->state != WRITING || n > 0)
+		idle_touch(l, c);
+	c->state = WRITING;
+	conn_watch(l, c, POLLOUT);
+}
+
+/*
+ * Makes c's reply and sends it: the request uppercased in place, or
+ * with --http the response to the parsed request in c->out.
+ */
+static void
+reply_start(struct loop *l, struct conn *c)
+{
+	size_t need;
+	char *p;
+
+	c->sent = 0;
+	if (!l->o->http) {
+		up_uppercase(c->buf + c->start, c->reqlen);
+		c->reply = c->buf + c->start;
+		c->replylen = c->body = c->reqlen;
+		conn_send(l, c);
+		return;
+	}
+	need = UP_HTTP_HEAD_MAX + c->http.target_len + 1;
+	if (c->outcap < need) {
+		if ((p = realloc(c->out, need)) == NULL) {
+			conn_fail(l, c, "malloc", errno);
+			return;
+		}
+		c->out = p;
+		c->outcap = need;
+	}
+	c->replylen = up_http_response(&c->http, c->out, c->outcap, &c->body);
+	c->reply = c->out;
+	conn_send(l, c);
+}
+
+/*
+ * Starts work on the request of len bytes at the front of c's buffer. The
+ * socket is not watched meanwhile: that is the backpressure, and a client
+ * that resets now is found out when its reply is sent.
+ */
+static void
+start_request(struct loop *l, struct conn *c, size_t len)
+{
+	struct up_shared *sh = l->s->shared;
+
+	c->reqlen = len;
+	list_remove(c);
+	conn_watch(l, c, 0);
+	if (l->o->http) {
+		up_http_parse(c->buf + c->start, len, l->o->max_line,
+		    &c->http);
+		if (c->http.status != 200) {
+			reply_start(l, c);	/* refused: no work */
+			return;
+		}
+	}
+	switch (l->o->counter) {
+	case UP_COUNTER_MUTEX:
+		/*
+		 * An asynchronous lock: a request that finds it taken waits
+		 * in line, without blocking the loop, and its delay starts
+		 * only when the lock is handed to it (see work_done).
+		 */
+		if (l->lock_holder != NULL) {
+			c->state = LOCKWAIT;
+			queue_push(&l->lockq, c);
+			return;
+		}
+		l->lock_holder = c;
+		/* FALLTHROUGH */
+	case UP_COUNTER_UNSAFE:
+		c->seen = atomic_load_explicit(&sh->count,
+		    memory_order_relaxed);
+		break;
+	default:
+		break;
+	}
+	timer_start(l, c);
 }
 
 /*
@@ -365,8 +558,8 @@ conn_advance(struct loop *l, struct conn *c, int try_read)
 
 	for (;;) {
 		if (c->end > c->start) {
-			len = up_request_length(c->buf + c->start,
-			    c->end - c->start, l->o->max_line, c->eof);
+			len = l->frame(c->buf + c->start, c->end - c->start,
+			    l->o->max_line, c->eof);
 			if (len > 0) {
 				start_request(l, c, len);
 				return;
@@ -402,58 +595,6 @@ conn_advance(struct loop *l, struct conn *c, int try_read)
 	}
 }
 
-/* Logs c's reply as sent and goes on to its next request. */
-static void
-reply_done(struct loop *l, struct conn *c)
-{
-	size_t len = c->reqlen;
-
-	c->start += len;
-	c->reqlen = 0;
-	c->served++;
-	atomic_fetch_add(&l->s->shared->requests, 1);
-	if (l->o->counter != UP_COUNTER_OFF)
-		up_log("responded", c->peer, "bytes=%zu count=%ld", len,
-		    c->count);
-	else
-		up_log("responded", c->peer, "bytes=%zu", len);
-	/*
-	 * Pipelined requests are already buffered; otherwise the client
-	 * has most likely not sent its next one yet, so wait for it.
-	 */
-	conn_advance(l, c, 0);
-}
-
-/*
- * Sends what is left of c's reply with one send(2), from where the last
- * one stopped. What does not fit waits for POLLOUT, and a client that
- * reads nothing for the idle timeout is dropped like a silent one.
- */
-static void
-conn_send(struct loop *l, struct conn *c)
-{
-	ssize_t n;
-
-	do
-		n = send(c->fd, c->buf + c->start + c->sent,
-		    c->reqlen - c->sent, MSG_NOSIGNAL);
-	while (n == -1 && errno == EINTR);
-	if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK) {
-		conn_fail(l, c, "write", errno);
-		return;
-	}
-	if (n > 0)
-		c->sent += (size_t)n;
-	if (c->sent == c->reqlen) {
-		reply_done(l, c);
-		return;
-	}
-	if (c->state != WRITING || n > 0)
-		idle_touch(l, c);
-	c->state = WRITING;
-	conn_watch(l, c, POLLOUT);
-}
-
 /*
  * c's delay is over: finishes the counter's read-work-write section (and
  * hands the lock on in mutex mode), then makes and sends the reply.
@@ -487,8 +628,7 @@ work_done(struct loop *l, struct conn *c)
 		c->count = 0;
 		break;
 	}
-	up_uppercase(c->buf + c->start, c->reqlen);
-	conn_send(l, c);
+	reply_start(l, c);
 }
 
 /*
@@ -514,17 +654,20 @@ run_timers(struct loop *l)
 	}
 }
 
-/* Closes every connection whose client has made no progress for -t. */
+/*
+ * Closes every connection whose client has made no progress for -t, and
+ * every lingering one whose time is up.
+ */
 static void
-expire_idle(struct loop *l)
+expire(struct loop *l)
 {
 	struct conn *c;
 
-	if (l->o->timeout_ns == 0)
-		return;
-	while ((c = l->idle_head) != NULL &&
-	    c->idle_since + l->o->timeout_ns <= l->now)
+	while ((c = l->idle.head) != NULL &&
+	    c->since + l->o->timeout_ns <= l->now)
 		conn_close(l, c, "idle");
+	while ((c = l->linger.head) != NULL && c->since + LINGER_NS <= l->now)
+		conn_close(l, c, NULL);
 }
 
 /* Makes room for one more slot; 0, or -1 with errno. */
@@ -647,22 +790,45 @@ begin_stop(struct loop *l)
 static void
 conn_event(struct loop *l, struct conn *c, short revents)
 {
+	const short any = POLLHUP | POLLERR | POLLNVAL;
+
 	if (revents & POLLNVAL) {	/* a bug, but never a spin */
 		if (c->state == READING || c->state == WRITING)
 			conn_fail(l, c, "poll", EBADF);
+		else if (c->state == LINGER)
+			conn_close(l, c, NULL);
 		return;
 	}
 	/* POLLHUP and POLLERR show as the read's or the send's error. */
-	if (c->state == READING && (revents & (POLLIN | POLLHUP | POLLERR)))
-		conn_advance(l, c, 1);
-	else if (c->state == WRITING &&
-	    (revents & (POLLOUT | POLLHUP | POLLERR)))
-		conn_send(l, c);
+	switch (c->state) {
+	case READING:
+		if (revents & (POLLIN | any))
+			conn_advance(l, c, 1);
+		break;
+	case WRITING:
+		if (revents & (POLLOUT | any))
+			conn_send(l, c);
+		break;
+	case LINGER:
+		if (revents & (POLLIN | any))
+			linger_read(l, c);
+		break;
+	default:			/* not polled */
+		break;
+	}
+}
+
+/* The earlier of deadline a and b. */
+static int64_t
+earlier(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
 }
 
 /*
- * Milliseconds poll(2) may sleep: until the next timer, idle deadline or
- * the end of an accept pause, rounded up; -1 when nothing is due.
+ * Milliseconds poll(2) may sleep: until the next timer, idle or linger
+ * deadline or the end of an accept pause, rounded up; -1 when nothing is
+ * due.
  */
 static int
 next_timeout(struct loop *l)
@@ -671,11 +837,12 @@ next_timeout(struct loop *l)
 
 	if (l->timers.head != NULL)
 		next = l->timers.head->deadline;
-	if (l->idle_head != NULL &&
-	    l->idle_head->idle_since + l->o->timeout_ns < next)
-		next = l->idle_head->idle_since + l->o->timeout_ns;
-	if (l->accept_pause != 0 && l->accept_pause < next)
-		next = l->accept_pause;
+	if (l->idle.head != NULL)
+		next = earlier(next, l->idle.head->since + l->o->timeout_ns);
+	if (l->linger.head != NULL)
+		next = earlier(next, l->linger.head->since + LINGER_NS);
+	if (l->accept_pause != 0)
+		next = earlier(next, l->accept_pause);
 	if (next == INT64_MAX)
 		return -1;
 	now = up_now_ns();
@@ -697,6 +864,7 @@ run(struct up_server *s)
 	size_t i;
 	int r;
 
+	l.frame = s->opt.http ? up_http_head_length : up_request_length;
 	l.cap = 64;
 	l.pfd = calloc(l.cap, sizeof(*l.pfd));
 	l.conn = calloc(l.cap, sizeof(*l.conn));
@@ -744,7 +912,7 @@ run(struct up_server *s)
 		if (!l.stopping && l.pfd[SLOT_LISTEN].revents != 0)
 			accept_ready(&l);
 		run_timers(&l);
-		expire_idle(&l);
+		expire(&l);
 	}
 	free(l.pfd);
 	free(l.conn);
