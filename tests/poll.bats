@@ -373,3 +373,15 @@ raw() {
 	[ "$SERVER_STATUS" -eq 0 ]
 	grep -qE ' stopped .* requests=4 count=4$' "$SERVER_LOG"
 }
+
+@test "poll: upclient -c 300 --verify, all served together" {
+	start_server poll -d 300ms
+	run timeout 30 upclient -p "$PORT" -c 300 -n 2 -r 100 --verify \
+	    --timeout 20s
+	[ "$status" -eq 0 ]
+	stop_server
+	[ "$SERVER_STATUS" -eq 0 ]
+	[ "$(field stopped requests)" -eq 600 ]
+	# Two delays each, all connections at once: well under 300 x 0.6 s.
+	less "$(span accepted responded)" 4
+}
