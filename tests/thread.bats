@@ -1,0 +1,246 @@
+#!/usr/bin/env bats
+# upserver-thread: a thread per connection, and the fixed pool (-w).
+
+# status, output, lines: set by bats' run; PORT, SERVER_*: by helpers
+# shellcheck disable=SC2154,SC2153
+
+load helpers
+load concurrent
+
+teardown() {
+	kill_clients
+	if [ -n "${HOLDER:-}" ]; then
+		kill "$HOLDER" 2>/dev/null || true
+		HOLDER=
+	fi
+	teardown_server
+}
+
+# threads: how many threads the server has now.
+threads() {
+	awk '$1 == "Threads:" { print $2 }' "/proc/$SERVER_PID/status"
+}
+
+# threads_are N: the server has N threads.
+threads_are() {
+	[ "$(threads)" -eq "$1" ]
+}
+
+@test "four clients at once with -d 1s: all accepted at once, answered together" {
+	start_server thread -d 1s
+	local t0=$EPOCHREALTIME
+	spawn_clients 4
+	wait_clients
+	local took
+	took=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }')
+	check_replies 4
+	wait_for_log "$SERVER_LOG" ' closed ' 4
+	cat "$SERVER_LOG"
+	[ "$(events "$SERVER_LOG" | sed -n '2,5p' | tr '\n' ' ')" = \
+	    "accepted accepted accepted accepted " ]
+	[ "$(events "$SERVER_LOG" | sed -n 6p)" = responded ]
+	less_than "$(span accepted responded)" 2.5
+	less_than "$took" 3.5
+	# the main thread logs accepted; the thread that served tags its lines
+	[ "$(grep -c ' accepted 127\.0\.0\.1:[0-9]*$' "$SERVER_LOG")" -eq 4 ]
+	[ "$(grep -cE ' (responded|closed) .* tid=[0-9]+$' "$SERVER_LOG")" -eq 8 ]
+	[ "$(grep ' responded ' "$SERVER_LOG" | grep -o 'tid=[0-9]*' | sort -u | wc -l)" -eq 4 ]
+	# the threads have ended
+	wait_until 10 threads_are 1
+}
+
+@test "-c 2: no more than two threads at once, the others wait their turn" {
+	start_server thread -d 1s -c 2
+	spawn_clients 4
+	wait_clients
+	check_replies 4
+	wait_for_log "$SERVER_LOG" ' closed ' 4
+	cat "$SERVER_LOG"
+	[ "$(max_in_flight)" -eq 2 ]
+	[ "$(batches responded 0.5)" = "2 2" ]
+	grep -q ' listening .* max-conns=2 ' "$SERVER_LOG"
+}
+
+@test "-c 1: a stop while the main thread waits at the cap still stops it" {
+	start_server thread -d 1s -c 1
+	py_client reply first "$BATS_TEST_TMPDIR/first" &
+	local first=$!
+	wait_until 10 test -e "$BATS_TEST_TMPDIR/first.sent"
+	wait_for_log "$SERVER_LOG" ' accepted ' 1
+	timeout 20 upclient -H 127.0.0.1 -p "$PORT" second \
+	    >"$BATS_TEST_TMPDIR/second" 2>&1 3>&- &
+	CLIENT_PIDS=($!)
+	stop_server TERM
+	wait "$first"
+	[ "$(cat "$BATS_TEST_TMPDIR/first")" = FIRST ]
+	[ "$SERVER_STATUS" -eq 0 ]
+	cat "$SERVER_LOG"
+	[ "$(grep -c ' accepted ' "$SERVER_LOG")" -eq 1 ]
+	[ "$(stopped_field requests)" -eq 1 ]
+}
+
+@test "-w 2: five clients at once are answered two, two, then one" {
+	start_server thread -d 1s -w 2
+	grep -q ' listening .* workers=2 ' "$SERVER_LOG"
+	spawn_clients 5
+	wait_clients
+	check_replies 5
+	wait_for_log "$SERVER_LOG" ' closed ' 5
+	cat "$SERVER_LOG"
+	[ "$(batches responded 0.5)" = "2 2 1" ]
+	[ "$(max_in_flight)" -eq 2 ]
+	# two pool threads served everyone, and logged accepted themselves
+	[ "$(grep -o 'tid=[0-9]*$' "$SERVER_LOG" | sort -u | wc -l)" -eq 2 ]
+	[ "$(grep -cE ' accepted .* tid=[0-9]+$' "$SERVER_LOG")" -eq 5 ]
+	# the pool stays: the main thread and two workers
+	threads_are 3
+}
+
+@test "--counter unsafe: threads that share the counter lose updates" {
+	# a data race on purpose: ThreadSanitizer would rightly stop it
+	[ "${UP_SANITIZER:-}" != tsan ] || skip "races on purpose"
+	start_server thread -d 300ms --counter unsafe
+	spawn_clients 10
+	wait_clients
+	check_replies 10
+	stop_server
+	cat "$SERVER_LOG"
+	[ "$SERVER_STATUS" -eq 0 ]
+	[ "$(stopped_field requests)" -eq 10 ]
+	[ "$(stopped_field count)" -lt 10 ]
+}
+
+@test "--counter mutex: the count is right, one request at a time" {
+	start_server thread -d 300ms --counter mutex
+	spawn_clients 10
+	wait_clients
+	check_replies 10
+	stop_server
+	cat "$SERVER_LOG"
+	[ "$(stopped_field requests)" -eq 10 ]
+	[ "$(stopped_field count)" -eq 10 ]
+	at_least "$(span accepted responded)" 2.99
+	less_than "$(span accepted responded)" 8
+}
+
+@test "--counter atomic: the count is right, and the requests overlap" {
+	start_server thread -d 300ms --counter atomic
+	spawn_clients 10
+	wait_clients
+	check_replies 10
+	stop_server
+	cat "$SERVER_LOG"
+	[ "$(stopped_field requests)" -eq 10 ]
+	[ "$(stopped_field count)" -eq 10 ]
+	less_than "$(span accepted responded)" 1.5
+}
+
+@test "300 clients at once: exact replies, whole log lines, every thread ends" {
+	start_server thread -d 100ms
+	spawn_clients 300 client
+	wait_clients
+	check_replies 300 client
+	wait_for_log "$SERVER_LOG" ' closed ' 300 30
+	run grep -cvE "$LINE_RE" "$SERVER_LOG"
+	[ "$output" -eq 0 ]
+	[ "$(grep -c ' accepted ' "$SERVER_LOG")" -eq 300 ]
+	[ "$(grep -c ' responded .* bytes=[0-9]* tid=[0-9]*$' "$SERVER_LOG")" -eq 300 ]
+	[ "$(grep -c ' closed .* requests=1 tid=[0-9]*$' "$SERVER_LOG")" -eq 300 ]
+	[ "$(sort "$SERVER_LOG" | uniq -d | wc -l)" -eq 0 ]
+	wait_until 10 threads_are 1
+	[ "$(ask still here)" = "STILL HERE" ]
+}
+
+@test "1000 idle connections: 1000 threads on small stacks, and room for more" {
+	start_server thread -d 0
+	python3 - "$PORT" "$BATS_TEST_TMPDIR/held" <<'EOF' &
+import socket, sys, time
+socks = [socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+         for _ in range(1000)]
+open(sys.argv[2], "w").close()
+time.sleep(60)
+EOF
+	HOLDER=$!
+	wait_until 30 test -e "$BATS_TEST_TMPDIR/held"
+	wait_for_log "$SERVER_LOG" ' accepted ' 1000 30
+	wait_until 10 threads_are 1001
+	# 64 KiB stacks: a thousand reserve 64 MiB of address space, where
+	# default 8 MiB ones would take 8 GiB (malloc's per-thread arenas add
+	# about 1 GiB; a sanitizer reserves terabytes of shadow memory)
+	if [ -z "${UP_SANITIZER:-}" ]; then
+		local vm
+		vm=$(awk '$1 == "VmSize:" { print $2 }' "/proc/$SERVER_PID/status")
+		[ "$vm" -lt $((4 * 1024 * 1024)) ]
+	fi
+	[ "$(ask one more)" = "ONE MORE" ]
+	kill "$HOLDER"
+	HOLDER=
+	wait_until 20 threads_are 1
+}
+
+@test "clients that reset or leave early do not harm a neighbour thread" {
+	start_server thread -d 1s
+	py_client reply good "$BATS_TEST_TMPDIR/good" &
+	CLIENT_PIDS=($!)
+	local i
+	for i in 1 2 3 4 5; do
+		py_client reset "reset$i" /dev/null &
+		CLIENT_PIDS+=($!)
+	done
+	for i in 1 2 3; do
+		py_client leave "leave$i" /dev/null &
+		CLIENT_PIDS+=($!)
+	done
+	wait_clients
+	[ "$(cat "$BATS_TEST_TMPDIR/good")" = GOOD ]
+	wait_for_log "$SERVER_LOG" ' closed ' 9
+	cat "$SERVER_LOG"
+	grep -qE ' error .* tid=[0-9]+ op=write errno=(ECONNRESET|EPIPE)$' "$SERVER_LOG"
+	kill -0 "$SERVER_PID"
+	[ "$(ask after)" = AFTER ]
+	wait_until 10 threads_are 1
+}
+
+@test "SIGTERM while requests are in flight: answered, then stopped, exit 0" {
+	start_server thread -d 1s
+	local i pids=()
+	for i in 1 2 3; do
+		py_client reply "slow$i" "$BATS_TEST_TMPDIR/slow$i" &
+		pids+=($!)
+	done
+	for i in 1 2 3; do
+		wait_until 10 test -e "$BATS_TEST_TMPDIR/slow$i.sent"
+	done
+	wait_for_log "$SERVER_LOG" ' accepted ' 3
+	stop_server TERM
+	for i in "${pids[@]}"; do wait "$i"; done
+	for i in 1 2 3; do
+		[ "$(cat "$BATS_TEST_TMPDIR/slow$i")" = "SLOW$i" ]
+	done
+	cat "$SERVER_LOG"
+	[ "$SERVER_STATUS" -eq 0 ]
+	[ "$(events "$SERVER_LOG" | tail -1)" = stopped ]
+	[ "$(grep -c ' closed ' "$SERVER_LOG")" -eq 3 ]
+	[ "$(stopped_field requests)" -eq 3 ]
+}
+
+@test "-w 2: SIGTERM lets the pool finish its requests, then exit 0" {
+	start_server thread -d 1s -w 2 --counter atomic
+	local i pids=()
+	for i in 1 2; do
+		py_client reply "pool$i" "$BATS_TEST_TMPDIR/pool$i" &
+		pids+=($!)
+	done
+	for i in 1 2; do
+		wait_until 10 test -e "$BATS_TEST_TMPDIR/pool$i.sent"
+	done
+	wait_for_log "$SERVER_LOG" ' accepted ' 2
+	stop_server TERM
+	for i in "${pids[@]}"; do wait "$i"; done
+	[ "$(cat "$BATS_TEST_TMPDIR/pool1")" = POOL1 ]
+	[ "$(cat "$BATS_TEST_TMPDIR/pool2")" = POOL2 ]
+	cat "$SERVER_LOG"
+	[ "$SERVER_STATUS" -eq 0 ]
+	[ "$(stopped_field requests)" -eq 2 ]
+	[ "$(stopped_field count)" -eq 2 ]
+}
