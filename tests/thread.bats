@@ -244,3 +244,22 @@ EOF
 	[ "$(stopped_field requests)" -eq 2 ]
 	[ "$(stopped_field count)" -eq 2 ]
 }
+
+@test "examples/race.sh: lost updates, then right but serialized, then right" {
+	[ "${UP_SANITIZER:-}" != tsan ] || skip "races on purpose"
+	run sh "$BATS_TEST_DIRNAME/../examples/race.sh" 200ms
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "upserver-thread -d 200ms, 10 clients at once, one request each" ]
+	# counter requests count time
+	local unsafe mutex atomic
+	read -ra unsafe <<<"${lines[2]}"
+	read -ra mutex <<<"${lines[3]}"
+	read -ra atomic <<<"${lines[4]}"
+	[ "${unsafe[0]}" = unsafe ] && [ "${unsafe[1]}" -eq 10 ]
+	[ "${unsafe[2]}" -lt 10 ]
+	[ "${mutex[0]}" = mutex ] && [ "${mutex[2]}" -eq 10 ]
+	at_least "${mutex[3]}" 1.9
+	[ "${atomic[0]}" = atomic ] && [ "${atomic[2]}" -eq 10 ]
+	less_than "${atomic[3]}" 1.2
+}
