@@ -11,12 +11,18 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "up.h"
 
-static volatile sig_atomic_t stop_requested;
+/*
+ * Read by every thread, so a lock-free atomic rather than a volatile
+ * sig_atomic_t, which is only safe between a handler and the thread it
+ * interrupts; C11 lets a handler store to a lock-free atomic.
+ */
+static atomic_int stop_requested;
 static int stop_pipe[2] = { -1, -1 };
 
 static void
@@ -27,7 +33,7 @@ on_stop_signal(int signo)
 	ssize_t n;
 
 	(void)signo;
-	stop_requested = 1;
+	atomic_store(&stop_requested, 1);
 	n = write(stop_pipe[1], &c, 1);	/* a full pipe is readable already */
 	(void)n;
 	errno = saved;
@@ -56,7 +62,7 @@ up_signals_init(void)
 int
 up_stopping(void)
 {
-	return stop_requested;
+	return atomic_load(&stop_requested);
 }
 
 int
@@ -83,7 +89,7 @@ up_wait(int fd, short events, int timeout_ms)
 	if (n <= 0)
 		return n;
 	if (stop_pipe[0] >= 0 && pfd[1].revents != 0)
-		stop_requested = 1;
+		atomic_store(&stop_requested, 1);
 	if (pfd[0].revents != 0)
 		return 1;
 	return UP_WAIT_STOP;
