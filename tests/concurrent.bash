@@ -107,8 +107,8 @@ batches() {
 
 # stopped_field KEY: the value of KEY= on the "stopped" line.
 stopped_field() {
-	awk -v k="$1=" '$2 == "stopped" {
-	    for (i = 4; i <= NF; i++) if (index($i, k) == 1) print substr($i, length(k) + 1) }' \
+	awk -v k="$1=" '$2 == "stopped" { for (i = 4; i <= NF; i++)
+	    if (index($i, k) == 1) print substr($i, length(k) + 1) }' \
 	    "$SERVER_LOG"
 }
 
