@@ -29,9 +29,11 @@
  * - with -w N, N processes forked once each loop on accept(2) on the
  *   listening socket they inherited, and the kernel gives each connection
  *   to one of them. The fork is paid once, not per client, and at most N
- *   clients are served at once; a worker that dies is replaced.
+ *   clients are served at once; a worker that dies is replaced, and a
+ *   parent that dies takes its workers with it (PR_SET_PDEATHSIG).
  */
 #include <sys/types.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 
 #include <err.h>
@@ -120,12 +122,19 @@ serve_child(struct up_server *s, struct up_conn *c)
 	_exit(0);
 }
 
-/* A pool worker: accepts and serves on the shared socket until a stop. */
+/*
+ * A pool worker: accepts and serves on the shared socket until a stop.
+ * Should the parent die (kill -9), the worker gets SIGTERM and stops like
+ * the rest, rather than live on as an orphan holding the port.
+ */
 static _Noreturn void
-work_in_pool(struct up_server *s)
+work_in_pool(struct up_server *s, pid_t parent)
 {
 	struct up_conn c;
 
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() != parent)	/* it died before prctl */
+		_exit(0);
 	while (up_server_accept(s, &c) == 1) {
 		snprintf(c.who, sizeof(c.who), "pid=%ld", (long)getpid());
 		up_log("accepted", c.peer, "%s", c.who);
@@ -141,11 +150,11 @@ work_in_pool(struct up_server *s)
 static int
 run_pool(struct up_server *s)
 {
-	pid_t pid;
+	pid_t parent = getpid(), pid;
 
 	while (wait_children(s->opt.workers, 1)) {
 		if ((pid = fork()) == 0)
-			work_in_pool(s);
+			work_in_pool(s, parent);
 		if (pid > 0) {
 			forked++;
 			continue;

@@ -9,9 +9,11 @@ load concurrent
 
 teardown() {
 	kill_clients
-	# a killed parent leaves its children behind: end them too
+	# a killed parent may leave its children behind: end them too, with
+	# the parent stopped first so that it cannot replace them meanwhile
 	if [ -n "${SERVER_PID:-}" ]; then
 		local pid _
+		kill -STOP "$SERVER_PID" 2>/dev/null || true
 		while read -r pid _; do
 			kill -KILL "$pid" 2>/dev/null || true
 		done < <(children "$SERVER_PID")
@@ -32,6 +34,11 @@ worker_pids() {
 # has_workers N: the server has N live (not zombie) children.
 has_workers() {
 	[ "$(children "$SERVER_PID" | awk '$2 !~ /^Z/' | wc -l)" -eq "$1" ]
+}
+
+# gone PID: process PID has ended (or is a zombie nobody is left to reap).
+gone() {
+	[ ! -e "/proc/$1" ] || [ "$(awk '{ print $3 }' "/proc/$1/stat")" = Z ]
 }
 
 # pool_renewed OLD: the children are no longer the pids OLD, and two live.
@@ -121,6 +128,17 @@ pool_renewed() {
 	wait_clients
 	check_replies 4 after
 	kill -0 "$SERVER_PID"
+}
+
+@test "-w 2: the workers do not outlive a parent killed with SIGKILL" {
+	start_server fork -d 0 -w 2
+	wait_until 10 has_workers 2
+	local kids pid
+	kids=$(worker_pids)
+	stop_server KILL
+	for pid in $kids; do
+		wait_until 10 gone "$pid"
+	done
 }
 
 @test "--counter unsafe: processes that share the counter lose updates" {
