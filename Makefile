@@ -115,7 +115,7 @@ fuzz-replay: $(patsubst %,build/replay/replay-%,$(FUZZERS))
 
 lint: deps
 	mandoc -Tlint -Wwarning $(MANS)
-	shellcheck $(SCRIPTS) tests/*.bash tests/*.bats
+	shellcheck -x $(SCRIPTS) tests/*.bash tests/*.bats
 
 # The suite against AddressSanitizer + UndefinedBehaviorSanitizer builds.
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer

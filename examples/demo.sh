@@ -10,39 +10,14 @@
 # Usage: examples/demo.sh [MODEL ...]   (default: every model built)
 set -eu
 
-bin=$(cd "$(dirname "$0")/../bin" && pwd)
+# shellcheck source=examples/common.sh
+. "$(dirname "$0")/common.sh"
 delay=1s
-tmp=$(mktemp -d)
-server=""
-cleanup() {
-	[ -n "$server" ] && kill "$server" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# wait_listening LOG: the port from the server's "listening" line.
-wait_listening() {
-	i=0
-	while ! grep -q ' listening ' "$1" 2>/dev/null; do
-		i=$((i + 1))
-		if [ "$i" -gt 200 ]; then
-			echo "demo: the server did not start" >&2
-			exit 1
-		fi
-		sleep 0.05
-	done
-	awk '$2 == "listening" { n = split($3, a, ":"); print a[n]; exit }' "$1"
-}
 
 demo() {
-	model=$1
-	log="$tmp/$model.log"
-	echo "== upserver-$model -d $delay, four clients at once"
-	"$bin/upserver-$model" -p 0 -d "$delay" >"$log" &
-	server=$!
-	port=$(wait_listening "$log")
-	start=$(date +%s.%N)
+	echo "== upserver-$1 -d $delay, four clients at once"
+	start_server "$1" -d "$delay"
+	start=$(now)
 	pids=""
 	for c in a b c d; do
 		"$bin/upclient" -p "$port" "$c" >"$tmp/$c" &
@@ -51,14 +26,12 @@ demo() {
 	for pid in $pids; do
 		wait "$pid"
 	done
-	end=$(date +%s.%N)
-	kill -TERM "$server"
-	wait "$server" || true
-	server=""
+	took=$(elapsed "$start")
+	stop_server
 	sed 's/^/   /' "$log"
-	printf '   replies: %s %s %s %s; all four in %.1f s\n\n' \
+	printf '   replies: %s %s %s %s; all four in %s s\n\n' \
 	    "$(cat "$tmp/a")" "$(cat "$tmp/b")" "$(cat "$tmp/c")" \
-	    "$(cat "$tmp/d")" "$(awk "BEGIN { print $end - $start }")"
+	    "$(cat "$tmp/d")" "$took"
 }
 
 if [ "$#" -eq 0 ]; then

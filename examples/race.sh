@@ -14,46 +14,16 @@
 # Usage: examples/race.sh [DELAY]   (default 1s)
 set -eu
 
-bin=$(cd "$(dirname "$0")/../bin" && pwd)
+# shellcheck source=examples/common.sh
+. "$(dirname "$0")/common.sh"
 delay=${1:-1s}
 clients=10
-tmp=$(mktemp -d)
-server=""
-cleanup() {
-	[ -n "$server" ] && kill "$server" 2>/dev/null
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# wait_listening LOG: the port from the server's "listening" line.
-wait_listening() {
-	i=0
-	while ! grep -q ' listening ' "$1" 2>/dev/null; do
-		i=$((i + 1))
-		if [ "$i" -gt 200 ]; then
-			echo "race: the server did not start" >&2
-			exit 1
-		fi
-		sleep 0.05
-	done
-	awk '$2 == "listening" { n = split($3, a, ":"); print a[n]; exit }' "$1"
-}
-
-# field KEY LOG: the value of KEY= on the "stopped" line of LOG.
-field() {
-	awk -v k="$2=" '$2 == "stopped" { for (i = 4; i <= NF; i++)
-	    if (index($i, k) == 1) print substr($i, length(k) + 1) }' "$1"
-}
 
 # race MODE: one server, ten clients at once, one line of results.
 race() {
 	mode=$1
-	log="$tmp/$mode.log"
-	"$bin/upserver-thread" -p 0 -d "$delay" --counter "$mode" >"$log" &
-	server=$!
-	port=$(wait_listening "$log")
-	start=$(date +%s.%N)
+	start_server thread -d "$delay" --counter "$mode"
+	start=$(now)
 	pids=""
 	i=1
 	while [ "$i" -le "$clients" ]; do
@@ -65,19 +35,17 @@ race() {
 	for pid in $pids; do
 		wait "$pid"
 	done
-	end=$(date +%s.%N)
-	kill -TERM "$server"
-	wait "$server"
-	server=""
-	requests=$(field "$log" requests)
-	count=$(field "$log" count)
+	took=$(elapsed "$start")
+	stop_server
+	requests=$(stopped_field requests)
+	count=$(stopped_field count)
 	if [ "$count" -lt "$requests" ]; then
 		verdict="$((requests - count)) updates lost"
 	else
 		verdict="right"
 	fi
-	printf '%-8s %8s %6s %7.1f s   %s\n' "$mode" "$requests" "$count" \
-	    "$(awk "BEGIN { print $end - $start }")" "$verdict"
+	printf '%-8s %8s %6s %7s s   %s\n' "$mode" "$requests" "$count" \
+	    "$took" "$verdict"
 }
 
 echo "upserver-thread -d $delay, $clients clients at once, one request each"

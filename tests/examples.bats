@@ -15,15 +15,24 @@ teardown() {
 	fi
 }
 
-@test "demo.sh: seq serves four clients one after another" {
-	run sh "$EX/demo.sh" seq
+@test "demo.sh: every model, seq one client after another, the others all at once" {
+	run sh "$EX/demo.sh"
 	[ "$status" -eq 0 ]
 	echo "$output"
-	[[ "${lines[0]}" == "== upserver-seq -d 1s, four clients at once" ]]
-	# every accepted comes after the closed of the connection before it
-	[ "$(echo "$output" | awk '$2 ~ /^(accepted|responded|closed)$/ { printf "%s ", $2 }')" = \
-	    "accepted responded closed accepted responded closed accepted responded closed accepted responded closed " ]
-	[[ "$output" == *"replies: A B C D; all four in "* ]]
+	local m
+	for m in seq fork thread poll; do
+		[[ "$output" == *"== upserver-$m -d 1s, four clients at once"* ]]
+	done
+	[ "$(grep -c 'replies: A B C D; all four in ' <<<"$output")" -eq 4 ]
+	# the event order of each model's section
+	run awk '/^== / { if (m) print m ": " o; m = $2; o = "" }
+	    $2 ~ /^(accepted|responded)$/ { o = o substr($2, 1, 1) }
+	    END { print m ": " o }' <<<"$output"
+	echo "$output"
+	[ "${lines[0]}" = "upserver-seq: arararar" ]
+	[ "${lines[1]}" = "upserver-fork: aaaarrrr" ]
+	[ "${lines[2]}" = "upserver-thread: aaaarrrr" ]
+	[ "${lines[3]}" = "upserver-poll: aaaarrrr" ]
 }
 
 # pane_text PANE: what tmux shows in PANE of the session.
@@ -66,4 +75,52 @@ pane_text() {
 	pane_text 0 | grep -q " listening 127.0.0.1:$UP_PORT model=$other "
 	sh "$EX/tmux-five.sh" stop
 	TMUX_SESSION=
+}
+
+@test "timelines.sh: a staircase for seq, one column for the others" {
+	run sh "$EX/timelines.sh" 500ms
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# the column where each bar of a section ends ("<"), per model
+	run awk '/^== / { if (m) print m ": " e; m = $2; e = "" }
+	    /^ +[0-9]+ [-.>=<*x ]+$/ { e = e " " index($0, "<") }
+	    END { print m ": " e }' <<<"$output"
+	echo "$output"
+	local row ends
+	for row in "${lines[@]}"; do
+		read -ra ends <<<"${row#*: }"
+		[ "${#ends[@]}" -eq 4 ]
+		if [[ "$row" == upserver-seq:* ]]; then
+			# each bar ends later than the one before it
+			[ "${ends[0]}" -lt "${ends[1]}" ]
+			[ "${ends[1]}" -lt "${ends[2]}" ]
+			[ "${ends[2]}" -lt "${ends[3]}" ]
+		else
+			# all end within a few columns of each other
+			[ $((ends[3] - ends[0])) -le 4 ]
+			[ $((ends[0] - ends[3])) -le 4 ]
+		fi
+	done
+	[ "${#lines[@]}" -eq 4 ]
+}
+
+@test "pool.sh: a pool of two answers five clients two, two, then one" {
+	run sh "$EX/pool.sh" 500ms
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# in the server's log: the responded lines come in three batches
+	run awk '$2 == "responded" { t[n++] = $1 }
+	    END { c = 1
+		for (i = 1; i < n; i++) if (t[i] - t[i - 1] > 0.25) { printf "%d ", c; c = 1 } else c++
+		print c }' <<<"$output"
+	[ "$output" = "2 2 1" ]
+}
+
+@test "c10k.sh: ten thousand clients against the event loop, all verified" {
+	run sh "$EX/c10k.sh" 10000 1s
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"requests: 10000"* ]]
+	[[ "$output" == *"errors: 0"* ]]
+	[[ "$output" =~ stopped\ 127\.0\.0\.1:[0-9]+\ requests=10000 ]]
 }

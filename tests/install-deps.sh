@@ -14,6 +14,7 @@ command -v clang >/dev/null 2>&1 || need="$need clang"
 command -v valgrind >/dev/null 2>&1 || need="$need valgrind"
 command -v tmux >/dev/null 2>&1 || need="$need tmux"
 command -v curl >/dev/null 2>&1 || need="$need curl"
+command -v python3 >/dev/null 2>&1 || need="$need python3"
 command -v ss >/dev/null 2>&1 || need="$need iproute2"
 pkg-config --exists libsodium 2>/dev/null || need="$need libsodium-dev"
 

@@ -1,0 +1,65 @@
+# shellcheck shell=sh
+# common.sh: what the example scripts share; sourced, not run.
+#
+# Sets $bin (the built binaries) and $tmp (a scratch directory removed on
+# exit, with any server still running), and gives:
+#   start_server MODEL ARGS...  starts bin/upserver-MODEL -p 0 ARGS in the
+#                               background; sets $server, $port, $log
+#   stop_server                 SIGTERM, and waits for it
+#   stopped_field KEY           the value of KEY= on the "stopped" line
+#   now                         the wall clock in seconds, with decimals
+#   elapsed START               seconds since START, one decimal
+
+bin=$(cd "$(dirname "$0")/../bin" && pwd)
+tmp=$(mktemp -d)
+server=""
+
+# shellcheck disable=SC2317 # called by the trap
+cleanup() {
+	[ -n "$server" ] && kill "$server" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+start_server() {
+	model=$1
+	shift
+	log="$tmp/$model.$$.$(date +%s%N).log"
+	if [ ! -x "$bin/upserver-$model" ]; then
+		echo "$(basename "$0"): no $bin/upserver-$model: run make" >&2
+		exit 1
+	fi
+	"$bin/upserver-$model" -p 0 "$@" >"$log" &
+	server=$!
+	i=0
+	while ! grep -q ' listening ' "$log" 2>/dev/null; do
+		i=$((i + 1))
+		if [ "$i" -gt 200 ] || ! kill -0 "$server" 2>/dev/null; then
+			echo "$(basename "$0"): upserver-$model did not start" >&2
+			exit 1
+		fi
+		sleep 0.05
+	done
+	# shellcheck disable=SC2034 # used by the scripts that source this
+	port=$(awk '$2 == "listening" { n = split($3, a, ":"); print a[n]; exit }' "$log")
+}
+
+stop_server() {
+	kill -TERM "$server"
+	wait "$server" || true
+	server=""
+}
+
+stopped_field() {
+	awk -v k="$1=" '$2 == "stopped" { for (i = 4; i <= NF; i++)
+	    if (index($i, k) == 1) print substr($i, length(k) + 1) }' "$log"
+}
+
+now() {
+	date +%s.%N
+}
+
+elapsed() {
+	awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'
+}
