@@ -29,17 +29,19 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 class Contender:
-    def __init__(self, name, argv, kind, delay_ok=True, cap=None):
+    def __init__(self, name, argv, kind, delay_ok=True, cap=None,
+                 proto="line"):
         self.name = name          # as shown in the tables
         self.argv = argv          # the command, before -p 0 -d DELAY
-        self.kind = kind          # "up", "py" or "socat"
+        self.kind = kind          # "up", "py", "socat" or "nginx"
         self.delay_ok = delay_ok  # can simulate --delay
         self.cap = cap            # most concurrent clients it can take
+        self.proto = proto        # "line", "http" or "both"
 
 
 def contenders(bindir):
     up = [Contender(f"up-{m}", [os.path.join(bindir, f"upserver-{m}"), "-q"],
-                    "up")
+                    "up", proto="both")
           for m in ("seq", "fork", "thread", "poll")
           if os.access(os.path.join(bindir, f"upserver-{m}"), os.X_OK)]
     py = sys.executable
@@ -54,38 +56,83 @@ def contenders(bindir):
         Contender("py-asyncio", [py, os.path.join(peers, "asyncio_peer.py")],
                   "py", cap=1000),
     ]
+    out.append(Contender("py-http", [py, os.path.join(peers,
+                                     "http_peer.py")], "py", proto="http"))
     if shutil.which("socat") and shutil.which("stdbuf"):
         out.append(Contender("socat-fork", ["socat"], "socat", delay_ok=False))
+    nginx = shutil.which("nginx") or (
+        "/usr/sbin/nginx" if os.access("/usr/sbin/nginx", os.X_OK) else None)
+    if nginx:
+        out.append(Contender("nginx-1w", [nginx], "nginx", delay_ok=False,
+                             proto="http"))
     return out
+
+
+def free_port():
+    import socket
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(p, port, what):
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        r = subprocess.run(["ss", "-ltn", f"sport = :{port}"],
+                           capture_output=True, text=True)
+        if f":{port}" in r.stdout:
+            return p, port
+        time.sleep(0.05)
+    p.kill()
+    raise RuntimeError(f"{what} did not start")
+
+
+def start_nginx(c):
+    """nginx with one worker answering every request with 200 at once."""
+    import tempfile
+    port = free_port()
+    d = tempfile.mkdtemp(prefix="up-bench-nginx-")
+    os.makedirs(os.path.join(d, "logs"))
+    conf = os.path.join(d, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(f"""worker_processes 1;
+error_log {d}/logs/error.log;
+pid {d}/nginx.pid;
+events {{ worker_connections 20000; }}
+http {{
+    access_log off;
+    keepalive_requests 1000000;
+    server {{
+        listen 127.0.0.1:{port} backlog=4096;
+        location / {{ default_type text/plain; return 200 "OK\\n"; }}
+    }}
+}}
+""")
+    p = subprocess.Popen(c.argv + ["-c", conf, "-p", d, "-g", "daemon off;"],
+                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return wait_port(p, port, "nginx")
 
 
 SEQUENTIAL = {"up-seq", "py-tcp"}
 
 
-def start(c, delay):
+def start(c, delay, http=False):
     """Starts contender c on a free port; returns (process, port)."""
+    if c.kind == "nginx":
+        return start_nginx(c)
     if c.kind == "socat":
         # socat forks a child per connection that runs tr, unbuffered
-        import socket
-        s = socket.socket()
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-        s.close()
+        port = free_port()
         p = subprocess.Popen(
             ["socat", f"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,"
              "backlog=4096", "EXEC:stdbuf -o0 tr a-z A-Z"],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            r = subprocess.run(["ss", "-ltn", f"sport = :{port}"],
-                               capture_output=True, text=True)
-            if f":{port}" in r.stdout:
-                return p, port
-            time.sleep(0.05)
-        raise RuntimeError("socat did not start")
+        return wait_port(p, port, "socat")
     argv = c.argv + ["-p", "0", "-d", delay]
     if c.kind == "up":
-        argv += ["-c", "20000", "-t", "0"]
+        argv += ["-c", "20000", "-t", "0"] + (["--http"] if http else [])
     p = subprocess.Popen(argv, stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL, text=True)
     line = p.stdout.readline()
@@ -97,14 +144,28 @@ def start(c, delay):
 
 
 def cpu_seconds(pid):
-    """utime+stime of pid and of its waited-for children, in seconds."""
+    """utime+stime of pid, of its live descendants and of the children it
+    has waited for, in seconds (nginx works in a child; fork's children
+    count once reaped)."""
     try:
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
     # fields[0] is field 3 (state): utime is 14, stime 15, cutime 16, cstime 17
-    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / TICKS
+    total = sum(int(fields[i]) for i in (11, 12, 13, 14)) / TICKS
+    try:
+        tids = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        tids = []
+    for tid in tids:
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                kids = f.read().split()
+        except OSError:
+            continue
+        total += sum(cpu_seconds(int(k)) for k in kids)
+    return total
 
 
 def stop(p):
@@ -116,8 +177,48 @@ def stop(p):
         p.wait()
 
 
+def run_wrk(c, w):
+    """One wrk run of HTTP workload w against contender c."""
+    proc, port = start(c, w["delay"], http=True)
+    try:
+        before = cpu_seconds(proc.pid)
+        r = subprocess.run(["wrk", "--latency"] + w["wrk"] +
+                           [f"http://127.0.0.1:{port}/bench"],
+                           capture_output=True, text=True, timeout=120)
+        time.sleep(0.2)
+        cpu = cpu_seconds(proc.pid) - before
+    finally:
+        stop(proc)
+    out = r.stdout
+
+    def ms(label):
+        m = re.search(rf"^\s+{label}\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
+        if not m:
+            return float("nan")
+        return float(m.group(1)) * {"us": 1e-3, "ms": 1, "s": 1e3}[m.group(2)]
+
+    m = re.search(r"(\d+) requests in ([\d.]+)s", out)
+    reqs = int(m.group(1)) if m else 0
+    errs = sum(int(x) for x in re.findall(r"(?:connect|read|write|timeout) "
+                                          r"(\d+)", out))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errs += int(non2xx.group(1)) if non2xx else 0
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    return {
+        "ok": r.returncode == 0 and errs == 0,
+        "errors": errs + (r.returncode != 0),
+        "rps": float(rps.group(1)) if rps else 0.0,
+        "p50": ms("50%"),
+        "p99": ms("99%"),
+        "last": float(m.group(2)) if m else float("nan"),
+        "cpu_k": cpu / reqs * 1000 if reqs else float("nan"),
+    }
+
+
 def run_once(bindir, c, w):
     """One run of workload w against contender c; returns a dict."""
+    if "wrk" in w:
+        return run_wrk(c, w)
     proc, port = start(c, w["delay"])
     try:
         before = cpu_seconds(proc.pid)
@@ -167,10 +268,22 @@ def workloads(quick):
          "delay": "1s", "client": ["-c", "10000", "-n", "1", "-r", "16"],
          "ideal": 1.0, "clients": 10000, "only": {"up-poll", "up-thread",
                                                   "up-fork"}},
+        {"id": "h", "title": "(h) HTTP keep-alive: wrk -t 2 -c 50 -d "
+         f"{5 // (5 if quick else 1)}s, -d 0 (nginx: one worker, return 200; "
+         "seq left out: it serves one keep-alive connection at a time)",
+         "delay": "0", "wrk": ["-t", "2", "-c", "50", "-d",
+                               f"{5 // (5 if quick else 1)}s"],
+         "clients": 50, "http": True, "skip_sequential": True},
     ]
 
 
 def applies(w, c):
+    if w.get("http") and c.proto == "line":
+        return False
+    if not w.get("http") and c.proto == "http":
+        return False
+    if w.get("http") and not shutil.which("wrk"):
+        return False
     if "only" in w and c.name not in w["only"]:
         return False
     if w["delay"] != "0" and not c.delay_ok:
@@ -296,7 +409,7 @@ def main():
                     f"{w['ideal']} s (x{w['clients']} for a sequential "
                     "server):", "", "```",
                     bar_chart(rows, "last", "s"), "```", ""]
-        if w["id"] == "b":
+        if w["id"] in ("b", "h"):
             out += ["Requests/s, longer is better:", "", "```",
                     bar_chart(rows, "rps", "req/s"), "```", ""]
         results_rows = dict(rows)

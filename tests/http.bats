@@ -126,3 +126,42 @@ raw() {
 	grep -qE ' responded .* status=200 count=2$' "$SERVER_LOG"
 	grep -qE ' stopped .* requests=2 count=2$' "$SERVER_LOG"
 }
+
+@test "the tutorial's race: three curls at once against thread --http --counter unsafe" {
+	[ "${UP_SANITIZER:-}" != tsan ] || skip "races on purpose"
+	start_server thread -d 1s --http --counter unsafe
+	local i pids=()
+	for i in 1 2 3; do
+		curl -sS "http://127.0.0.1:$PORT/count$i" >"$BATS_TEST_TMPDIR/curl$i" &
+		pids+=($!)
+	done
+	for i in "${pids[@]}"; do wait "$i"; done
+	for i in 1 2 3; do
+		[ "$(cat "$BATS_TEST_TMPDIR/curl$i")" = "/COUNT$i" ]
+	done
+	stop_server
+	cat "$SERVER_LOG"
+	# all three read 0 and wrote back 1: two updates lost
+	[ "$(grep -c ' responded .* status=200 count=1 ' "$SERVER_LOG")" -eq 3 ]
+	grep -qE ' stopped .* requests=3 count=1$' "$SERVER_LOG"
+}
+
+@test "wrk runs against every model without socket errors" {
+	command -v wrk >/dev/null || skip "wrk is not installed"
+	local s conns
+	for s in $(each_server); do
+		# the sequential server serves one keep-alive connection at a
+		# time: more would wait, unserved, for the whole run
+		conns=20
+		[ "$s" = seq ] && conns=1
+		start_server "$s" -d 0 --http -q
+		run wrk -t 1 -c "$conns" -d 1s "http://127.0.0.1:$PORT/bench"
+		echo "$s: $output"
+		[ "$status" -eq 0 ]
+		[[ "$output" == *"requests in"* ]]
+		[[ "$output" != *"Socket errors"* ]]
+		[[ "$output" != *"Non-2xx"* ]]
+		stop_server
+		[ "$SERVER_STATUS" -eq 0 ]
+	done
+}
