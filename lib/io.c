@@ -25,32 +25,41 @@ up_read(int fd, void *buf, size_t len)
 }
 
 /*
- * Writes all of buf with write(2), or with send(2) and MSG_NOSIGNAL when
- * on_socket is set, so that a peer that went away is an EPIPE error, not
- * a SIGPIPE. A non-blocking descriptor is waited for. Returns 0 or -1.
+ * Writes all of buf with write(2), or on a socket with send(2) and
+ * MSG_NOSIGNAL, so that a peer that went away is an EPIPE error, not a
+ * SIGPIPE. Whenever the descriptor (or the socket's window) is full it
+ * waits at most timeout_ms (-1: for ever). Returns 0, or -1 with errno,
+ * ETIMEDOUT when a wait ran out.
  */
 static int
-transfer_all(int fd, const char *p, size_t len, int on_socket)
+transfer_all(int fd, const char *p, size_t len, int on_socket,
+    int timeout_ms)
 {
 	struct pollfd pfd;
 	ssize_t n;
+	int r;
 
 	while (len > 0) {
-		n = on_socket ? send(fd, p, len, MSG_NOSIGNAL) :
+		n = on_socket ? send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT) :
 		    write(fd, p, len);
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			if (errno != EAGAIN)
-				return -1;
-			pfd.fd = fd;
-			pfd.events = POLLOUT;
-			if (poll(&pfd, 1, -1) == -1 && errno != EINTR)
-				return -1;
+		if (n >= 0) {
+			p += n;
+			len -= (size_t)n;
 			continue;
 		}
-		p += n;
-		len -= (size_t)n;
+		if (errno == EINTR)
+			continue;
+		if (errno != EAGAIN)
+			return -1;
+		pfd.fd = fd;
+		pfd.events = POLLOUT;
+		r = poll(&pfd, 1, timeout_ms);
+		if (r == 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		if (r == -1 && errno != EINTR)
+			return -1;
 	}
 	return 0;
 }
@@ -58,11 +67,11 @@ transfer_all(int fd, const char *p, size_t len, int on_socket)
 int
 up_write_all(int fd, const void *buf, size_t len)
 {
-	return transfer_all(fd, buf, len, 0);
+	return transfer_all(fd, buf, len, 0, -1);
 }
 
 int
-up_send_all(int fd, const void *buf, size_t len)
+up_send_all(int fd, const void *buf, size_t len, int timeout_ms)
 {
-	return transfer_all(fd, buf, len, 1);
+	return transfer_all(fd, buf, len, 1, timeout_ms);
 }

@@ -58,35 +58,33 @@ up_format_hostport(const char *host, const char *port, char *buf, size_t len)
 }
 
 /*
- * A listening socket on the first address of host:port that binds. Every
- * server sets SO_REUSEADDR, so a server restarted on the port of one that
- * just stopped binds at once instead of waiting out TIME_WAIT (the
- * tutorial's "Address already in use" after a restart).
+ * Resolves host and port and, for each address in turn, makes a socket
+ * (with extra type flags) and hands it to attempt(), until one attempt
+ * returns 0. Returns that socket; or -1 with the errno of the last
+ * failure, or with *gai set when the name does not resolve.
  */
-int
-up_listen(const char *host, const char *port, int *gai)
+static int
+each_address(const char *host, const char *port, int ai_flags,
+    int type_flags, int (*attempt)(int, const struct addrinfo *), int *gai)
 {
 	struct addrinfo hints, *res, *ai;
-	int fd = -1, on = 1, saved = EADDRNOTAVAIL;
+	int fd = -1, saved = EADDRNOTAVAIL;
 
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_flags = AI_PASSIVE;
+	hints.ai_flags = ai_flags;
 	*gai = getaddrinfo(host, port, &hints, &res);
 	if (*gai != 0)
 		return -1;
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
+		fd = socket(ai->ai_family, ai->ai_socktype | type_flags |
 		    SOCK_CLOEXEC, ai->ai_protocol);
 		if (fd == -1) {
 			saved = errno;
 			continue;
 		}
-		if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on,
-		    sizeof(on)) == 0 &&
-		    bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 &&
-		    listen(fd, UP_BACKLOG) == 0)
+		if (attempt(fd, ai) == 0)
 			break;
 		saved = errno;
 		close(fd);
@@ -96,6 +94,31 @@ up_listen(const char *host, const char *port, int *gai)
 	if (fd == -1)
 		errno = saved;
 	return fd;
+}
+
+/*
+ * Binds and listens. Every server sets SO_REUSEADDR, so a server restarted
+ * on the port of one that just stopped binds at once instead of waiting
+ * out TIME_WAIT (the tutorial's "Address already in use" after a restart).
+ */
+static int
+bind_and_listen(int fd, const struct addrinfo *ai)
+{
+	int on = 1;
+
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
+	    listen(fd, UP_BACKLOG) == -1)
+		return -1;
+	return 0;
+}
+
+/* A non-blocking listening socket on the first address that binds. */
+int
+up_listen(const char *host, const char *port, int *gai)
+{
+	return each_address(host, port, AI_PASSIVE, SOCK_NONBLOCK,
+	    bind_and_listen, gai);
 }
 
 /*
@@ -146,34 +169,16 @@ up_accept(int lfd, struct up_conn *c)
 	return 1;
 }
 
+/* Connects fd to ai; 0 or -1 with errno. */
+static int
+connect_to(int fd, const struct addrinfo *ai)
+{
+	return connect(fd, ai->ai_addr, ai->ai_addrlen);
+}
+
 /* Connects to each address of host:port in turn until one answers. */
 int
 up_connect(const char *host, const char *port, int *gai)
 {
-	struct addrinfo hints, *res, *ai;
-	int fd = -1, saved = EADDRNOTAVAIL;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	*gai = getaddrinfo(host, port, &hints, &res);
-	if (*gai != 0)
-		return -1;
-	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
-		    ai->ai_protocol);
-		if (fd == -1) {
-			saved = errno;
-			continue;
-		}
-		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-			break;
-		saved = errno;
-		close(fd);
-		fd = -1;
-	}
-	freeaddrinfo(res);
-	if (fd == -1)
-		errno = saved;
-	return fd;
+	return each_address(host, port, 0, 0, connect_to, gai);
 }

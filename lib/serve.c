@@ -15,42 +15,6 @@
 #include "up.h"
 
 /*
- * Sends a whole reply, waiting at most timeout_ms each time the client's
- * window is full: a client that stops reading is an idle client too.
- * Returns 0, or -1 with errno (ETIMEDOUT, EPIPE, ECONNRESET, ...).
- */
-static int
-send_reply(int fd, const char *p, size_t len, int timeout_ms)
-{
-	struct pollfd pfd;
-	ssize_t n;
-	int r;
-
-	while (len > 0) {
-		n = send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT);
-		if (n >= 0) {
-			p += n;
-			len -= (size_t)n;
-			continue;
-		}
-		if (errno == EINTR)
-			continue;
-		if (errno != EAGAIN)
-			return -1;
-		pfd.fd = fd;
-		pfd.events = POLLOUT;
-		r = poll(&pfd, 1, timeout_ms);
-		if (r == 0) {
-			errno = ETIMEDOUT;
-			return -1;
-		}
-		if (r == -1 && errno != EINTR)
-			return -1;
-	}
-	return 0;
-}
-
-/*
  * Closes a connection the server ends while the client may still be
  * sending (an HTTP error, "Connection: close" with more pipelined behind
  * it). Closing with unread input makes the kernel send a reset, which can
@@ -150,7 +114,8 @@ up_serve(struct up_conn *c, const struct up_options *o, struct up_shared *sh)
 			body = len;
 			h.status = 200;
 		}
-		if (send_reply(c->fd, reply, len, tmo) == -1) {
+		/* a client that takes none of its reply for -t is idle too */
+		if (up_send_all(c->fd, reply, len, tmo) == -1) {
 			if (errno == ETIMEDOUT)
 				reason = "idle";
 			else {

@@ -168,8 +168,12 @@ ssize_t	up_read(int fd, void *buf, size_t len);
 /* Writes all len bytes with write(2); 0 or -1 with errno. */
 int	up_write_all(int fd, const void *buf, size_t len);
 
-/* The same on a socket, with MSG_NOSIGNAL: EPIPE rather than SIGPIPE. */
-int	up_send_all(int fd, const void *buf, size_t len);
+/*
+ * The same on a socket, with MSG_NOSIGNAL (EPIPE rather than SIGPIPE),
+ * waiting at most timeout_ms (-1: for ever) each time the peer's window is
+ * full: -1 with ETIMEDOUT then.
+ */
+int	up_send_all(int fd, const void *buf, size_t len, int timeout_ms);
 
 /*
  * Waits until fd is ready for `events` (POLLIN or POLLOUT) while watching

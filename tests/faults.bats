@@ -17,7 +17,9 @@ setup() {
 }
 
 teardown() {
-	[ -n "${SAMPLER:-}" ] && kill "$SAMPLER" 2>/dev/null
+	if [ -n "${SAMPLER:-}" ]; then
+		kill "$SAMPLER" 2>/dev/null || true
+	fi
 	SAMPLER=
 	teardown_server
 }
@@ -26,7 +28,8 @@ teardown() {
 tree_rss_kb() {
 	local p kb total=0
 	for p in "$1" $(pgrep -P "$1"); do
-		kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null)
+		# a child may end between pgrep and here: it counts nothing
+		kb=$(awk '/^VmRSS:/ { print $2 }' "/proc/$p/status" 2>/dev/null) || kb=0
 		total=$((total + ${kb:-0}))
 	done
 	echo "$total"
@@ -37,13 +40,14 @@ tree_rss_kb() {
 sample_rss() {
 	: >"$BATS_TEST_TMPDIR/rss"
 	while :; do
+		set +e
 		tree_rss_kb "$SERVER_PID" >>"$BATS_TEST_TMPDIR/rss"
 		sleep 0.05
 	done &
 	SAMPLER=$!
 }
 stop_sampling() {
-	kill "$SAMPLER" 2>/dev/null
+	kill "$SAMPLER" 2>/dev/null || true
 	wait "$SAMPLER" 2>/dev/null || true
 	SAMPLER=
 }
