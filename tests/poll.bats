@@ -299,61 +299,6 @@ start_server_nofile() {
 	[ "$(field stopped requests)" -eq 6 ]
 }
 
-# raw REQUEST: sends REQUEST (printf escapes) on one connection and prints
-# the whole answer, until the server closes.
-raw() {
-	printf '%b' "$1" | timeout 10 nc -N 127.0.0.1 "$PORT"
-}
-
-@test "poll --http: responses byte for byte, pipelined, until close" {
-	start_server poll -d 100ms --http
-	run raw 'GET /a HTTP/1.1\r\n\r\nHEAD /bc HTTP/1.1\r\n\r\nGET /d?e HTTP/1.1\r\nConnection: close\r\n\r\nGET /never HTTP/1.1\r\n\r\n'
-	[ "$status" -eq 0 ]
-	local h='HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length:'
-	[ "$output" = "$(printf "%b 3\r\n\r\n/A\n%b 4\r\n\r\n%b 5\r\n%s" \
-	    "$h" "$h" "$h" $'Connection: close\r\n\r\n/D?E')" ]
-	wait_for_log "$SERVER_LOG" ' closed .* requests=3$'
-	[ "$(awk '$2 == "responded" { print $4, $5 }' "$SERVER_LOG" | tr '\n' ' ')" \
-	    = "bytes=3 status=200 bytes=4 status=200 bytes=5 status=200 " ]
-	stop_server
-	[ "$SERVER_STATUS" -eq 0 ]
-}
-
-@test "poll --http: HTTP/1.0 gets one answer, then the connection closes" {
-	start_server poll -d 0 --http
-	run raw 'GET /old HTTP/1.0\r\n\r\nGET /more HTTP/1.0\r\n\r\n'
-	[ "$(grep -c '^HTTP/1.1 200 OK' <<<"$output")" -eq 1 ]
-	[[ "$output" == *"Connection: close"* ]]
-	[[ "$output" != *MORE* ]]
-	stop_server
-	[ "$SERVER_STATUS" -eq 0 ]
-}
-
-@test "poll --http: refused requests get their status at once, uncounted" {
-	# A delay that refusals must not pay.
-	start_server poll -d 5s --http --max-line 256
-	local start=$SECONDS big
-	run raw 'NONSENSE\r\n\r\n'
-	[[ "${lines[0]}" == "HTTP/1.1 400 Bad Request"* ]]
-	run raw 'GET /truncated HTTP/1.1\r\n'
-	[[ "${lines[0]}" == "HTTP/1.1 400 Bad Request"* ]]
-	run raw 'POST /x HTTP/1.1\r\n\r\n'
-	[[ "${lines[0]}" == "HTTP/1.1 405 Method Not Allowed"* ]]
-	[[ "$output" == *"Allow: GET, HEAD"* ]]
-	run raw 'GET /x HTTP/2.0\r\n\r\n'
-	[[ "${lines[0]}" == "HTTP/1.1 505 HTTP Version Not Supported"* ]]
-	# Longer than --max-line, with input left unread: the answer still
-	# arrives, since the server lingers instead of resetting.
-	big=$(printf '%0500d' 0)
-	run raw "GET /x HTTP/1.1\r\nX-Big: $big\r\n\r\n"
-	[[ "${lines[0]}" == "HTTP/1.1 431 Request Header Fields Too Large"* ]]
-	[ $((SECONDS - start)) -lt 5 ]
-	stop_server
-	[ "$SERVER_STATUS" -eq 0 ]
-	grep -qE ' stopped .* requests=0$' "$SERVER_LOG"
-	[ "$(grep -c ' responded .* status=[45]0[05]$' "$SERVER_LOG")" -eq 4 ]
-}
-
 @test "poll --http: four clients with -d 1s are answered together" {
 	command -v curl >/dev/null || skip "curl is not installed"
 	start_server poll -d 1s --http --counter atomic
