@@ -83,6 +83,21 @@ s.close()
 EOF
 }
 
+# ten_with_counter MODEL MODE: upserver-MODEL -d 300ms --counter MODE
+# serves ten clients at once; checks that every reply is exact, that the
+# server stopped with exit 0 and that stopped says requests=10. The caller
+# then asserts what MODE does to the count and to the time taken.
+ten_with_counter() {
+	start_server "$1" -d 300ms --counter "$2"
+	spawn_clients 10
+	wait_clients
+	check_replies 10
+	stop_server
+	cat "$SERVER_LOG"
+	[ "$SERVER_STATUS" -eq 0 ]
+	[ "$(stopped_field requests)" -eq 10 ]
+}
+
 # event_times EVENT: the timestamps of EVENT lines in the server log.
 event_times() {
 	awk -v e="$1" '$2 == e { print $1 }' "$SERVER_LOG"

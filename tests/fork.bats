@@ -142,25 +142,12 @@ pool_renewed() {
 }
 
 @test "--counter unsafe: processes that share the counter lose updates" {
-	start_server fork -d 300ms --counter unsafe
-	spawn_clients 10
-	wait_clients
-	check_replies 10
-	stop_server
-	cat "$SERVER_LOG"
-	[ "$SERVER_STATUS" -eq 0 ]
-	[ "$(stopped_field requests)" -eq 10 ]
+	ten_with_counter fork unsafe
 	[ "$(stopped_field count)" -lt 10 ]
 }
 
 @test "--counter mutex: the count is right, one request at a time" {
-	start_server fork -d 300ms --counter mutex
-	spawn_clients 10
-	wait_clients
-	check_replies 10
-	stop_server
-	cat "$SERVER_LOG"
-	[ "$(stopped_field requests)" -eq 10 ]
+	ten_with_counter fork mutex
 	[ "$(stopped_field count)" -eq 10 ]
 	# ten delays of 300 ms, one after another: 3 s at least
 	at_least "$(span accepted responded)" 2.99
@@ -168,13 +155,7 @@ pool_renewed() {
 }
 
 @test "--counter atomic: the count is right, and the requests overlap" {
-	start_server fork -d 300ms --counter atomic
-	spawn_clients 10
-	wait_clients
-	check_replies 10
-	stop_server
-	cat "$SERVER_LOG"
-	[ "$(stopped_field requests)" -eq 10 ]
+	ten_with_counter fork atomic
 	[ "$(stopped_field count)" -eq 10 ]
 	# about one delay, far from the ten of mutex
 	less_than "$(span accepted responded)" 1.5

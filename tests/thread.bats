@@ -108,38 +108,19 @@ threads_at_most() {
 @test "--counter unsafe: threads that share the counter lose updates" {
 	# a data race on purpose: ThreadSanitizer would rightly stop it
 	[ "${UP_SANITIZER:-}" != tsan ] || skip "races on purpose"
-	start_server thread -d 300ms --counter unsafe
-	spawn_clients 10
-	wait_clients
-	check_replies 10
-	stop_server
-	cat "$SERVER_LOG"
-	[ "$SERVER_STATUS" -eq 0 ]
-	[ "$(stopped_field requests)" -eq 10 ]
+	ten_with_counter thread unsafe
 	[ "$(stopped_field count)" -lt 10 ]
 }
 
 @test "--counter mutex: the count is right, one request at a time" {
-	start_server thread -d 300ms --counter mutex
-	spawn_clients 10
-	wait_clients
-	check_replies 10
-	stop_server
-	cat "$SERVER_LOG"
-	[ "$(stopped_field requests)" -eq 10 ]
+	ten_with_counter thread mutex
 	[ "$(stopped_field count)" -eq 10 ]
 	at_least "$(span accepted responded)" 2.99
 	less_than "$(span accepted responded)" 8
 }
 
 @test "--counter atomic: the count is right, and the requests overlap" {
-	start_server thread -d 300ms --counter atomic
-	spawn_clients 10
-	wait_clients
-	check_replies 10
-	stop_server
-	cat "$SERVER_LOG"
-	[ "$(stopped_field requests)" -eq 10 ]
+	ten_with_counter thread atomic
 	[ "$(stopped_field count)" -eq 10 ]
 	less_than "$(span accepted responded)" 1.5
 }
