@@ -53,7 +53,7 @@ SCRIPTS	 = .ci/run $(wildcard tests/*.sh examples/*.sh bench/*.sh)
 
 all: $(BINS)
 
-$(O)/lib/%.o: lib/%.c lib/up.h
+$(O)/lib/%.o: lib/%.c lib/up.h lib/ev.h
 	@mkdir -p $(O)/lib $(O)/bin
 	$(CC) $(UP_CPPFLAGS) $(CPPFLAGS) $(UP_CFLAGS) $(CFLAGS) -c -o $@ $<
 

@@ -362,4 +362,60 @@ int	up_signals_init(void);
 int	up_stopping(void);
 int	up_stop_fd(void);
 
+/* ---- ev.c: the event engine of the event-loop programs ---------------- */
+
+/*
+ * One small API over select(2), poll(2), epoll(7) and kqueue(2): say which
+ * descriptors to watch for what, wait, and get back the ready ones. The
+ * mechanisms differ in what each wait costs (see up(7)); the engine hides
+ * that from the caller, so one program runs on any of them.
+ */
+#define UP_EV_READ	0x1
+#define UP_EV_WRITE	0x2
+
+/*
+ * A ready descriptor. A hangup or an error is reported as every direction
+ * fd is watched for, so the read or write that follows meets it. With
+ * kqueue the same fd may come twice in one batch, once per direction.
+ */
+struct up_ev_fired {
+	int	fd;
+	int	events;		/* UP_EV_READ and/or UP_EV_WRITE */
+};
+
+struct up_ev;
+
+/*
+ * A new engine on the named backend ("select", "poll", "epoll",
+ * "kqueue"), or NULL with errno: EINVAL for a name that is none of these,
+ * ENOSYS for one this build or system does not have.
+ */
+struct up_ev *up_ev_new(const char *backend);
+void	up_ev_free(struct up_ev *ev);
+
+/* The backends this build has, as "select, poll, epoll". */
+const char *up_ev_backends(void);
+
+/*
+ * The descriptors a backend can watch are those below this number:
+ * FD_SETSIZE for select, INT_MAX for the others (their limit is the
+ * process's descriptor limit); -1 for an unknown or absent backend.
+ */
+int	up_ev_max_fd(const char *backend);
+
+/*
+ * Watches fd for mask (UP_EV_READ | UP_EV_WRITE), replacing what it was
+ * watched for; mask 0 stops watching it, which must be done before fd is
+ * closed. Costs nothing when mask is unchanged. 0, or -1 with errno
+ * (EINVAL for select and a descriptor not below FD_SETSIZE).
+ */
+int	up_ev_set(struct up_ev *ev, int fd, int mask);
+
+/*
+ * Waits at most timeout_ms milliseconds (-1: until something is ready)
+ * and points *fired at the ready descriptors, valid until the next call.
+ * Returns how many (0 on timeout), or -1 with errno (EINTR: a signal).
+ */
+int	up_ev_wait(struct up_ev *ev, int timeout_ms, struct up_ev_fired **fired);
+
 #endif /* UP_H */
