@@ -1,13 +1,15 @@
 /*
  * upserver-poll: the event-loop server.
  *
- * One process, one thread, one poll(2) over every socket, and nothing
+ * One process, one thread, one event loop over every socket, and nothing
  * that ever blocks: this is what asyncio is to the Python tutorials,
  * without the coroutines. The sockets are non-blocking, and the simulated
  * work is not a sleep but a deadline on a timer queue, so while a request
  * "works" the loop goes on reading, answering and accepting for everyone
- * else. Each connection is a small state machine that the loop moves on
- * when poll(2) says its socket is ready or when its timer fires:
+ * else. How the loop asks which sockets are ready is the event engine's
+ * business (lib/ev.c, and one file per mechanism: --backend select, poll,
+ * epoll or kqueue); this file is the connection's state machine, which
+ * the loop moves on when a socket is ready or a timer fires:
  *
  *	accept -> READING --a whole request is buffered--> WORKING
  *	            ^                                         | its delay
@@ -16,9 +18,10 @@
  *
  * (--counter mutex puts LOCKWAIT before WORKING; with --http, a request
  * that is refused skips WORKING, and a connection that ends after its
- * answer goes through LINGER.) After the client's end of stream a
- * connection drains: the requests it left in its buffer are answered,
- * without reading any more, and then it closes.
+ * answer goes through LINGER; a connection with more whole requests
+ * buffered after a reply waits its next turn in QUEUED.) After the
+ * client's end of stream a connection drains: the requests it left in
+ * its buffer are answered, without reading any more, and then it closes.
  *
  * What to notice:
  *  - Four clients with a one-second delay are all answered after about
@@ -33,17 +36,21 @@
  *  - Backpressure: while a connection's request is worked on or its reply
  *    is unsent, the loop does not read from it, so a client that sends
  *    without reading fills the kernel's buffers, not the server's memory.
+ *  - Pipelining: with -d 0 (and lines, no counter) every whole request
+ *    that one read brought is answered in that turn, the replies made in
+ *    place end to end and sent with one send(2). One read per connection
+ *    per turn is the bound that keeps a streaming client from starving
+ *    the others.
  *
- * Memory per connection, whatever the client does: a struct conn, a
- * pollfd and a pointer (about 320 bytes), and a request buffer only once
- * bytes arrive: FIRST_BUF bytes, doubled while a long request is put
- * together, never beyond --max-line (the loop reads only while no whole
- * request is buffered, and a request is at most --max-line bytes). A
- * buffer that grew is freed once it is empty again. Replies are made in
- * place, so there is no second buffer, except with --http: a response
- * buffer of UP_HTTP_HEAD_MAX bytes plus the request target. 10 000
- * connections that have sent nothing cost about 3 MB, 10 000 between
- * requests about 14 MB, plus the kernel's socket buffers.
+ * Memory per connection, whatever the client does: a struct conn and a
+ * pointer (about 320 bytes), what the backend keeps per descriptor, and a
+ * request buffer only once bytes arrive: FIRST_BUF bytes, doubled while
+ * a long request is put together or reads keep filling it, never beyond
+ * --max-line. A buffer that grew is freed once it is empty and the client
+ * paused. Replies are made in place, so there is no second buffer, except
+ * with --http: a response buffer of UP_HTTP_HEAD_MAX bytes plus the
+ * request target. 10 000 connections that have sent nothing cost about
+ * 3 MB, 10 000 between requests about 14 MB, plus the kernel's buffers.
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -52,7 +59,6 @@
 
 #include <errno.h>
 #include <limits.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,23 +67,18 @@
 #include "up.h"
 
 #define DEFAULT_MAX_CONNS	16384	/* -c: or what the fd limit allows */
-#define RESERVED_FDS		16	/* stdio, stop pipe, listener, slack */
 #define ACCEPT_BATCH		1024	/* accepts per wakeup, then serve */
 #define ACCEPT_PAUSE_NS		(100 * 1000000LL) /* out of descriptors */
 #define FIRST_BUF		1024	/* a request buffer's first size */
 #define LINGER_NS		UP_NS_PER_SEC	/* --http: see linger_start */
 #define LINGER_MAX		(1024 * 1024)
 
-/* The first slots of the pollfd array; connections follow. */
-#define SLOT_STOP		0
-#define SLOT_LISTEN		1
-#define SLOT_FIRST_CONN		2
-
 enum conn_state {
-	READING,	/* no whole request buffered: POLLIN */
-	LOCKWAIT,	/* --counter mutex: queued for the lock; not polled */
-	WORKING,	/* its delay runs on the timer queue; not polled */
-	WRITING,	/* the reply did not all fit: POLLOUT */
+	READING,	/* no whole request buffered: watched for reading */
+	QUEUED,		/* whole requests buffered: served next turn */
+	LOCKWAIT,	/* --counter mutex: queued for the lock; not watched */
+	WORKING,	/* its delay runs on the timer queue; not watched */
+	WRITING,	/* the reply did not all fit: watched for writing */
 	LINGER		/* --http: answered, closing; discards input */
 };
 
@@ -95,7 +96,6 @@ struct clist {
 struct conn {
 	int		 fd;
 	enum conn_state	 state;
-	size_t		 slot;		/* its index in loop.pfd, loop.conn */
 	char		*buf;		/* what the client sent, or NULL */
 	size_t		 cap;		/* at most --max-line */
 	size_t		 start, end;	/* unconsumed bytes: buf[start..end) */
@@ -104,17 +104,19 @@ struct conn {
 	size_t		 replylen;
 	size_t		 sent;		/* how much of the reply is sent */
 	size_t		 body;		/* what "responded bytes=" says */
+	unsigned long	 nreq;		/* requests the reply answers */
 	char		*out;		/* --http: the response, or NULL */
 	size_t		 outcap;
 	struct up_http_request http;	/* --http: the request parsed */
 	int		 eof;		/* the client ended its stream */
+	int		 filled;	/* the last read filled the buffer */
 	int64_t		 deadline;	/* WORKING: when the delay is over */
 	int64_t		 since;		/* on list: idle or lingering since */
 	size_t		 drained;	/* LINGER: bytes discarded */
 	long		 seen;		/* the counter read at the start */
 	long		 count;		/* the counter after this request */
 	unsigned long	 served;	/* requests answered */
-	struct conn	*next;		/* on the timer or the lock queue */
+	struct conn	*next;		/* on the timer, lock or ready queue */
 	struct clist	*list;		/* the deadline list it is on */
 	struct conn	*lprev, *lnext;
 	char		 peer[UP_PEER_MAX];
@@ -129,16 +131,18 @@ struct loop {
 	struct up_server *s;
 	const struct up_options *o;
 	size_t		(*frame)(const char *, size_t, size_t, int);
-	struct pollfd	*pfd;		/* what poll(2) watches */
-	struct conn	**conn;		/* conn[i] owns pfd[i] */
-	size_t		 n, cap;	/* slots used, slots allocated */
+	int		 batch;		/* answer buffered requests together */
+	struct up_ev	*ev;		/* the event engine */
+	struct conn	**conn;		/* by descriptor */
+	size_t		 conncap;
 	size_t		 nconns;
 	struct queue	 timers;	/* WORKING, by deadline */
 	struct queue	 lockq;		/* LOCKWAIT, by arrival */
+	struct queue	 ready;		/* QUEUED, for the next turn */
 	struct conn	*lock_holder;	/* --counter mutex */
 	struct clist	 idle;		/* READING, WRITING: by progress */
 	struct clist	 linger;	/* LINGER: by start */
-	int64_t		 now;		/* monotonic, after each poll(2) */
+	int64_t		 now;		/* monotonic, after each wait */
 	int64_t		 accept_pause;	/* no accepting until then, or 0 */
 	int		 stopping;
 };
@@ -222,31 +226,16 @@ idle_touch(struct loop *l, struct conn *c)
 		list_append(&l->idle, c, l->now);
 }
 
-/* Makes poll(2) watch c's socket for events, or ignore it (events 0). */
-static void
-conn_watch(struct loop *l, struct conn *c, short events)
-{
-	l->pfd[c->slot].fd = events != 0 ? c->fd : -1;
-	l->pfd[c->slot].events = events;
-}
-
 /*
  * Closes c and logs it; reason is NULL for a normal end. c must not be on
- * the timer or the lock queue. Its slot goes to the last connection, so
- * the arrays stay dense; the loop walks them from the end for that reason.
+ * the timer, lock or ready queue. The engine forgets the socket first.
  */
 static void
 conn_close(struct loop *l, struct conn *c, const char *reason)
 {
-	size_t last = l->n - 1;
-
 	list_remove(c);
-	if (c->slot != last) {
-		l->pfd[c->slot] = l->pfd[last];
-		l->conn[c->slot] = l->conn[last];
-		l->conn[c->slot]->slot = c->slot;
-	}
-	l->n--;
+	up_ev_set(l->ev, c->fd, 0);
+	l->conn[c->fd] = NULL;
 	l->nconns--;
 	close(c->fd);
 	if (reason != NULL)
@@ -265,6 +254,19 @@ conn_fail(struct loop *l, struct conn *c, const char *op, int err)
 {
 	up_log_error(c->peer, NULL, op, err);
 	conn_close(l, c, "error");
+}
+
+/*
+ * Makes the engine watch c's socket for mask (UP_EV_*, 0 for nothing).
+ * Returns 0, or -1 once c is closed for the engine's error.
+ */
+static int
+conn_watch(struct loop *l, struct conn *c, int mask)
+{
+	if (up_ev_set(l->ev, c->fd, mask) == 0)
+		return 0;
+	conn_fail(l, c, "watch", errno);
+	return -1;
 }
 
 /* Puts c on the timer queue: its delay starts now. */
@@ -304,6 +306,7 @@ conn_read(struct loop *l, struct conn *c, const char **op)
 		c->cap = first;
 		c->start = 0;
 		c->end = (size_t)n;
+		c->filled = (size_t)n == first;
 		return n;
 	}
 	/* Only a piece of a request is left: slide it to the front. */
@@ -312,8 +315,11 @@ conn_read(struct loop *l, struct conn *c, const char **op)
 		c->end -= c->start;
 		c->start = 0;
 	}
-	/* Full and still no whole request: cap < max_line, so double it. */
-	if (c->end == c->cap) {
+	/*
+	 * Full and still no whole request, or a client that keeps filling
+	 * the buffer (pipelining): double it, up to --max-line.
+	 */
+	if ((c->end == c->cap || c->filled) && c->cap < l->o->max_line) {
 		cap = c->cap * 2 < l->o->max_line ? c->cap * 2 :
 		    l->o->max_line;
 		if ((p = realloc(c->buf, cap)) == NULL) {
@@ -324,8 +330,10 @@ conn_read(struct loop *l, struct conn *c, const char **op)
 		c->cap = cap;
 	}
 	n = recv(c->fd, c->buf + c->end, c->cap - c->end, 0);
-	if (n > 0)
+	if (n > 0) {
+		c->filled = (size_t)n == c->cap - c->end;
 		c->end += (size_t)n;
+	}
 	return n;
 }
 
@@ -335,7 +343,7 @@ wait_input(struct loop *l, struct conn *c)
 {
 	if (c->start == c->end) {
 		c->start = c->end = 0;
-		if (c->cap > FIRST_BUF) {
+		if (c->cap > FIRST_BUF && !c->filled) {
 			free(c->buf);
 			c->buf = NULL;
 			c->cap = 0;
@@ -347,8 +355,8 @@ wait_input(struct loop *l, struct conn *c)
 		c->outcap = 0;
 	}
 	c->state = READING;
-	conn_watch(l, c, POLLIN);
-	idle_touch(l, c);
+	if (conn_watch(l, c, UP_EV_READ) == 0)
+		idle_touch(l, c);
 }
 
 /*
@@ -367,8 +375,8 @@ linger_start(struct loop *l, struct conn *c)
 	}
 	c->state = LINGER;
 	c->drained = 0;
-	conn_watch(l, c, POLLIN);
-	list_append(&l->linger, c, l->now);
+	if (conn_watch(l, c, UP_EV_READ) == 0)
+		list_append(&l->linger, c, l->now);
 }
 
 /* Discards what a lingering connection sent; closes it once done. */
@@ -393,52 +401,74 @@ linger_read(struct loop *l, struct conn *c)
 	conn_close(l, c, NULL);
 }
 
-/* Logs c's reply as sent. */
+/* Logs one reply of bytes as sent. */
 static void
-log_responded(struct loop *l, struct conn *c)
+log_responded(struct loop *l, struct conn *c, size_t bytes)
 {
 	int counted = l->o->counter != UP_COUNTER_OFF &&
 	    (!l->o->http || c->http.status == 200);
 
 	if (l->o->http && counted)
 		up_log("responded", c->peer, "bytes=%zu status=%d count=%ld",
-		    c->body, c->http.status, c->count);
+		    bytes, c->http.status, c->count);
 	else if (l->o->http)
-		up_log("responded", c->peer, "bytes=%zu status=%d", c->body,
+		up_log("responded", c->peer, "bytes=%zu status=%d", bytes,
 		    c->http.status);
 	else if (counted)
-		up_log("responded", c->peer, "bytes=%zu count=%ld", c->body,
+		up_log("responded", c->peer, "bytes=%zu count=%ld", bytes,
 		    c->count);
 	else
-		up_log("responded", c->peer, "bytes=%zu", c->body);
+		up_log("responded", c->peer, "bytes=%zu", bytes);
 }
 
-/* c's reply is all sent: logs it and goes on to the next request. */
+/*
+ * c's reply is all sent: logs it, one line per request it answers (a
+ * batch is cut again where its requests were: uppercasing moved no
+ * newline), and goes on to the next request. A connection with more
+ * whole requests buffered waits for the next turn, so that it cannot
+ * keep the loop to itself.
+ */
 static void
 reply_done(struct loop *l, struct conn *c)
 {
-	c->start += c->reqlen;
-	c->reqlen = 0;
-	c->served++;
+	size_t len, stop = c->start + c->replylen;
+
+	if (c->nreq == 1) {
+		log_responded(l, c, c->body);
+		c->start += c->reqlen;
+	} else {
+		while (c->start < stop) {
+			len = l->frame(c->buf + c->start, stop - c->start,
+			    l->o->max_line, 1);
+			log_responded(l, c, len);
+			c->start += len;
+		}
+	}
+	c->served += c->nreq;
 	/* Only requests served count: not an HTTP request refused. */
 	if (!l->o->http || c->http.status == 200)
-		atomic_fetch_add(&l->s->shared->requests, 1);
-	log_responded(l, c);
+		atomic_fetch_add(&l->s->shared->requests, c->nreq);
+	c->reqlen = c->nreq = 0;
+	list_remove(c);
 	if (l->o->http && !c->http.keep_alive) {
 		linger_start(l, c);
 		return;
 	}
-	/*
-	 * Pipelined requests are already buffered; otherwise the client
-	 * has most likely not sent its next one yet, so wait for it.
-	 */
-	conn_advance(l, c, 0);
+	if (c->eof || l->stopping || (c->end > c->start &&
+	    l->frame(c->buf + c->start, c->end - c->start, l->o->max_line,
+	    0) > 0)) {
+		c->state = QUEUED;
+		queue_push(&l->ready, c);
+		return;
+	}
+	wait_input(l, c);
 }
 
 /*
  * Sends what is left of c's reply with one send(2), from where the last
- * one stopped. What does not fit waits for POLLOUT, and a client that
- * reads nothing for the idle timeout is dropped like a silent one.
+ * one stopped. What does not fit waits for the socket to be writable, and
+ * a client that reads nothing for the idle timeout is dropped like a
+ * silent one.
  */
 static void
 conn_send(struct loop *l, struct conn *c)
@@ -462,12 +492,13 @@ conn_send(struct loop *l, struct conn *c)
 	if (c->state != WRITING || n > 0)
 		idle_touch(l, c);
 	c->state = WRITING;
-	conn_watch(l, c, POLLOUT);
+	conn_watch(l, c, UP_EV_WRITE);
 }
 
 /*
- * Makes c's reply and sends it: the request uppercased in place, or
- * with --http the response to the parsed request in c->out.
+ * Makes c's reply to the request at the front of its buffer and sends
+ * it: the request uppercased in place, or with --http the response to
+ * the parsed request in c->out.
  */
 static void
 reply_start(struct loop *l, struct conn *c)
@@ -476,6 +507,7 @@ reply_start(struct loop *l, struct conn *c)
 	char *p;
 
 	c->sent = 0;
+	c->nreq = 1;
 	if (!l->o->http) {
 		up_uppercase(c->buf + c->start, c->reqlen);
 		c->reply = c->buf + c->start;
@@ -498,9 +530,36 @@ reply_start(struct loop *l, struct conn *c)
 }
 
 /*
- * Starts work on the request of len bytes at the front of c's buffer. The
- * socket is not watched meanwhile: that is the backpressure, and a client
- * that resets now is found out when its reply is sent.
+ * With no work to wait for: answers the request at the front of c's
+ * buffer and every whole one behind it, uppercased in place, so that
+ * the replies lie end to end and leave in one send(2).
+ */
+static void
+reply_batch(struct loop *l, struct conn *c)
+{
+	size_t pos = c->start, len = c->reqlen;
+
+	c->nreq = 0;
+	do {
+		up_uppercase(c->buf + pos, len);
+		pos += len;
+		c->nreq++;
+	} while (pos < c->end && (len = l->frame(c->buf + pos, c->end - pos,
+	    l->o->max_line, c->eof)) > 0);
+	c->reply = c->buf + c->start;
+	c->replylen = pos - c->start;
+	c->body = c->reqlen;
+	c->sent = 0;
+	conn_send(l, c);
+}
+
+static void	work_done(struct loop *, struct conn *);
+
+/*
+ * Starts work on the request of len bytes at the front of c's buffer.
+ * While its delay runs the socket is not watched: that is the
+ * backpressure, and a client that resets now is found out when its reply
+ * is sent. With no delay the request is answered at once.
  */
 static void
 start_request(struct loop *l, struct conn *c, size_t len)
@@ -509,7 +568,10 @@ start_request(struct loop *l, struct conn *c, size_t len)
 
 	c->reqlen = len;
 	list_remove(c);
-	conn_watch(l, c, 0);
+	if (l->batch) {
+		reply_batch(l, c);
+		return;
+	}
 	if (l->o->http) {
 		up_http_parse(c->buf + c->start, len, l->o->max_line,
 		    &c->http);
@@ -518,6 +580,8 @@ start_request(struct loop *l, struct conn *c, size_t len)
 			return;
 		}
 	}
+	if (l->o->delay_ns > 0 && conn_watch(l, c, 0) == -1)
+		return;
 	switch (l->o->counter) {
 	case UP_COUNTER_MUTEX:
 		/*
@@ -539,7 +603,10 @@ start_request(struct loop *l, struct conn *c, size_t len)
 	default:
 		break;
 	}
-	timer_start(l, c);
+	if (l->o->delay_ns > 0)
+		timer_start(l, c);
+	else
+		work_done(l, c);
 }
 
 /*
@@ -574,7 +641,7 @@ conn_advance(struct loop *l, struct conn *c, int try_read)
 		}
 		n = conn_read(l, c, &op);
 		if (n > 0) {
-			try_read = 1;
+			try_read = 0;	/* one read a turn */
 			continue;
 		}
 		if (n == 0) {
@@ -596,7 +663,7 @@ conn_advance(struct loop *l, struct conn *c, int try_read)
 }
 
 /*
- * c's delay is over: finishes the counter's read-work-write section (and
+ * c's work is over: finishes the counter's read-work-write section (and
  * hands the lock on in mutex mode), then makes and sends the reply.
  */
 static void
@@ -638,7 +705,7 @@ work_done(struct loop *l, struct conn *c)
  * the order they were set. Insertion order is deadline order, the head is
  * always the next to fire, and both ends cost O(1). (A heap or a timer
  * wheel is for delays that differ.) The clock is read again before giving
- * up, so that work started here with no delay is done in this pass too.
+ * up, so that work started here is done in this pass too.
  */
 static void
 run_timers(struct loop *l)
@@ -652,6 +719,21 @@ run_timers(struct loop *l)
 		queue_pop(&l->timers);
 		work_done(l, c);
 	}
+}
+
+/*
+ * Serves the connections that were left whole requests in their buffers
+ * last turn; those that queue again now wait for the next one.
+ */
+static void
+run_ready(struct loop *l)
+{
+	struct queue q = l->ready;
+	struct conn *c;
+
+	l->ready.head = l->ready.tail = NULL;
+	while ((c = queue_pop(&q)) != NULL)
+		conn_advance(l, c, 0);
 }
 
 /*
@@ -670,40 +752,28 @@ expire(struct loop *l)
 		conn_close(l, c, NULL);
 }
 
-/* Makes room for one more slot; 0, or -1 with errno. */
-static int
-grow_slots(struct loop *l)
-{
-	struct pollfd *pfd;
-	struct conn **conn;
-	size_t cap;
-
-	if (l->n < l->cap)
-		return 0;
-	cap = l->cap * 2;
-	if ((pfd = realloc(l->pfd, cap * sizeof(*pfd))) == NULL)
-		return -1;
-	l->pfd = pfd;
-	if ((conn = realloc(l->conn, cap * sizeof(*conn))) == NULL)
-		return -1;
-	l->conn = conn;
-	l->cap = cap;
-	return 0;
-}
-
-/* A new connection on socket fd in the last slot, or NULL with errno. */
+/* A new connection on socket fd, or NULL with errno. */
 static struct conn *
 conn_new(struct loop *l, int fd, const struct sockaddr *sa)
 {
-	struct conn *c;
+	struct conn **p, *c;
+	size_t cap;
 	int on = 1;
 
-	if (grow_slots(l) == -1 || (c = calloc(1, sizeof(*c))) == NULL)
+	if ((size_t)fd >= l->conncap) {
+		cap = l->conncap * 2;
+		while (cap <= (size_t)fd)
+			cap *= 2;
+		if ((p = realloc(l->conn, cap * sizeof(*p))) == NULL)
+			return NULL;
+		memset(p + l->conncap, 0, (cap - l->conncap) * sizeof(*p));
+		l->conn = p;
+		l->conncap = cap;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return NULL;
 	c->fd = fd;
-	c->slot = l->n++;
-	l->conn[c->slot] = c;
-	l->pfd[c->slot].revents = 0;
+	l->conn[fd] = c;
 	l->nconns++;
 	up_format_addr(sa, c->peer, sizeof(c->peer));
 	/*
@@ -718,7 +788,7 @@ conn_new(struct loop *l, int fd, const struct sockaddr *sa)
  * Accepts what is waiting, at most ACCEPT_BATCH so that the connections
  * already served are not kept waiting by a flood of new ones. Out of
  * descriptors (or memory), accepting pauses for ACCEPT_PAUSE_NS: the
- * listening socket stays readable, and polling it would spin.
+ * listening socket stays readable, and watching it would spin.
  */
 static void
 accept_ready(struct loop *l)
@@ -731,8 +801,7 @@ accept_ready(struct loop *l)
 	for (i = 0; i < ACCEPT_BATCH &&
 	    l->nconns < (size_t)l->o->max_conns; i++) {
 		len = sizeof(ss);
-		fd = accept4(l->s->lfd, (struct sockaddr *)&ss, &len,
-		    SOCK_NONBLOCK | SOCK_CLOEXEC);
+		fd = up_accept_fd(l->s->lfd, (struct sockaddr *)&ss, &len, 1);
 		if (fd == -1) {
 			switch (errno) {
 			case EAGAIN:
@@ -744,8 +813,11 @@ accept_ready(struct loop *l)
 			case ECONNABORTED:	/* gave up while waiting */
 			case EPROTO:
 			case EPERM:		/* a firewall said no */
+#ifdef ENONET
+			case ENONET:
+#endif
 			case ENETDOWN: case ENOPROTOOPT: case EHOSTDOWN:
-			case ENONET: case EHOSTUNREACH: case EOPNOTSUPP:
+			case EHOSTUNREACH: case EOPNOTSUPP:
 			case ENETUNREACH:	/* see accept(2) */
 				continue;
 			default:		/* EMFILE, ENFILE, ENOBUFS... */
@@ -774,46 +846,37 @@ accept_ready(struct loop *l)
 static void
 begin_stop(struct loop *l)
 {
-	size_t i;
+	size_t fd;
 
 	l->stopping = 1;
+	up_ev_set(l->ev, l->s->lfd, 0);
 	close(l->s->lfd);
 	l->s->lfd = -1;
-	l->pfd[SLOT_LISTEN].fd = -1;
-	l->pfd[SLOT_STOP].fd = -1;	/* readable for good from now on */
-	for (i = l->n; i-- > SLOT_FIRST_CONN; )
-		if (l->conn[i]->state == READING)
-			conn_advance(l, l->conn[i], 1);
+	up_ev_set(l->ev, up_stop_fd(), 0);	/* readable for good now */
+	for (fd = 0; fd < l->conncap; fd++)
+		if (l->conn[fd] != NULL && l->conn[fd]->state == READING)
+			conn_advance(l, l->conn[fd], 1);
 }
 
-/* Handles the events poll(2) reported for c (revents of its slot). */
+/* Handles what the engine reported for c's socket. */
 static void
-conn_event(struct loop *l, struct conn *c, short revents)
+conn_event(struct loop *l, struct conn *c, int events)
 {
-	const short any = POLLHUP | POLLERR | POLLNVAL;
-
-	if (revents & POLLNVAL) {	/* a bug, but never a spin */
-		if (c->state == READING || c->state == WRITING)
-			conn_fail(l, c, "poll", EBADF);
-		else if (c->state == LINGER)
-			conn_close(l, c, NULL);
-		return;
-	}
-	/* POLLHUP and POLLERR show as the read's or the send's error. */
+	/* A hangup or an error shows as the read's or the send's error. */
 	switch (c->state) {
 	case READING:
-		if (revents & (POLLIN | any))
+		if (events & UP_EV_READ)
 			conn_advance(l, c, 1);
 		break;
 	case WRITING:
-		if (revents & (POLLOUT | any))
+		if (events & UP_EV_WRITE)
 			conn_send(l, c);
 		break;
 	case LINGER:
-		if (revents & (POLLIN | any))
+		if (events & UP_EV_READ)
 			linger_read(l, c);
 		break;
-	default:			/* not polled */
+	default:	/* not watched, or QUEUED: served this turn anyway */
 		break;
 	}
 }
@@ -826,15 +889,17 @@ earlier(int64_t a, int64_t b)
 }
 
 /*
- * Milliseconds poll(2) may sleep: until the next timer, idle or linger
- * deadline or the end of an accept pause, rounded up; -1 when nothing is
- * due.
+ * Milliseconds the engine may wait: none with connections queued, else
+ * until the next timer, idle or linger deadline or the end of an accept
+ * pause, rounded up; -1 when nothing is due.
  */
 static int
 next_timeout(struct loop *l)
 {
 	int64_t next = INT64_MAX, now, ms;
 
+	if (l->ready.head != NULL)
+		return 0;
 	if (l->timers.head != NULL)
 		next = l->timers.head->deadline;
 	if (l->idle.head != NULL)
@@ -854,67 +919,71 @@ next_timeout(struct loop *l)
 
 /*
  * The event loop. Returns 0 once stopped with every connection closed, or
- * 1 when poll(2) itself fails.
+ * 1 when the engine itself fails.
  */
 static int
 run(struct up_server *s)
 {
 	struct loop l = { .s = s, .o = &s->opt };
+	struct up_ev_fired *fired;
 	struct conn *c;
-	size_t i;
-	int r;
+	int i, n, accepting, stop = up_stop_fd();
 
 	l.frame = s->opt.http ? up_http_head_length : up_request_length;
-	l.cap = 64;
-	l.pfd = calloc(l.cap, sizeof(*l.pfd));
-	l.conn = calloc(l.cap, sizeof(*l.conn));
-	if (l.pfd == NULL || l.conn == NULL) {
-		fprintf(stderr, "upserver-poll: malloc: %s\n", strerror(errno));
+	l.batch = !s->opt.http && s->opt.delay_ns == 0 &&
+	    s->opt.counter == UP_COUNTER_OFF;
+	l.conncap = 64;
+	if ((l.conn = calloc(l.conncap, sizeof(*l.conn))) == NULL ||
+	    (l.ev = up_ev_new(s->opt.backend)) == NULL ||
+	    up_ev_set(l.ev, stop, UP_EV_READ) == -1) {
+		fprintf(stderr, "upserver-poll: %s: %s\n", s->opt.backend,
+		    strerror(errno));
 		return 1;
 	}
-	l.pfd[SLOT_STOP].fd = up_stop_fd();
-	l.pfd[SLOT_STOP].events = POLLIN;
-	l.pfd[SLOT_LISTEN].events = POLLIN;
-	l.n = SLOT_FIRST_CONN;
 	l.now = up_now_ns();
 
 	while (!l.stopping || l.nconns > 0) {
 		/* Listen only with room for another connection. */
 		if (l.accept_pause != 0 && l.now >= l.accept_pause)
 			l.accept_pause = 0;
-		l.pfd[SLOT_LISTEN].fd = !l.stopping && l.accept_pause == 0 &&
-		    l.nconns < (size_t)s->opt.max_conns ? s->lfd : -1;
+		if (!l.stopping)
+			up_ev_set(l.ev, s->lfd, l.accept_pause == 0 &&
+			    l.nconns < (size_t)s->opt.max_conns ?
+			    UP_EV_READ : 0);
 
-		r = poll(l.pfd, l.n, next_timeout(&l));
+		n = up_ev_wait(l.ev, next_timeout(&l), &fired);
 		l.now = up_now_ns();
-		if (r == -1 && errno != EINTR) {
-			fprintf(stderr, "upserver-poll: poll: %s\n",
-			    strerror(errno));
+		if (n == -1 && errno != EINTR) {
+			fprintf(stderr, "upserver-poll: %s: %s\n",
+			    s->opt.backend, strerror(errno));
 			return 1;
 		}
-		if (r == -1) {		/* a signal: the stop pipe tells */
-			for (i = 0; i < l.n; i++)
-				l.pfd[i].revents = 0;
-		}
-		if (!l.stopping && (l.pfd[SLOT_STOP].revents != 0 ||
-		    up_stopping()))
-			begin_stop(&l);
 		/*
-		 * From the end: closing the connection in slot i moves the
-		 * last one, already seen, into it.
+		 * The listener is handled after the connections: a socket
+		 * closed in this batch keeps its number until then, so a
+		 * late event for it cannot reach a new connection.
 		 */
-		for (i = l.n; i-- > SLOT_FIRST_CONN; ) {
-			if (i >= l.n || l.pfd[i].revents == 0)
+		accepting = 0;
+		for (i = 0; i < n; i++) {
+			if (fired[i].fd == stop)
 				continue;
-			c = l.conn[i];
-			conn_event(&l, c, l.pfd[i].revents);
+			if (fired[i].fd == s->lfd) {
+				accepting = 1;
+				continue;
+			}
+			if ((size_t)fired[i].fd < l.conncap &&
+			    (c = l.conn[fired[i].fd]) != NULL)
+				conn_event(&l, c, fired[i].events);
 		}
-		if (!l.stopping && l.pfd[SLOT_LISTEN].revents != 0)
+		if (!l.stopping && up_stopping())
+			begin_stop(&l);
+		if (!l.stopping && accepting)
 			accept_ready(&l);
 		run_timers(&l);
+		run_ready(&l);
 		expire(&l);
 	}
-	free(l.pfd);
+	up_ev_free(l.ev);
 	free(l.conn);
 	return 0;
 }
@@ -930,9 +999,9 @@ default_max_conns(void)
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
 	    rl.rlim_max != RLIM_INFINITY &&
-	    rl.rlim_max < DEFAULT_MAX_CONNS + RESERVED_FDS)
-		return rl.rlim_max > 2 * RESERVED_FDS ?
-		    (long)rl.rlim_max - RESERVED_FDS : RESERVED_FDS;
+	    rl.rlim_max < DEFAULT_MAX_CONNS + UP_RESERVED_FDS)
+		return rl.rlim_max > 2 * UP_RESERVED_FDS ?
+		    (long)rl.rlim_max - UP_RESERVED_FDS : UP_RESERVED_FDS;
 	return DEFAULT_MAX_CONNS;
 }
 
@@ -943,8 +1012,8 @@ main(int argc, char **argv)
 	char msg[UP_MSG_MAX];
 	int status;
 
-	status = up_server_start(&s, argc, argv, "poll", UP_REFUSE_WORKERS, 0,
-	    msg, sizeof(msg));
+	status = up_server_start(&s, argc, argv, "poll",
+	    UP_REFUSE_WORKERS | UP_EVENT_LOOP, 0, msg, sizeof(msg));
 	if (status >= 0) {
 		fputs(msg, status == 0 ? stdout : stderr);
 		return status;

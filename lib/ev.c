@@ -75,7 +75,7 @@ up_ev_max_fd(const char *name)
 {
 	const struct ev_backend *b = find(name);
 
-	return b != NULL ? b->max_fd : -1;
+	return b != NULL ? b->max_fd : -1;	/* errno from find */
 }
 
 struct up_ev *

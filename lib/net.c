@@ -16,6 +16,59 @@
 
 #include "up.h"
 
+int
+up_fd_setup(int fd, int nonblock)
+{
+	int fl;
+
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) == -1 ||
+	    (fl = fcntl(fd, F_GETFL)) == -1)
+		return -1;
+	fl = nonblock ? fl | O_NONBLOCK : fl & ~O_NONBLOCK;
+	return fcntl(fd, F_SETFL, fl);
+}
+
+int
+up_socket(int domain, int type, int protocol, int nonblock)
+{
+	int fd, saved;
+
+#ifdef UP_LINUX
+	return socket(domain, type | SOCK_CLOEXEC |
+	    (nonblock ? SOCK_NONBLOCK : 0), protocol);
+#endif
+	if ((fd = socket(domain, type, protocol)) == -1)
+		return -1;
+	if (up_fd_setup(fd, nonblock) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+int
+up_accept_fd(int lfd, struct sockaddr *sa, socklen_t *len, int nonblock)
+{
+	int fd, saved;
+
+#ifdef UP_LINUX
+	return accept4(lfd, sa, len, SOCK_CLOEXEC |
+	    (nonblock ? SOCK_NONBLOCK : 0));
+#endif
+	/* Between accept and fcntl a fork+exec could inherit fd: POSIX. */
+	if ((fd = accept(lfd, sa, len)) == -1)
+		return -1;
+	if (up_fd_setup(fd, nonblock) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
 /* "1.2.3.4:80" or "[::1]:80"; an IPv4-mapped IPv6 address prints as IPv4. */
 const char *
 up_format_addr(const struct sockaddr *sa, char *buf, size_t len)
@@ -59,13 +112,13 @@ up_format_hostport(const char *host, const char *port, char *buf, size_t len)
 
 /*
  * Resolves host and port and, for each address in turn, makes a socket
- * (with extra type flags) and hands it to attempt(), until one attempt
+ * (non-blocking or not) and hands it to attempt(), until one attempt
  * returns 0. Returns that socket; or -1 with the errno of the last
  * failure, or with *gai set when the name does not resolve.
  */
 static int
 each_address(const char *host, const char *port, int ai_flags,
-    int type_flags, int (*attempt)(int, const struct addrinfo *), int *gai)
+    int nonblock, int (*attempt)(int, const struct addrinfo *), int *gai)
 {
 	struct addrinfo hints, *res, *ai;
 	int fd = -1, saved = EADDRNOTAVAIL;
@@ -78,8 +131,8 @@ each_address(const char *host, const char *port, int ai_flags,
 	if (*gai != 0)
 		return -1;
 	for (ai = res; ai != NULL; ai = ai->ai_next) {
-		fd = socket(ai->ai_family, ai->ai_socktype | type_flags |
-		    SOCK_CLOEXEC, ai->ai_protocol);
+		fd = up_socket(ai->ai_family, ai->ai_socktype,
+		    ai->ai_protocol, nonblock);
 		if (fd == -1) {
 			saved = errno;
 			continue;
@@ -117,7 +170,7 @@ bind_and_listen(int fd, const struct addrinfo *ai)
 int
 up_listen(const char *host, const char *port, int *gai)
 {
-	return each_address(host, port, AI_PASSIVE, SOCK_NONBLOCK,
+	return each_address(host, port, AI_PASSIVE, 1,
 	    bind_and_listen, gai);
 }
 
@@ -146,7 +199,7 @@ up_accept(int lfd, struct up_conn *c)
 			return -1;
 		}
 		len = sizeof(ss);
-		fd = accept4(lfd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
+		fd = up_accept_fd(lfd, (struct sockaddr *)&ss, &len, 0);
 		if (fd >= 0)
 			break;
 		switch (errno) {

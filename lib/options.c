@@ -19,7 +19,7 @@
 
 const char up_server_synopsis[] =
     " [-hqV] [-b addr] [-c n] [-d time] [-p port] [-t time] [-w n]\n"
-    "       [--counter mode] [--http] [--max-line n]\n";
+    "       [--backend name] [--counter mode] [--http] [--max-line n]\n";
 
 const char up_server_help[] =
     "\n"
@@ -33,6 +33,8 @@ const char up_server_help[] =
     "  -w, --workers N      (fork, thread) a fixed pool of N workers\n"
     "  -t, --timeout TIME   close a connection idle this long, 0 never"
     " [60s]\n"
+    "      --backend NAME   (poll) how readiness is asked: select, poll,"
+    " epoll, kqueue [poll]\n"
     "      --counter MODE   shared request counter: off, unsafe, mutex,"
     " atomic [off]\n"
     "      --http           speak minimal HTTP/1.1 instead of lines\n"
@@ -96,6 +98,39 @@ number_arg(const char *name, const char *arg, long min, long max, long *v,
 	    name, arg, min, max);
 }
 
+/*
+ * Checks that --backend names an engine this build has, and that -c fits
+ * under its ceiling: select watches descriptors below FD_SETSIZE only, so
+ * an explicit -c beyond that is refused, and the default is lowered to it
+ * (the listening line shows max-conns=). 0 or UP_PARSE_ERROR.
+ */
+static int
+backend_check(struct up_options *o, int explicit_conns, char *errbuf,
+    size_t errlen)
+{
+	int max_fd = up_ev_max_fd(o->backend);
+	long most;
+
+	if (max_fd == -1 && errno == ENOSYS)
+		return fail(errbuf, errlen, "--backend: %s is not available"
+		    " in this build (it has %s)", o->backend,
+		    up_ev_backends());
+	if (max_fd == -1)
+		return fail(errbuf, errlen, "--backend: unknown backend '%s'"
+		    " (%s)", o->backend, up_ev_backends());
+	most = (long)max_fd - UP_RESERVED_FDS;
+	if (o->max_conns <= most)
+		return UP_PARSE_OK;
+	if (explicit_conns)
+		return fail(errbuf, errlen, "--max-conns: %ld is more than"
+		    " %s can watch: its bitmaps stop at FD_SETSIZE (%d)"
+		    " descriptors, so at most %ld connections (or use"
+		    " --backend poll)", o->max_conns, o->backend, max_fd,
+		    most);
+	o->max_conns = most;
+	return UP_PARSE_OK;
+}
+
 int
 up_server_options(struct up_options *o, int argc, char **argv,
     unsigned refuse, const char *model, char *errbuf, size_t errlen)
@@ -113,11 +148,12 @@ up_server_options(struct up_options *o, int argc, char **argv,
 		{ "counter",	required_argument,	NULL, 'C' },
 		{ "http",	no_argument,		NULL, 'T' },
 		{ "max-line",	required_argument,	NULL, 'L' },
+		{ "backend",	required_argument,	NULL, 'B' },
 		{ NULL,		0,			NULL, 0 }
 	};
 	long n, port;
 	size_t i;
-	int ch;
+	int ch, explicit_conns = 0;
 
 	o->bind = UP_DEFAULT_BIND;
 	o->port = UP_DEFAULT_PORT;
@@ -128,6 +164,7 @@ up_server_options(struct up_options *o, int argc, char **argv,
 	o->max_line = UP_DEFAULT_MAX_LINE;
 	o->quiet = 0;
 	o->http = 0;
+	o->backend = refuse & UP_EVENT_LOOP ? "poll" : NULL;
 
 	opterr = 0;	/* the library does not print: we explain below */
 #ifdef __GLIBC__
@@ -147,6 +184,7 @@ up_server_options(struct up_options *o, int argc, char **argv,
 				return UP_PARSE_ERROR;
 			if (!(refuse & UP_ONE_AT_A_TIME))
 				o->max_conns = n;
+			explicit_conns = 1;
 			break;
 		case 'd':
 			if (time_arg("--delay", optarg, &o->delay_ns, errbuf,
@@ -200,6 +238,13 @@ up_server_options(struct up_options *o, int argc, char **argv,
 				return UP_PARSE_ERROR;
 			o->max_line = (size_t)n;
 			break;
+		case 'B':
+			if (!(refuse & UP_EVENT_LOOP))
+				return fail(errbuf, errlen,
+				    "--backend: the %s model has no event loop",
+				    model);
+			o->backend = optarg;
+			break;
 		case ':':
 			return fail(errbuf, errlen, "option %s needs a value",
 			    argv[optind - 1]);
@@ -216,5 +261,7 @@ up_server_options(struct up_options *o, int argc, char **argv,
 	if (optind < argc)
 		return fail(errbuf, errlen, "unexpected argument '%s'",
 		    argv[optind]);
+	if (o->backend != NULL)
+		return backend_check(o, explicit_conns, errbuf, errlen);
 	return UP_PARSE_OK;
 }

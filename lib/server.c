@@ -95,9 +95,11 @@ up_server_start(struct up_server *s, int argc, char **argv,
 	    s->opt.workers > 0 ? " workers=" : "", s->opt.workers,
 	    s->opt.http ? " proto=http" : "");
 	up_log("listening", s->addr, "model=%s pid=%ld delay=%s "
-	    "max-conns=%ld%s counter=%s", model, (long)getpid(),
+	    "max-conns=%ld%s counter=%s%s%s", model, (long)getpid(),
 	    up_format_time(s->opt.delay_ns, delay, sizeof(delay)),
-	    s->opt.max_conns, extra, up_counter_name(s->opt.counter));
+	    s->opt.max_conns, extra, up_counter_name(s->opt.counter),
+	    s->opt.backend != NULL ? " backend=" : "",
+	    s->opt.backend != NULL ? s->opt.backend : "");
 	return -1;
 }
 

@@ -44,8 +44,16 @@ up_signals_init(void)
 {
 	struct sigaction sa;
 
-	if (stop_pipe[0] == -1 && pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
-		return -1;
+	if (stop_pipe[0] == -1) {
+#ifdef UP_LINUX
+		if (pipe2(stop_pipe, O_CLOEXEC | O_NONBLOCK) == -1)
+			return -1;
+#else
+		if (pipe(stop_pipe) == -1 || up_fd_setup(stop_pipe[0], 1) ||
+		    up_fd_setup(stop_pipe[1], 1))
+			return -1;
+#endif
+	}
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = SIG_IGN;
 	if (sigaction(SIGPIPE, &sa, NULL) == -1)

@@ -24,6 +24,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/*
+ * The default build on Linux uses its fast paths (accept4, SOCK_NONBLOCK,
+ * epoll, ...); make PORTABLE=1 defines UP_PORTABLE and keeps to POSIX,
+ * so that the same code is checked to build and run anywhere.
+ */
+#if defined(__linux__) && !defined(UP_PORTABLE)
+#define UP_LINUX	1
+#endif
+
 #define UP_VERSION		"0.1.0"
 #define UP_DEFAULT_PORT		"40001"
 #define UP_DEFAULT_BIND		"127.0.0.1"
@@ -81,12 +90,21 @@ struct up_options {
 	size_t		 max_line;	/* --max-line */
 	int		 quiet;		/* -q */
 	int		 http;		/* --http */
+	const char	*backend;	/* --backend: poll only, else NULL */
 };
 
 /* What a model cannot honour, passed to up_server_options to refuse it. */
 #define UP_REFUSE_WORKERS	0x1
 /* -c is accepted but the model serves one connection at a time anyway. */
 #define UP_ONE_AT_A_TIME	0x2
+/* The model has an event loop: --backend is accepted (default "poll"). */
+#define UP_EVENT_LOOP		0x4
+/*
+ * Descriptors an event-loop server keeps for itself (standard streams,
+ * the stop pipe, the listener, the engine): with select, -c may be at
+ * most FD_SETSIZE minus these.
+ */
+#define UP_RESERVED_FDS		16
 
 enum up_parse_result {
 	UP_PARSE_ERROR = -1,	/* message in errbuf: print usage, exit 2 */
@@ -152,6 +170,24 @@ struct up_conn {
  * (a client that reset while waiting, EINTR) are retried here.
  */
 int	up_accept(int lfd, struct up_conn *c);
+
+/*
+ * socket(2) made close-on-exec, and non-blocking when nonblock is set
+ * (in one call on Linux, with fcntl(2) elsewhere). Returns it, or -1.
+ */
+int	up_socket(int domain, int type, int protocol, int nonblock);
+
+/*
+ * accept(2) with the new socket made close-on-exec, and non-blocking or
+ * blocking as nonblock says, whatever the listener is (BSD sockets
+ * inherit the listener's O_NONBLOCK, Linux ones do not). Returns it, or
+ * -1 with accept's errno.
+ */
+int	up_accept_fd(int lfd, struct sockaddr *sa, socklen_t *len,
+	    int nonblock);
+
+/* Sets FD_CLOEXEC on fd, and sets or clears O_NONBLOCK; 0 or -1. */
+int	up_fd_setup(int fd, int nonblock);
 
 /*
  * Connects to host:port trying every address of the name in turn
