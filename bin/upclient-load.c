@@ -3,11 +3,13 @@
  *
  * The tutorials open five terminals and type fast; this opens -c
  * connections at once from one thread, the way upserver-poll serves them:
- * non-blocking sockets and one loop that waits for whichever is ready.
- * The client uses epoll(7) rather than poll(2) because it must stay cheap
- * at 10 000 connections: poll(2) hands the kernel the whole array at every
- * wait, epoll remembers it and returns only the sockets that are ready,
- * so each event costs O(1) whatever the number of connections.
+ * non-blocking sockets and one loop that waits for whichever is ready,
+ * on the same event engine (lib/ev.c). It picks the cheapest backend the
+ * system has, epoll or kqueue, because it must stay cheap at 10 000
+ * connections: poll(2) hands the kernel the whole array at every wait,
+ * epoll and kqueue remember it and return only the sockets that are
+ * ready, so each event costs O(1) whatever the number of connections.
+ * Where neither exists (make PORTABLE=1), it falls back to poll.
  *
  * Each connection sends its -n requests one after another, the next as
  * soon as the reply to the previous one is complete; after the last it
@@ -27,7 +29,6 @@
  * request buffer per connection at work (reused through a free list), and
  * the latencies go into a fixed-size histogram.
  */
-#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
@@ -45,11 +46,20 @@
 #include "upclient-load.h"
 
 #define CONNECT_BATCH	256	/* connects in progress at once */
-#define MAX_EVENTS	512	/* events taken per epoll_wait */
 #define RECV_SIZE	65536
 #define OUT_SIZE	65536	/* replies printed are gathered here */
 #define SHOWN_ERRORS	10	/* failures described; the rest counted */
-#define SPARE_FDS	16	/* standard streams, epoll, the resolver */
+#define SPARE_FDS	16	/* standard streams, the engine, the resolver */
+
+/* The cheapest way to wait that this system has. */
+#if defined(__linux__) && !defined(UP_PORTABLE)
+#define BACKEND		"epoll"
+#elif !defined(UP_PORTABLE) && (defined(__APPLE__) || defined(__FreeBSD__) || \
+    defined(__OpenBSD__) || defined(__NetBSD__) || defined(__DragonFly__))
+#define BACKEND		"kqueue"
+#else
+#define BACKEND		"poll"
+#endif
 #define MAX_ADDRS	16
 
 enum reason {
@@ -84,7 +94,7 @@ struct conn {
 	unsigned char	 state;
 	unsigned char	 addr;		/* the address tried, in l->addrs */
 	unsigned char	 tries;		/* addresses tried */
-	unsigned char	 out;		/* EPOLLOUT is watched */
+	unsigned char	 out;		/* watched for writing too */
 	unsigned char	 timed;		/* on the timeout list */
 	unsigned char	 job;		/* holds a job */
 };
@@ -100,7 +110,9 @@ struct load {
 	struct addr	 addrs[MAX_ADDRS];
 	int		 naddrs;
 	int		 good;		/* the address that answered last */
-	int		 ep;		/* epoll */
+	struct up_ev	*ev;		/* the event engine */
+	struct conn	**byfd;		/* what the engine reports: sockets */
+	size_t		 byfdcap;
 	struct conn	*conns;
 	unsigned long	 next;		/* the next connection to start */
 	unsigned long	 connecting;	/* connects in progress */
@@ -241,16 +253,49 @@ draw(struct load *l, struct conn *c, int64_t t, int marks,
 		timeline_event(l->tl, c->row, t, marks, state);
 }
 
+/* The connection whose socket is fd, or NULL. */
+static struct conn *
+fd_conn(struct load *l, int fd)
+{
+	return fd >= 0 && (size_t)fd < l->byfdcap ? l->byfd[fd] : NULL;
+}
+
+/* Notes that c's new socket is c->fd; 0, or -1 with errno. */
+static int
+remember(struct load *l, struct conn *c)
+{
+	struct conn **p;
+	size_t cap = l->byfdcap > 0 ? l->byfdcap : 64;
+
+	while (cap <= (size_t)c->fd)
+		cap *= 2;
+	if (cap != l->byfdcap) {
+		if ((p = realloc(l->byfd, cap * sizeof(*p))) == NULL)
+			return -1;
+		memset(p + l->byfdcap, 0, (cap - l->byfdcap) * sizeof(*p));
+		l->byfd = p;
+		l->byfdcap = cap;
+	}
+	l->byfd[c->fd] = c;
+	return 0;
+}
+
+/* Stops watching c's socket and closes it. */
+static void
+close_socket(struct load *l, struct conn *c)
+{
+	up_ev_set(l->ev, c->fd, 0);
+	l->byfd[c->fd] = NULL;
+	close(c->fd);
+	c->fd = -1;
+}
+
 /* Watches c for input, and for output too when out is set. */
 static int
-watch(struct load *l, struct conn *c, int out, int add)
+watch(struct load *l, struct conn *c, int out)
 {
-	struct epoll_event ev;
-
-	ev.events = EPOLLIN | (out ? EPOLLOUT : 0);
-	ev.data.ptr = c;
-	if (epoll_ctl(l->ep, add ? EPOLL_CTL_ADD : EPOLL_CTL_MOD, c->fd,
-	    &ev) == -1)
+	if (up_ev_set(l->ev, c->fd, UP_EV_READ | (out ? UP_EV_WRITE : 0)) ==
+	    -1)
 		return -1;
 	c->out = (unsigned char)out;
 	return 0;
@@ -289,8 +334,7 @@ close_conn(struct load *l, struct conn *c, int64_t now, int marks)
 	end_job(l, c);
 	timer_clear(l, c);
 	if (c->fd != -1)
-		close(c->fd);
-	c->fd = -1;
+		close_socket(l, c);
 	c->state = C_DONE;
 	l->active--;
 	draw(l, c, now, marks, TL_NONE);
@@ -321,7 +365,7 @@ fail(struct load *l, struct conn *c, enum reason reason, int err,
 		    msg);
 	if (l->o->verbose) {
 		eno[0] = '\0';
-		if (err != 0 && (name = strerrorname_np(err)) != NULL)
+		if (err != 0 && (name = up_errno_name(err)) != NULL)
 			snprintf(eno, sizeof(eno), " errno=%s", name);
 		if (c->state == C_BUSY)
 			up_log_fd(STDERR_FILENO, "error", peer(l, c),
@@ -366,28 +410,30 @@ try_connect(struct load *l, struct conn *c)
 
 	for (;;) {
 		a = &l->addrs[c->addr];
-		c->fd = socket(a->ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK |
-		    SOCK_CLOEXEC, IPPROTO_TCP);
-		if (c->fd == -1) {
+		c->fd = up_socket(a->ss.ss_family, SOCK_STREAM, IPPROTO_TCP,
+		    1);
+		if (c->fd == -1 || remember(l, c) == -1) {
 			err = errno;
+			if (c->fd != -1)
+				close(c->fd);
+			c->fd = -1;
 			fail(l, c, R_OTHER, err, "socket: %s", strerror(err));
 			return;
 		}
 		if (connect(c->fd, (struct sockaddr *)&a->ss, a->len) == 0) {
-			if (watch(l, c, 0, 1) == -1)
+			if (watch(l, c, 0) == -1)
 				break;
 			connected(l, c, up_now_ns());
 			return;
 		}
 		if (errno == EINPROGRESS) {
-			if (watch(l, c, 1, 1) == -1)
+			if (watch(l, c, 1) == -1)
 				break;
 			timer_set(l, c, up_now_ns());
 			return;
 		}
 		err = errno;
-		close(c->fd);
-		c->fd = -1;
+		close_socket(l, c);
 		if (++c->tries >= l->naddrs) {
 			fail(l, c, reason_of(err), err, "connect %s: %s",
 			    l->o->where, strerror(err));
@@ -396,7 +442,7 @@ try_connect(struct load *l, struct conn *c)
 		c->addr = (unsigned char)((c->addr + 1) % l->naddrs);
 	}
 	err = errno;
-	fail(l, c, R_OTHER, err, "epoll_ctl: %s", strerror(err));
+	fail(l, c, R_OTHER, err, "watch: %s", strerror(err));
 }
 
 /* Starts the next connection, which takes a job. */
@@ -423,15 +469,24 @@ connect_done(struct load *l, struct conn *c)
 	socklen_t len = sizeof(int);
 	int err = 0;
 
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+
 	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
 		err = errno;
+	/*
+	 * An event meant for a socket closed earlier in the same batch, whose
+	 * number this one took: still connecting, wait on.
+	 */
+	if (err == 0 && getpeername(c->fd, (struct sockaddr *)&ss,
+	    &sslen) == -1 && errno == ENOTCONN)
+		return;
 	if (err == 0) {
 		connected(l, c, up_now_ns());
 		return;
 	}
 	timer_clear(l, c);
-	close(c->fd);
-	c->fd = -1;
+	close_socket(l, c);
 	if (++c->tries >= l->naddrs) {
 		fail(l, c, reason_of(err), err, "connect %s: %s", l->o->where,
 		    strerror(err));
@@ -459,8 +514,8 @@ connected(struct load *l, struct conn *c, int64_t now)
 	l->good = c->addr;
 	c->state = C_IDLE;
 	timer_clear(l, c);
-	if (c->out && watch(l, c, 0, 0) == -1) {
-		fail(l, c, R_OTHER, errno, "epoll_ctl: %s", strerror(errno));
+	if (c->out && watch(l, c, 0) == -1) {
+		fail(l, c, R_OTHER, errno, "watch: %s", strerror(errno));
 		return;
 	}
 	/* Requests go out whole, in one write each: no reason to wait. */
@@ -495,7 +550,7 @@ try_send(struct load *l, struct conn *c)
 			if (errno == EINTR)
 				continue;
 			if (errno == EAGAIN) {
-				if (!c->out && watch(l, c, 1, 0) == -1)
+				if (!c->out && watch(l, c, 1) == -1)
 					break;
 				return;
 			}
@@ -509,12 +564,12 @@ try_send(struct load *l, struct conn *c)
 	}
 	if (c->sent < c->len) {
 		err = errno;
-		fail(l, c, R_OTHER, err, "epoll_ctl: %s", strerror(err));
+		fail(l, c, R_OTHER, err, "watch: %s", strerror(err));
 		return;
 	}
-	if (c->out && watch(l, c, 0, 0) == -1) {
+	if (c->out && watch(l, c, 0) == -1) {
 		err = errno;
-		fail(l, c, R_OTHER, err, "epoll_ctl: %s", strerror(err));
+		fail(l, c, R_OTHER, err, "watch: %s", strerror(err));
 		return;
 	}
 	if (l->o->verbose)
@@ -689,9 +744,9 @@ readable(struct load *l, struct conn *c)
 	}
 }
 
-/* Handles what epoll reported for c. */
+/* Handles what the engine reported for c. */
 static void
-handle(struct load *l, struct conn *c, uint32_t events)
+handle(struct load *l, struct conn *c, int events)
 {
 	switch (c->state) {
 	case C_CONNECTING:
@@ -700,13 +755,13 @@ handle(struct load *l, struct conn *c, uint32_t events)
 	case C_IDLE:
 	case C_BUSY:
 	case C_DRAIN:
-		if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		if (events & UP_EV_READ)
 			readable(l, c);
-		if (c->state == C_BUSY && (events & EPOLLOUT) &&
+		if (c->state == C_BUSY && (events & UP_EV_WRITE) &&
 		    c->sent < c->len)
 			try_send(l, c);
 		break;
-	default:		/* closed since epoll reported it */
+	default:		/* closed since it was reported */
 		break;
 	}
 }
@@ -872,7 +927,6 @@ setup(struct load *l, const struct load_options *o)
 	int row;
 
 	l->o = o;
-	l->ep = -1;
 	l->print = o->text != NULL;
 	l->reqmax = o->text != NULL ? o->textlen + PAYLOAD_NUMBERS_MAX :
 	    (size_t)o->random + 1;
@@ -908,8 +962,8 @@ setup(struct load *l, const struct load_options *o)
 		for (row = 0; row < timeline_rows(l->tl); row++)
 			l->conns[timeline_conn(l->tl, row) - 1].row = row;
 	}
-	if ((l->ep = epoll_create1(EPOLL_CLOEXEC)) == -1) {
-		fprintf(stderr, "upclient: epoll_create1: %s\n",
+	if ((l->ev = up_ev_new(BACKEND)) == NULL) {
+		fprintf(stderr, "upclient: %s: %s\n", BACKEND,
 		    strerror(errno));
 		return -1;
 	}
@@ -926,8 +980,8 @@ cleanup(struct load *l)
 		l->free_bufs = *(char **)(void *)b;
 		free(b);
 	}
-	if (l->ep != -1)
-		close(l->ep);
+	up_ev_free(l->ev);
+	free(l->byfd);
 	timeline_free(l->tl);
 	free(l->conns);
 	free(l->rbuf);
@@ -935,16 +989,17 @@ cleanup(struct load *l)
 }
 
 /*
- * The load mode: connects in batches, lets epoll say which connection can
+ * The load mode: connects in batches, lets the engine say which one can
  * move, and ends when every connection is closed. Returns the exit
  * status.
  */
 int
 load_run(const struct load_options *o)
 {
-	static struct epoll_event ev[MAX_EVENTS];
+	struct up_ev_fired *fired;
 	struct load l;
 	uint64_t errors = 0;
+	struct conn *c;
 	int i, n, r, status;
 
 	memset(&l, 0, sizeof(l));
@@ -959,18 +1014,19 @@ load_run(const struct load_options *o)
 		out_flush(&l);
 		if (l.active == 0 && l.next == o->clients)
 			break;
-		n = epoll_wait(l.ep, ev, MAX_EVENTS,
-		    l.thead != NULL ? up_ms_until(l.thead->deadline) : -1);
+		n = up_ev_wait(l.ev, l.thead != NULL ?
+		    up_ms_until(l.thead->deadline) : -1, &fired);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
-			fprintf(stderr, "upclient: epoll_wait: %s\n",
+			fprintf(stderr, "upclient: %s: %s\n", BACKEND,
 			    strerror(errno));
 			cleanup(&l);
 			return 1;
 		}
 		for (i = 0; i < n; i++)
-			handle(&l, ev[i].data.ptr, ev[i].events);
+			if ((c = fd_conn(&l, fired[i].fd)) != NULL)
+				handle(&l, c, fired[i].events);
 		if (l.thead != NULL)
 			expire(&l, up_now_ns());
 	}

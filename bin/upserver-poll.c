@@ -85,9 +85,13 @@ enum conn_state {
 struct conn;
 
 /*
- * A list of connections waiting with a deadline that is the same time
- * after `since` for all of them (idle, or lingering), so appending at the
- * tail keeps it sorted by deadline.
+ * A list of connections in deadline order. A connection is on one list
+ * at most, whatever its state: the timer queue, the lock queue, the
+ * ready queue, the idle or the linger list. Every connection on a list
+ * waits the same time (the delay, the idle timeout, the linger time), so
+ * appending at the tail keeps it sorted, and the next deadline is always
+ * at the head: O(1) at both ends, where a heap or a timer wheel would be
+ * for deadlines that differ.
  */
 struct clist {
 	struct conn	*head, *tail;
@@ -110,21 +114,14 @@ struct conn {
 	struct up_http_request http;	/* --http: the request parsed */
 	int		 eof;		/* the client ended its stream */
 	int		 filled;	/* the last read filled the buffer */
-	int64_t		 deadline;	/* WORKING: when the delay is over */
-	int64_t		 since;		/* on list: idle or lingering since */
+	int64_t		 deadline;	/* on a list: when its wait ends */
 	size_t		 drained;	/* LINGER: bytes discarded */
 	long		 seen;		/* the counter read at the start */
 	long		 count;		/* the counter after this request */
 	unsigned long	 served;	/* requests answered */
-	struct conn	*next;		/* on the timer, lock or ready queue */
-	struct clist	*list;		/* the deadline list it is on */
+	struct clist	*list;		/* the list it is on, or NULL */
 	struct conn	*lprev, *lnext;
 	char		 peer[UP_PEER_MAX];
-};
-
-/* A FIFO of connections linked through their next field. */
-struct queue {
-	struct conn	*head, *tail;
 };
 
 struct loop {
@@ -136,9 +133,9 @@ struct loop {
 	struct conn	**conn;		/* by descriptor */
 	size_t		 conncap;
 	size_t		 nconns;
-	struct queue	 timers;	/* WORKING, by deadline */
-	struct queue	 lockq;		/* LOCKWAIT, by arrival */
-	struct queue	 ready;		/* QUEUED, for the next turn */
+	struct clist	 timers;	/* WORKING */
+	struct clist	 lockq;		/* LOCKWAIT, by arrival */
+	struct clist	 ready;		/* QUEUED, for the next turn */
 	struct conn	*lock_holder;	/* --counter mutex */
 	struct clist	 idle;		/* READING, WRITING: by progress */
 	struct clist	 linger;	/* LINGER: by start */
@@ -148,33 +145,6 @@ struct loop {
 };
 
 static void	conn_advance(struct loop *, struct conn *, int);
-
-/* Appends c to q. */
-static void
-queue_push(struct queue *q, struct conn *c)
-{
-	c->next = NULL;
-	if (q->tail != NULL)
-		q->tail->next = c;
-	else
-		q->head = c;
-	q->tail = c;
-}
-
-/* Removes and returns the head of q, or NULL when q is empty. */
-static struct conn *
-queue_pop(struct queue *q)
-{
-	struct conn *c = q->head;
-
-	if (c != NULL) {
-		q->head = c->next;
-		if (q->head == NULL)
-			q->tail = NULL;
-		c->next = NULL;
-	}
-	return c;
-}
 
 /* Takes c off its deadline list, if it is on one. */
 static void
@@ -196,12 +166,12 @@ list_remove(struct conn *c)
 	c->list = NULL;
 }
 
-/* Moves c to the tail of q, waiting since now. */
+/* Moves c to the tail of q, with a deadline (0 for none). */
 static void
-list_append(struct clist *q, struct conn *c, int64_t now)
+list_append(struct clist *q, struct conn *c, int64_t deadline)
 {
 	list_remove(c);
-	c->since = now;
+	c->deadline = deadline;
 	c->lprev = q->tail;
 	c->lnext = NULL;
 	if (q->tail != NULL)
@@ -212,23 +182,17 @@ list_append(struct clist *q, struct conn *c, int64_t now)
 	c->list = q;
 }
 
-/*
- * Restarts c's idle clock: c waits for its client from now on. The idle
- * list is a FIFO for the same reason as the timer queue (see run_timers):
- * every connection gets the same timeout, so moving a connection to the
- * tail when it makes progress keeps the list sorted by deadline, and the
- * next one to time out is always at the head.
- */
+/* Restarts c's idle clock: c waits for its client from now on. */
 static void
 idle_touch(struct loop *l, struct conn *c)
 {
 	if (l->o->timeout_ns != 0)
-		list_append(&l->idle, c, l->now);
+		list_append(&l->idle, c, l->now + l->o->timeout_ns);
 }
 
 /*
- * Closes c and logs it; reason is NULL for a normal end. c must not be on
- * the timer, lock or ready queue. The engine forgets the socket first.
+ * Closes c and logs it; reason is NULL for a normal end. c must not be
+ * working or waiting for the lock. The engine forgets the socket first.
  */
 static void
 conn_close(struct loop *l, struct conn *c, const char *reason)
@@ -274,8 +238,7 @@ static void
 timer_start(struct loop *l, struct conn *c)
 {
 	c->state = WORKING;
-	c->deadline = up_now_ns() + l->o->delay_ns;
-	queue_push(&l->timers, c);
+	list_append(&l->timers, c, up_now_ns() + l->o->delay_ns);
 }
 
 /*
@@ -376,7 +339,7 @@ linger_start(struct loop *l, struct conn *c)
 	c->state = LINGER;
 	c->drained = 0;
 	if (conn_watch(l, c, UP_EV_READ) == 0)
-		list_append(&l->linger, c, l->now);
+		list_append(&l->linger, c, l->now + LINGER_NS);
 }
 
 /* Discards what a lingering connection sent; closes it once done. */
@@ -405,20 +368,8 @@ linger_read(struct loop *l, struct conn *c)
 static void
 log_responded(struct loop *l, struct conn *c, size_t bytes)
 {
-	int counted = l->o->counter != UP_COUNTER_OFF &&
-	    (!l->o->http || c->http.status == 200);
-
-	if (l->o->http && counted)
-		up_log("responded", c->peer, "bytes=%zu status=%d count=%ld",
-		    bytes, c->http.status, c->count);
-	else if (l->o->http)
-		up_log("responded", c->peer, "bytes=%zu status=%d", bytes,
-		    c->http.status);
-	else if (counted)
-		up_log("responded", c->peer, "bytes=%zu count=%ld", bytes,
-		    c->count);
-	else
-		up_log("responded", c->peer, "bytes=%zu", bytes);
+	up_log_responded(c->peer, l->o, bytes, l->o->http ? c->http.status :
+	    200, c->count, NULL);
 }
 
 /*
@@ -458,7 +409,7 @@ reply_done(struct loop *l, struct conn *c)
 	    l->frame(c->buf + c->start, c->end - c->start, l->o->max_line,
 	    0) > 0)) {
 		c->state = QUEUED;
-		queue_push(&l->ready, c);
+		list_append(&l->ready, c, 0);
 		return;
 	}
 	wait_input(l, c);
@@ -591,7 +542,7 @@ start_request(struct loop *l, struct conn *c, size_t len)
 		 */
 		if (l->lock_holder != NULL) {
 			c->state = LOCKWAIT;
-			queue_push(&l->lockq, c);
+			list_append(&l->lockq, c, 0);
 			return;
 		}
 		l->lock_holder = c;
@@ -680,7 +631,7 @@ work_done(struct loop *l, struct conn *c)
 		atomic_store_explicit(&sh->count, c->count,
 		    memory_order_relaxed);
 		if (l->o->counter == UP_COUNTER_MUTEX) {
-			l->lock_holder = next = queue_pop(&l->lockq);
+			l->lock_holder = next = l->lockq.head;
 			if (next != NULL) {
 				next->seen = atomic_load_explicit(&sh->count,
 				    memory_order_relaxed);
@@ -699,12 +650,7 @@ work_done(struct loop *l, struct conn *c)
 }
 
 /*
- * Fires every timer that is due. The timer queue is a plain FIFO, not a
- * heap: every request waits the same delay, and each deadline is the
- * monotonic clock at the start plus that delay, so deadlines arrive in
- * the order they were set. Insertion order is deadline order, the head is
- * always the next to fire, and both ends cost O(1). (A heap or a timer
- * wheel is for delays that differ.) The clock is read again before giving
+ * Fires every timer that is due. The clock is read again before giving
  * up, so that work started here is done in this pass too.
  */
 static void
@@ -716,7 +662,7 @@ run_timers(struct loop *l)
 	while ((c = l->timers.head) != NULL) {
 		if (c->deadline > now && c->deadline > (now = up_now_ns()))
 			break;
-		queue_pop(&l->timers);
+		list_remove(c);
 		work_done(l, c);
 	}
 }
@@ -728,12 +674,14 @@ run_timers(struct loop *l)
 static void
 run_ready(struct loop *l)
 {
-	struct queue q = l->ready;
-	struct conn *c;
+	struct conn *c, *last = l->ready.tail;
+	int end = 0;
 
-	l->ready.head = l->ready.tail = NULL;
-	while ((c = queue_pop(&q)) != NULL)
+	while (!end && (c = l->ready.head) != NULL) {
+		end = c == last;
+		list_remove(c);
 		conn_advance(l, c, 0);
+	}
 }
 
 /*
@@ -745,10 +693,9 @@ expire(struct loop *l)
 {
 	struct conn *c;
 
-	while ((c = l->idle.head) != NULL &&
-	    c->since + l->o->timeout_ns <= l->now)
+	while ((c = l->idle.head) != NULL && c->deadline <= l->now)
 		conn_close(l, c, "idle");
-	while ((c = l->linger.head) != NULL && c->since + LINGER_NS <= l->now)
+	while ((c = l->linger.head) != NULL && c->deadline <= l->now)
 		conn_close(l, c, NULL);
 }
 
@@ -803,28 +750,14 @@ accept_ready(struct loop *l)
 		len = sizeof(ss);
 		fd = up_accept_fd(l->s->lfd, (struct sockaddr *)&ss, &len, 1);
 		if (fd == -1) {
-			switch (errno) {
-			case EAGAIN:
-#if EWOULDBLOCK != EAGAIN
-			case EWOULDBLOCK:
-#endif
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return;
-			case EINTR:
-			case ECONNABORTED:	/* gave up while waiting */
-			case EPROTO:
-			case EPERM:		/* a firewall said no */
-#ifdef ENONET
-			case ENONET:
-#endif
-			case ENETDOWN: case ENOPROTOOPT: case EHOSTDOWN:
-			case EHOSTUNREACH: case EOPNOTSUPP:
-			case ENETUNREACH:	/* see accept(2) */
+			if (up_accept_transient(errno))
 				continue;
-			default:		/* EMFILE, ENFILE, ENOBUFS... */
-				up_log_error(l->s->addr, NULL, "accept", errno);
-				l->accept_pause = l->now + ACCEPT_PAUSE_NS;
-				return;
-			}
+			/* EMFILE, ENFILE, ENOBUFS...: wait for a close */
+			up_log_error(l->s->addr, NULL, "accept", errno);
+			l->accept_pause = l->now + ACCEPT_PAUSE_NS;
+			return;
 		}
 		if ((c = conn_new(l, fd, (struct sockaddr *)&ss)) == NULL) {
 			up_log_error(l->s->addr, NULL, "malloc", errno);
@@ -903,9 +836,9 @@ next_timeout(struct loop *l)
 	if (l->timers.head != NULL)
 		next = l->timers.head->deadline;
 	if (l->idle.head != NULL)
-		next = earlier(next, l->idle.head->since + l->o->timeout_ns);
+		next = earlier(next, l->idle.head->deadline);
 	if (l->linger.head != NULL)
-		next = earlier(next, l->linger.head->since + LINGER_NS);
+		next = earlier(next, l->linger.head->deadline);
 	if (l->accept_pause != 0)
 		next = earlier(next, l->accept_pause);
 	if (next == INT64_MAX)

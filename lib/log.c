@@ -83,11 +83,60 @@ up_log_fd(int fd, const char *event, const char *peer, const char *fmt, ...)
 	return r;
 }
 
+const char *
+up_errno_name(int err)
+{
+#if defined(UP_LINUX) && defined(__GLIBC__)
+	return strerrorname_np(err);
+#else
+	/* POSIX has no such function: the names the event log meets. */
+	static const struct {
+		int		 err;
+		const char	*name;
+	} names[] = {
+		{ EPIPE, "EPIPE" }, { ECONNRESET, "ECONNRESET" },
+		{ ECONNREFUSED, "ECONNREFUSED" }, { ETIMEDOUT, "ETIMEDOUT" },
+		{ ECONNABORTED, "ECONNABORTED" }, { EMFILE, "EMFILE" },
+		{ ENFILE, "ENFILE" }, { ENOBUFS, "ENOBUFS" },
+		{ ENOMEM, "ENOMEM" }, { EINVAL, "EINVAL" }, { EBADF, "EBADF" },
+		{ EAGAIN, "EAGAIN" }, { EINTR, "EINTR" }, { EIO, "EIO" },
+		{ ENOTCONN, "ENOTCONN" }, { EHOSTUNREACH, "EHOSTUNREACH" },
+		{ ENETUNREACH, "ENETUNREACH" }, { EADDRINUSE, "EADDRINUSE" },
+		{ EADDRNOTAVAIL, "EADDRNOTAVAIL" }, { EACCES, "EACCES" },
+		{ EPERM, "EPERM" }, { ENOSPC, "ENOSPC" }, { EPROTO, "EPROTO" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].err == err)
+			return names[i].name;
+	return NULL;
+#endif
+}
+
+int
+up_log_responded(const char *peer, const struct up_options *o, size_t bytes,
+    int status, long count, const char *who)
+{
+	char extra[64] = "";
+	size_t n = 0;
+
+	if (o->http)
+		n += (size_t)snprintf(extra + n, sizeof(extra) - n,
+		    " status=%d", status);
+	if (o->counter != UP_COUNTER_OFF && status == 200)
+		snprintf(extra + n, sizeof(extra) - n, " count=%ld", count);
+	if (who == NULL)
+		who = "";
+	return up_log("responded", peer, "bytes=%zu%s%s%s", bytes, extra,
+	    who[0] != '\0' ? " " : "", who);
+}
+
 /* "error <peer> [who] op=read errno=ECONNRESET" */
 int
 up_log_error(const char *peer, const char *who, const char *op, int err)
 {
-	const char *name = strerrorname_np(err);
+	const char *name = up_errno_name(err);
 	char num[16];
 
 	if (name == NULL) {

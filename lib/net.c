@@ -181,6 +181,26 @@ up_listen(const char *host, const char *port, int *gai)
  * waiting instead of blocking in accept(2) past a stop request.
  */
 int
+up_accept_transient(int err)
+{
+	switch (err) {
+	case EINTR:
+	case ECONNABORTED:	/* the client gave up while waiting */
+	case EPROTO:
+	case EPERM:		/* a firewall said no */
+#ifdef ENONET
+	case ENONET:
+#endif
+	case ENETDOWN: case ENOPROTOOPT: case EHOSTDOWN:
+	case EHOSTUNREACH: case EOPNOTSUPP:
+	case ENETUNREACH:	/* pending network errors, see accept(2) */
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+int
 up_accept(int lfd, struct up_conn *c)
 {
 	struct sockaddr_storage ss;
@@ -202,19 +222,8 @@ up_accept(int lfd, struct up_conn *c)
 		fd = up_accept_fd(lfd, (struct sockaddr *)&ss, &len, 0);
 		if (fd >= 0)
 			break;
-		switch (errno) {
-		case EAGAIN:		/* another worker took it */
-		case EINTR:
-		case ECONNABORTED:	/* the client gave up while waiting */
-		case EPROTO:
-		case EPERM:		/* a firewall said no */
-		case ENETDOWN: case ENOPROTOOPT: case EHOSTDOWN:
-		case ENONET: case EHOSTUNREACH: case EOPNOTSUPP:
-		case ENETUNREACH:	/* pending network errors, see accept(2) */
-			continue;
-		default:
-			return -1;
-		}
+		if (errno != EAGAIN && !up_accept_transient(errno))
+			return -1;	/* EAGAIN: another worker took it */
 	}
 	c->fd = fd;
 	up_format_addr((struct sockaddr *)&ss, c->peer, sizeof(c->peer));

@@ -45,23 +45,6 @@ linger_close(int fd)
 	}
 }
 
-/* Logs a "responded" line: bytes, then status (HTTP), count, who. */
-static void
-log_responded(const struct up_conn *c, const struct up_options *o,
-    size_t bytes, int status, long count)
-{
-	char extra[64] = "";
-	size_t n = 0;
-
-	if (o->http)
-		n += (size_t)snprintf(extra + n, sizeof(extra) - n,
-		    " status=%d", status);
-	if (o->counter != UP_COUNTER_OFF && status == 200)
-		snprintf(extra + n, sizeof(extra) - n, " count=%ld", count);
-	up_log("responded", c->peer, "bytes=%zu%s%s%s", bytes, extra,
-	    c->who[0] != '\0' ? " " : "", c->who);
-}
-
 unsigned long
 up_serve(struct up_conn *c, const struct up_options *o, struct up_shared *sh)
 {
@@ -127,7 +110,7 @@ up_serve(struct up_conn *c, const struct up_options *o, struct up_shared *sh)
 		served++;
 		if (h.status == 200)
 			atomic_fetch_add(&sh->requests, 1);
-		log_responded(c, o, body, h.status, count);
+		up_log_responded(c->peer, o, body, h.status, count, c->who);
 		if (!keep)
 			linger_close(c->fd);
 	}

@@ -186,6 +186,14 @@ int	up_socket(int domain, int type, int protocol, int nonblock);
 int	up_accept_fd(int lfd, struct sockaddr *sa, socklen_t *len,
 	    int nonblock);
 
+/*
+ * 1 when accept(2) failed with err for this connection only (the client
+ * gave up while waiting, a firewall, a pending network error): accept
+ * again at once. 0 for EAGAIN and for shortages (EMFILE, ENFILE, ENOBUFS,
+ * ENOMEM), which call for waiting.
+ */
+int	up_accept_transient(int err);
+
 /* Sets FD_CLOEXEC on fd, and sets or clears O_NONBLOCK; 0 or -1. */
 int	up_fd_setup(int fd, int nonblock);
 
@@ -381,6 +389,17 @@ int	up_log(const char *event, const char *peer, const char *fmt, ...)
  */
 int	up_log_fd(int fd, const char *event, const char *peer,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * Logs "responded <peer> bytes=N [status=S] [count=C] [who]" as o says:
+ * status with --http, count when a counter is on and the request was
+ * served (status 200). who may be NULL.
+ */
+int	up_log_responded(const char *peer, const struct up_options *o,
+	    size_t bytes, int status, long count, const char *who);
+
+/* The symbolic name of errno value err ("ECONNRESET"), or NULL. */
+const char *up_errno_name(int err);
 
 /* Logs "error <peer> op=<op> errno=<NAME>" for the errno value err. */
 int	up_log_error(const char *peer, const char *who, const char *op,
