@@ -9,11 +9,13 @@
 #   make soak       100 000 verified random requests against each server
 #
 #   make check-asan, make check-tsan   the suite against sanitizer builds
+#   make check-portable  the suite against a POSIX-only build (PORTABLE=1)
 #
 # CC, CFLAGS, LDFLAGS, PREFIX and DESTDIR may be overridden. WERROR=1 adds
 # -Werror (CI sets it). SODIUM=0 builds without libsodium even when found.
 # O=DIR builds into DIR/bin and DIR/lib instead of bin/ and lib/ (the
 # sanitizer builds use it; tests find binaries through UP_BIN).
+# PORTABLE=1 builds with POSIX interfaces only, as on macOS or a BSD.
 
 CC	?= cc
 CFLAGS	?= -O2 -g
@@ -27,6 +29,12 @@ ifeq ($(WERROR),1)
 WARN	+= -Werror
 endif
 UP_CPPFLAGS = -D_GNU_SOURCE -Ilib
+# PORTABLE=1: POSIX interfaces only (no epoll, accept4, pipe2, prctl,
+# gettid, getrandom...), each Linux fast path replaced by its fallback:
+# what a build on macOS or a BSD will meet, checked on Linux.
+ifeq ($(PORTABLE),1)
+UP_CPPFLAGS = -D_POSIX_C_SOURCE=200809L -D_XOPEN_SOURCE=700 -DUP_PORTABLE -Ilib
+endif
 UP_CFLAGS   = -std=c11 -pthread $(WARN)
 UP_LDLIBS   = -pthread
 
@@ -49,6 +57,7 @@ MANS	 = $(wildcard man/*.[1-9])
 SCRIPTS	 = .ci/run $(wildcard tests/*.sh examples/*.sh bench/*.sh)
 
 .PHONY: all check lint install uninstall clean demo deps check-asan check-tsan check-valgrind soak bench \
+	check-portable \
 	fuzz fuzz-replay
 
 all: $(BINS)
@@ -125,6 +134,18 @@ check-asan: deps
 	UP_BIN=$(CURDIR)/build/asan/bin UP_SANITIZER=asan \
 	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    bats tests
+
+# The suite against the POSIX-only build, once nm has shown that its
+# binaries import none of the Linux-only calls the default build uses.
+LINUX_ONLY = epoll_|accept4|prctl|gettid|pipe2|ppoll|getrandom|strerrorname_np
+check-portable: deps
+	$(MAKE) O=build/portable PORTABLE=1 all
+	@for b in build/portable/bin/*; do \
+	    if nm -D --undefined-only $$b | grep -E ' ($(LINUX_ONLY))'; then \
+		echo "$$b: calls the Linux-only functions above"; exit 1; \
+	    fi; \
+	done; echo "build/portable/bin: no Linux-only calls"
+	UP_BIN=$(CURDIR)/build/portable/bin bats tests
 
 # ThreadSanitizer on the thread server, the one with threads that share
 # memory; --counter unsafe races on purpose and is left out by the tests.

@@ -51,7 +51,7 @@ int	load_run(const struct load_options *o);
  */
 int	payload_init(void);
 
-/* The name of the random source: "libsodium" or "getrandom". */
+/* The random source: "libsodium", "getrandom" or "/dev/urandom". */
 const char *payload_source(void);
 
 /*

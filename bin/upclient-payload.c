@@ -4,22 +4,49 @@
  * Either TEXT numbered per connection ("hello 3.1" is connection 3's first
  * request), so that every reply says whose it is, or random lowercase
  * letters. The random bytes come from libsodium's randombytes_buf() when
- * built with it and from getrandom(2) otherwise, drawn 4 KiB at a time,
+ * built with it and from getrandom(2) otherwise (/dev/urandom in a POSIX
+ * build), drawn 4 KiB at a time,
  * and turned into letters the same way either way: a byte below 234
  * (9 x 26) gives 'a' + byte % 26, a byte above is thrown away, so every
  * letter is equally likely (a plain % 26 would favour 'a' to 'v').
  */
+#if defined(__linux__) && !defined(UP_PORTABLE)
+#define HAVE_GETRANDOM	1
 #include <sys/random.h>
+#endif
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #ifdef UP_SODIUM
 #include <sodium.h>
 #endif
 
 #include "upclient-load.h"
+
+#ifdef HAVE_GETRANDOM
+#define SOURCE		"getrandom"
+#else
+#define SOURCE		"/dev/urandom"
+#ifndef UP_SODIUM
+
+/* POSIX has no getrandom(2): the device every Unix has. */
+static ssize_t
+getrandom(void *buf, size_t len, unsigned flags)
+{
+	static int fd = -1;
+
+	(void)flags;
+	if (fd == -1 && (fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC)) ==
+	    -1)
+		return -1;
+	return read(fd, buf, len);
+}
+#endif
+#endif
 
 #define POOL_SIZE	4096
 #define LETTERS		26
@@ -65,14 +92,14 @@ payload_init(void)
 	return refill();
 }
 
-/* "libsodium" or "getrandom": where the random bytes come from. */
+/* "libsodium", "getrandom" or "/dev/urandom": where the random bytes come from. */
 const char *
 payload_source(void)
 {
 #ifdef UP_SODIUM
 	return "libsodium";
 #else
-	return "getrandom";
+	return SOURCE;
 #endif
 }
 

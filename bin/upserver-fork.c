@@ -33,12 +33,16 @@
  *   parent that dies takes its workers with it (PR_SET_PDEATHSIG).
  */
 #include <sys/types.h>
+#if defined(__linux__) && !defined(UP_PORTABLE)
 #include <sys/prctl.h>
+#endif
+#include <sys/select.h>
 #include <sys/wait.h>
 
 #include <err.h>
 #include <errno.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -79,7 +83,8 @@ reap_children(void)
 /*
  * Sleeps until fewer than n children run. Returns 1, or 0 as soon as the
  * stop pipe is readable if stop_too is set. SIGCHLD is blocked from the
- * check to the sleep and ppoll(2) unblocks it atomically, so a child that
+ * check to the sleep and ppoll(2) (pselect(2) in a POSIX build) unblocks it
+ * atomically, so a child that
  * ends in between still wakes us: no lost wake-up, and no spinning.
  */
 static int
@@ -96,7 +101,18 @@ wait_children(long n, int stop_too)
 		stop = stop_too && poll(&pfd, 1, 0) == 1;
 		if (stop || forked - reaped < n)
 			break;
+#ifdef UP_LINUX
 		ppoll(&pfd, stop_too ? 1 : 0, NULL, &old);
+#else
+		{
+			fd_set rd;
+
+			FD_ZERO(&rd);
+			FD_SET(pfd.fd, &rd);
+			pselect(stop_too ? pfd.fd + 1 : 0, &rd, NULL, NULL,
+			    NULL, &old);
+		}
+#endif
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return !stop;
@@ -122,6 +138,28 @@ serve_child(struct up_server *s, struct up_conn *c)
 	_exit(0);
 }
 
+#ifndef UP_LINUX
+/*
+ * POSIX has no PR_SET_PDEATHSIG. Instead the parent holds the write end
+ * of a pipe that nobody writes: when the parent dies, its last copy
+ * closes and a thread in each worker reads end of file.
+ */
+static int parent_pipe[2] = { -1, -1 };
+
+/* A worker's thread: waits for the parent's end, then stops the worker. */
+static void *
+watch_parent(void *arg)
+{
+	char byte;
+
+	(void)arg;
+	while (read(parent_pipe[0], &byte, 1) == -1 && errno == EINTR)
+		;
+	kill(getpid(), SIGTERM);
+	return NULL;
+}
+#endif
+
 /*
  * A pool worker: accepts and serves on the shared socket until a stop.
  * Should the parent die (kill -9), the worker gets SIGTERM and stops like
@@ -131,9 +169,15 @@ static _Noreturn void
 work_in_pool(struct up_server *s, pid_t parent)
 {
 	struct up_conn c;
-
+#ifdef UP_LINUX
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
-	if (getppid() != parent)	/* it died before prctl */
+#else
+	pthread_t t;
+
+	close(parent_pipe[1]);
+	pthread_create(&t, NULL, watch_parent, NULL);
+#endif
+	if (getppid() != parent)	/* it died before we watched */
 		_exit(0);
 	while (up_server_accept(s, &c) == 1) {
 		snprintf(c.who, sizeof(c.who), "pid=%ld", (long)getpid());
@@ -152,6 +196,11 @@ run_pool(struct up_server *s)
 {
 	pid_t parent = getpid(), pid;
 
+#ifndef UP_LINUX
+	if (pipe(parent_pipe) == -1 || up_fd_setup(parent_pipe[0], 0) == -1 ||
+	    up_fd_setup(parent_pipe[1], 0) == -1)
+		err(1, "pipe");
+#endif
 	while (wait_children(s->opt.workers, 1)) {
 		if ((pid = fork()) == 0)
 			work_in_pool(s, parent);

@@ -113,13 +113,33 @@ start_thread(void *(*fn)(void *), void *arg)
 	return e;
 }
 
+/*
+ * The number the log shows for the calling thread: its kernel thread id
+ * on Linux (the one /proc and top -H show); POSIX has none, so elsewhere
+ * a number given to each thread in turn, the first time it asks.
+ */
+static long
+thread_id(void)
+{
+#ifdef UP_LINUX
+	return (long)gettid();
+#else
+	static atomic_long last;
+	static _Thread_local long id;
+
+	if (id == 0)
+		id = atomic_fetch_add(&last, 1) + 1;
+	return id;
+#endif
+}
+
 /* A connection's thread: serves it and ends. Returns NULL. */
 static void *
 serve_thread(void *arg)
 {
 	struct job *j = arg;
 
-	snprintf(j->c.who, sizeof(j->c.who), "tid=%ld", (long)gettid());
+	snprintf(j->c.who, sizeof(j->c.who), "tid=%ld", thread_id());
 	up_serve(&j->c, &j->s->opt, j->s->shared);
 	free(j);
 	thread_ended();
@@ -134,7 +154,7 @@ pool_thread(void *arg)
 	struct up_conn c;
 
 	while (up_server_accept(s, &c) == 1) {
-		snprintf(c.who, sizeof(c.who), "tid=%ld", (long)gettid());
+		snprintf(c.who, sizeof(c.who), "tid=%ld", thread_id());
 		up_log("accepted", c.peer, "%s", c.who);
 		up_serve(&c, &s->opt, s->shared);
 	}

@@ -33,6 +33,11 @@
 #define UP_LINUX	1
 #endif
 
+/* Not everywhere (macOS): SIGPIPE is ignored anyway (up_signals_init). */
+#ifndef MSG_NOSIGNAL
+#define MSG_NOSIGNAL	0
+#endif
+
 #define UP_VERSION		"0.1.0"
 #define UP_DEFAULT_PORT		"40001"
 #define UP_DEFAULT_BIND		"127.0.0.1"

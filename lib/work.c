@@ -16,8 +16,11 @@
 #include <sys/mman.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stddef.h>
+
+#include <unistd.h>
 
 #include "up.h"
 
@@ -35,9 +38,23 @@ up_shared_new(int across_processes)
 	struct up_shared *sh;
 	int e;
 
+#if defined(MAP_ANONYMOUS) || defined(MAP_ANON)
+#ifndef MAP_ANONYMOUS
+#define MAP_ANONYMOUS	MAP_ANON
+#endif
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
 	    (across_processes ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS,
 	    -1, 0);
+#else
+	/* POSIX before 2024 has no anonymous mapping: map /dev/zero. */
+	int zero;
+
+	if ((zero = open("/dev/zero", O_RDWR | O_CLOEXEC)) == -1)
+		return NULL;
+	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
+	    across_processes ? MAP_SHARED : MAP_PRIVATE, zero, 0);
+	close(zero);
+#endif
 	if (sh == MAP_FAILED)
 		return NULL;
 	atomic_init(&sh->requests, 0);
