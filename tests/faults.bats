@@ -10,7 +10,7 @@ load helpers
 load concurrent
 
 FAULTY="$BATS_TEST_DIRNAME/faulty-client.py"
-MODELS="seq fork thread poll"
+MODELS="seq fork thread $(poll_models | tr '\n' ' ')"
 
 setup() {
 	command -v python3 >/dev/null || skip "python3 is not installed"
@@ -188,7 +188,7 @@ no_memory_checks() {
 		stop_server
 		[ "$SERVER_STATUS" -eq 0 ]
 		case $m in
-		thread|poll)
+		thread|poll*)
 			grep -qE ' error .* op=accept errno=EMFILE' "$SERVER_LOG" ;;
 		esac
 	done
@@ -196,7 +196,7 @@ no_memory_checks() {
 
 @test "-c caps the connections served at once; the rest wait and are served" {
 	local m
-	for m in fork thread poll; do
+	for m in fork thread $(poll_models); do
 		start_server "$m" -d 300ms -c 2
 		run upclient -p "$PORT" -c 6 --verify hello
 		[ "$status" -eq 0 ]

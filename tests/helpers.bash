@@ -31,14 +31,42 @@ wait_for_log() {
 	done
 }
 
+# poll_backends: the event engines this build's upserver-poll has, as
+# "select poll epoll", read from its refusal of a backend that is none.
+poll_backends() {
+	"$BIN/upserver-poll" --backend '?' 2>&1 |
+	    sed -n "s/.*unknown backend '?' (\(.*\))\$/\1/p" | tr -d ,
+}
+
+# poll_models: "poll" and one "poll-BACKEND" for every other backend, for
+# the tests that loop over models: every backend meets every such test.
+poll_models() {
+	local b
+	echo poll
+	for b in $(poll_backends); do
+		[ "$b" = poll ] || echo "poll-$b"
+	done
+}
+
 # start_server MODEL [ARGS...]: runs bin/upserver-MODEL -p 0 ARGS in the
-# background and sets SERVER_PID, SERVER_LOG, SERVER_ERR and PORT.
+# background and sets SERVER_PID, SERVER_LOG, SERVER_ERR and PORT. MODEL
+# poll-BACKEND is upserver-poll --backend BACKEND, and plain poll takes
+# $UP_BACKEND when it is set.
 start_server() {
-	local model=$1
+	local model=$1 bin=$1
+	local -a extra=()
 	shift
+	case $model in
+	poll-*)
+		bin=poll
+		extra=(--backend "${model#poll-}") ;;
+	poll)
+		[ -z "${UP_BACKEND:-}" ] || extra=(--backend "$UP_BACKEND") ;;
+	esac
 	SERVER_LOG="$BATS_TEST_TMPDIR/server-$model.log"
 	SERVER_ERR="$BATS_TEST_TMPDIR/server-$model.err"
-	"$BIN/upserver-$model" -p 0 "$@" >"$SERVER_LOG" 2>"$SERVER_ERR" 3>&- &
+	"$BIN/upserver-$bin" -p 0 "${extra[@]}" "$@" >"$SERVER_LOG" \
+	    2>"$SERVER_ERR" 3>&- &
 	SERVER_PID=$!
 	if ! wait_for_log "$SERVER_LOG" ' listening ' 1 10; then
 		cat "$SERVER_ERR" >&2

@@ -14,12 +14,13 @@ setup() {
 	command -v curl >/dev/null || skip "curl is not installed"
 }
 
-# each_server: the server models that are built.
+# each_server: the server models that are built, poll on every backend.
 each_server() {
 	local s
-	for s in seq fork thread poll; do
+	for s in seq fork thread; do
 		[ -x "$BIN/upserver-$s" ] && echo "$s"
 	done
+	[ ! -x "$BIN/upserver-poll" ] || poll_models
 }
 
 # raw REQUEST: sends REQUEST (printf escapes) on one connection and prints

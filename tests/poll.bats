@@ -1,9 +1,23 @@
 #!/usr/bin/env bats
-# poll.bats: the event-loop server, upserver-poll.
+# poll.bats: the event-loop server, upserver-poll, on one backend: the
+# one its name says (poll-select.bats, poll-epoll.bats, poll-kqueue.bats
+# are links to this file), or poll. Tests on a backend this build lacks
+# are skipped.
 
 load helpers
 
+UP_BACKEND=$(basename "$BATS_TEST_FILENAME" .bats)
+UP_BACKEND=${UP_BACKEND#poll-}
+export UP_BACKEND
+
 LOAD="$BATS_TEST_DIRNAME/load.py"
+
+setup() {
+	case " $(poll_backends) " in
+	*" $UP_BACKEND "*) ;;
+	*) skip "no $UP_BACKEND backend in this build" ;;
+	esac
+}
 
 teardown() {
 	if [ -n "${FLOOD_PID:-}" ]; then
@@ -62,13 +76,38 @@ start_server_nofile() {
 	SERVER_ERR="$BATS_TEST_TMPDIR/server-poll.err"
 	(
 		ulimit -n "$nofile"
-		exec "$BIN/upserver-poll" -p 0 "$@" >"$SERVER_LOG" \
-		    2>"$SERVER_ERR" 3>&-
+		exec "$BIN/upserver-poll" -p 0 --backend "$UP_BACKEND" "$@" \
+		    >"$SERVER_LOG" 2>"$SERVER_ERR" 3>&-
 	) &
 	SERVER_PID=$!
 	wait_for_log "$SERVER_LOG" ' listening ' 1 10
 	PORT=$(awk '$2 == "listening" { n = split($3, a, ":"); print a[n] }' \
 	    "$SERVER_LOG")
+}
+
+@test "poll: the listening line names the backend; 200 clients x 20 verified" {
+	start_server poll -d 0 -q
+	grep -q " listening .* backend=$UP_BACKEND\$" "$SERVER_LOG"
+	run timeout 120 upclient -p "$PORT" -c 200 -n 20 -r 100 --verify -s
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"requests: 4000"* ]]
+	[[ "$output" == *"errors: 0"* ]]
+	stop_server
+	[ "$SERVER_STATUS" -eq 0 ]
+	[ "$(tail -n 1 "$SERVER_LOG" | awk '{ print $2, $4 }')" = \
+	    "stopped requests=4000" ]
+}
+
+@test "poll: a client streaming pipelined lines gets every byte back" {
+	start_server poll -d 0 -q
+	# 20 000 lines of 100 bytes, answered in batches, in order.
+	awk 'BEGIN { for (i = 0; i < 20000; i++) printf "%099d\n", i }' |
+	    tr 0-9 a-j >"$BATS_TEST_TMPDIR/in"
+	timeout 60 upclient -p "$PORT" <"$BATS_TEST_TMPDIR/in" \
+	    >"$BATS_TEST_TMPDIR/out"
+	uppercase <"$BATS_TEST_TMPDIR/in" | cmp - "$BATS_TEST_TMPDIR/out"
+	stop_server
+	[ "$(tail -n 1 "$SERVER_LOG" | awk '{ print $4 }')" = requests=20000 ]
 }
 
 @test "poll: -w is refused, the model has no worker pool" {
