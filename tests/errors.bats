@@ -41,6 +41,27 @@ servers() {
 	done
 }
 
+@test "--backend: only upserver-poll has one; unknown or absent ones are refused" {
+	local s
+	for s in $(servers); do
+		[ "$s" = upserver-poll ] && continue
+		expect_usage_error "$s" "--backend: the ${s#upserver-} model has no event loop" --backend poll
+	done
+	expect_usage_error upserver-poll "--backend: unknown backend 'bogus' ($(poll_backends | sed 's/ /, /g'))" --backend bogus
+	case " $(poll_backends) " in
+	*" kqueue "*) ;;
+	*) expect_usage_error upserver-poll "--backend: kqueue is not available in this build (it has $(poll_backends | sed 's/ /, /g'))" --backend kqueue ;;
+	esac
+}
+
+@test "--backend select: -c beyond FD_SETSIZE is refused with the reason, the default capped" {
+	expect_usage_error upserver-poll "--max-conns: 5000 is more than select can watch: its bitmaps stop at FD_SETSIZE (1024) descriptors, so at most 1008 connections (or use --backend poll)" --backend select -c 5000
+	start_server poll-select -d 0
+	grep -q ' listening .* max-conns=1008 .*backend=select$' "$SERVER_LOG"
+	stop_server
+	[ "$SERVER_STATUS" -eq 0 ]
+}
+
 @test "servers: bad times, numbers, ports and counter modes" {
 	local s
 	for s in $(servers); do
