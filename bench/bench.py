@@ -3,6 +3,14 @@
 instead, on loopback, driven by upclient.
 
     python3 bench/bench.py [--bin DIR] [--runs N] [--out FILE] [--quick]
+                           [--only IDS]
+
+--only takes workload ids (a20,a1000,b,c,d,h) and the scenarios "idle"
+(50 busy persistent clients while 0, 1 000 and 8 000 idle connections
+are held open, upserver-poll on every backend, redis-server and memcached
+as references when installed) and "stream" (1 000 000 pipelined lines of
+100 bytes through upclient). `make bench BENCH_ARGS="--only idle"` runs
+one of them.
 
 Contenders are interleaved (A B C ... A B C ...) so that drift of the
 machine hits all alike; each (workload, contender) pair runs --runs times
@@ -37,6 +45,15 @@ class Contender:
         self.delay_ok = delay_ok  # can simulate --delay
         self.cap = cap            # most concurrent clients it can take
         self.proto = proto        # "line", "http" or "both"
+
+
+def poll_backends(bindir):
+    """The backends this build's upserver-poll has, from its refusal of
+    one that is none."""
+    r = subprocess.run([os.path.join(bindir, "upserver-poll"), "--backend",
+                        "?"], capture_output=True, text=True)
+    m = re.search(r"unknown backend '\?' \((.*)\)", r.stderr)
+    return m.group(1).split(", ") if m else ["poll"]
 
 
 def contenders(bindir):
@@ -348,8 +365,14 @@ def main():
 
     cs = contenders(args.bin)
     ws = workloads(args.quick)
-    if args.only:
-        ws = [w for w in ws if w["id"] in args.only.split(",")]
+    only = args.only.split(",") if args.only else None
+    if only:
+        ws = [w for w in ws if w["id"] in only]
+    extra = []
+    if only is None or "idle" in only:
+        extra += idle_scenario(args.bin, args.runs, args.quick)
+    if only is None or "stream" in only:
+        extra += stream_scenario(args.bin, args.runs, args.quick)
     results = {(w["id"], c.name): [] for w in ws for c in cs}
     plan = [(w, c) for w in ws for c in cs if applies(w, c)]
     total = len(plan) * args.runs
@@ -415,6 +438,9 @@ def main():
         results_rows = dict(rows)
         w["rows"] = results_rows
 
+    out += extra
+    if not ws:
+        return finish(out, args, t_start)
     out += ["## Targets (issue 6)", ""]
 
     def med(wid, name, key):
@@ -448,6 +474,11 @@ def main():
     target("(d) C10K up-poll last reply / D, zero errors",
            last / 1.0 if last else None, "<= 1.5 with 0 errors",
            bool(last and last <= 1.5 and errs == 0), "x D")
+    finish(out, args, t_start)
+
+
+def finish(out, args, t_start):
+    """Adds the notes and the total time, writes --out and prints it."""
     notes = os.path.join(HERE, "notes.md")
     if os.path.exists(notes):
         out += ["", open(notes).read().rstrip()]
@@ -462,3 +493,233 @@ def main():
 
 if __name__ == "__main__":
     main()
+
+
+# ---- the idle-heavy scenario (issue 12) ----------------------------------
+
+IDLE_COUNTS = (0, 1000, 8000)
+
+
+def raise_nofile():
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def hold_idle(port, n):
+    """n connections to port that send nothing, held until closed."""
+    import socket
+    socks = []
+    for _ in range(n):
+        s = socket.socket()
+        s.connect(("127.0.0.1", port))
+        socks.append(s)
+    return socks
+
+
+def reference_servers():
+    """redis-server (inline PING) and memcached (version), when installed:
+    (name, argv builder, request words, reply bytes)."""
+    out = []
+    redis = shutil.which("redis-server")
+    if redis:
+        # "PING" and two empty words: "PING  \n", 7 bytes, as "+PONG\r\n"
+        out.append(("redis-server", lambda port: [
+            redis, "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+            "--appendonly", "no", "--maxclients", "20000",
+            "--tcp-backlog", "4096"], "redis"))
+    mc = shutil.which("memcached")
+    if mc:
+        out.append(("memcached", lambda port: [
+            mc, "-p", str(port), "-l", "127.0.0.1", "-U", "0", "-c", "20000",
+            "-t", "1"], "memcached"))
+    return out
+
+
+def literal_request(kind, port):
+    """The words upclient --literal sends to a reference server, padded with
+    spaces (which both ignore) to the length of the reply, since upclient
+    takes a reply as whole when it is as long as the request."""
+    import socket
+    if kind == "redis":
+        return ["PING", "", ""]             # "PING  \n" / "+PONG\r\n"
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"version\r\n")
+    reply = b""
+    while not reply.endswith(b"\r\n"):
+        reply += s.recv(100)
+    s.close()
+    return ["version"] + [""] * (len(reply) - len("version\n"))
+
+
+def run_idle(bindir, server, idle, requests):
+    """50 busy persistent clients against server while idle connections
+    are held open; server is ("up", backend) or (name, argv, kind)."""
+    if server[0] == "up":
+        p = subprocess.Popen([os.path.join(bindir, "upserver-poll"), "-q",
+                              "-p", "0", "-d", "0", "-c", "20000", "-t", "0",
+                              "--backend", server[1]],
+                             stdout=subprocess.PIPE,
+                             stderr=subprocess.DEVNULL, text=True)
+        m = re.search(r" listening \S*:(\d+) ", p.stdout.readline())
+        if not m:
+            p.kill()
+            raise RuntimeError("upserver-poll did not start")
+        port = int(m.group(1))
+        client = ["-r", "32", "--verify"]
+    else:
+        port = free_port()
+        p = subprocess.Popen(server[1](port), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
+        wait_port(p, port, server[0])
+        client = ["--literal"] + literal_request(server[2], port)
+    socks = []
+    try:
+        socks = hold_idle(port, idle)
+        time.sleep(1 + idle / 4000)    # let the server accept them all
+        argv = [os.path.join(bindir, "upclient"), "-p", str(port), "-s",
+                "--timeout", "60s", "-c", "50", "-n", str(requests)] + client
+        r = subprocess.run(argv, capture_output=True, text=True,
+                           stdin=subprocess.DEVNULL, timeout=600)
+    finally:
+        for s in socks:
+            s.close()
+        stop(p)
+    stats = dict(re.findall(r"^(\w+): (\S+)$", r.stderr, re.M))
+    return {"ok": r.returncode == 0,
+            "errors": int(stats.get("errors", 0)) + (r.returncode != 0),
+            "rps": float(stats.get("requests_per_s", 0)),
+            "p99": float(stats.get("latency_p99_ms", 0))}
+
+
+def idle_scenario(bindir, runs, quick):
+    raise_nofile()
+    counts = tuple(n // 10 for n in IDLE_COUNTS) if quick else IDLE_COUNTS
+    requests = 200 if quick else 4000
+    servers = [("up", b) for b in poll_backends(bindir)]
+    servers += [(name, argv, kind) for name, argv, kind in
+                reference_servers()]
+
+    def label(sv):
+        return f"up-poll --backend {sv[1]}" if sv[0] == "up" else sv[0]
+
+    res = {}
+    for n in counts:
+        for run in range(runs):
+            for sv in servers:      # interleaved
+                key = (label(sv), n)
+                if sv[0] == "up" and sv[1] == "select" and n + 50 > 1008:
+                    res[key] = None     # beyond FD_SETSIZE: refused
+                    continue
+                print(f"idle {n:5} run {run + 1} {label(sv):<26}", end=" ",
+                      flush=True)
+                try:
+                    r = run_idle(bindir, sv, n, requests)
+                except Exception as e:
+                    print(f"failed: {e}")
+                    continue
+                res.setdefault(key, []).append(r)
+                print(f"{r['rps']:10.0f} req/s  p99 {r['p99']:.2f} ms  "
+                      f"errors {r['errors']}", flush=True)
+    out = [f"## Idle connections: 50 busy persistent clients at -d 0, "
+           f"{requests} requests each, while "
+           f"{', '.join(f'{n:,}' for n in counts)} idle connections are "
+           "held open", "",
+           "Requests/s and p99 latency (ms), medians of the runs. select "
+           "cannot watch descriptors past FD_SETSIZE (1024): n/a.", "",
+           "| server | " + " | ".join(f"{n:,} idle: req/s, p99 ms"
+                                      for n in counts) + " | errors |",
+           "|---|" + "---|" * len(counts) + "---|"]
+    meds = {}
+    for sv in servers:
+        cells, errs = [], 0
+        for n in counts:
+            runs_ = res.get((label(sv), n))
+            if not runs_:
+                cells.append("n/a")
+                continue
+            rps = statistics.median([r["rps"] for r in runs_])
+            p99 = statistics.median([r["p99"] for r in runs_])
+            meds[(label(sv), n)] = rps
+            errs += sum(r["errors"] for r in runs_)
+            cells.append(f"{rps:,.0f}, {p99:.2f}")
+        out.append(f"| {label(sv)} | " + " | ".join(cells) + f" | {errs} |")
+    out.append("")
+    hi, lo = counts[-1], counts[0]
+    ep = "up-poll --backend epoll"
+    if (ep, hi) in meds and (ep, lo) in meds:
+        ratio = meds[(ep, hi)] / meds[(ep, lo)]
+        out.append(f"- epoll with {hi:,} idle / with {lo}: {ratio:.2f}x "
+                   f"(target >= 0.9): {'met' if ratio >= 0.9 else 'MISSED'}")
+    if ("redis-server", hi) in meds and (ep, hi) in meds:
+        ratio = meds[(ep, hi)] / meds[("redis-server", hi)]
+        out.append(f"- epoll / redis-server with {hi:,} idle: {ratio:.2f}x "
+                   f"(target >= 1): {'met' if ratio >= 1 else 'MISSED'}")
+    elif ("redis-server", hi) not in meds:
+        out.append("- epoll / redis-server: not measured (no redis-server)")
+    return out
+
+
+# ---- the streaming scenario (issue 12) -----------------------------------
+
+def stream_scenario(bindir, runs, quick):
+    """One client streams LINES pipelined lines of 100 bytes through
+    upclient; the time until the last reply is in."""
+    import tempfile
+    lines = 100000 if quick else 1000000
+    d = tempfile.mkdtemp(prefix="up-bench-stream-")
+    src, want, got = (os.path.join(d, f) for f in ("in", "want", "out"))
+    line = b"abcdefghij" * 9 + b"klmnopqrs\n"
+    with open(src, "wb") as f:
+        f.write(line * lines)
+    with open(want, "wb") as f:
+        f.write(line.upper() * lines)
+    servers = [(f"up-{m}", [os.path.join(bindir, f"upserver-{m}")])
+               for m in ("seq", "thread")]
+    servers += [(f"up-poll --backend {b}",
+                 [os.path.join(bindir, "upserver-poll"), "--backend", b])
+                for b in poll_backends(bindir)]
+    res = {}
+    for run in range(runs):
+        for name, argv in servers:
+            p = subprocess.Popen(argv + ["-q", "-p", "0", "-d", "0"],
+                                 stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, text=True)
+            m = re.search(r" listening \S*:(\d+) ", p.stdout.readline())
+            try:
+                with open(src, "rb") as fin, open(got, "wb") as fout:
+                    t0 = time.monotonic()
+                    r = subprocess.run([os.path.join(bindir, "upclient"),
+                                        "-p", m.group(1)], stdin=fin,
+                                       stdout=fout, timeout=600)
+                    secs = time.monotonic() - t0
+            finally:
+                stop(p)
+            same = r.returncode == 0 and subprocess.run(
+                ["cmp", "-s", want, got]).returncode == 0
+            print(f"stream run {run + 1} {name:<26} {secs:.3f} s "
+                  f"{'same bytes' if same else 'WRONG BYTES'}", flush=True)
+            res.setdefault(name, []).append((secs, same))
+    shutil.rmtree(d, ignore_errors=True)
+    out = [f"## Streaming: {lines:,} pipelined lines of 100 bytes through "
+           "one upclient, -d 0", "",
+           "| server | seconds | vs up-thread | every byte back |",
+           "|---|---|---|---|"]
+    thread = statistics.median([t for t, _ in res.get("up-thread", [])]
+                               or [float("nan")])
+    for name, _ in servers:
+        runs_ = res.get(name, [])
+        if not runs_:
+            continue
+        t = statistics.median([x for x, _ in runs_])
+        out.append(f"| {name} | {fmt_med([x for x, _ in runs_], '{:.3f}')} "
+                   f"| {t / thread:.2f}x | "
+                   f"{'yes' if all(ok for _, ok in runs_) else 'NO'} |")
+    out.append("")
+    for name, _ in servers:
+        if name.startswith("up-poll") and res.get(name):
+            t = statistics.median([x for x, _ in res[name]])
+            out.append(f"- {name} / up-thread: {t / thread:.2f}x (target "
+                       f"<= 1.2): {'met' if t <= 1.2 * thread else 'MISSED'}")
+    return out

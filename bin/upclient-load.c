@@ -586,7 +586,11 @@ next_request(struct load *l, struct conn *c, int64_t now)
 {
 	const struct load_options *o = l->o;
 
-	if (o->text != NULL)
+	if (o->text != NULL && o->literal) {
+		memcpy(c->buf, o->text, o->textlen);
+		c->buf[o->textlen] = '\n';
+		c->len = o->textlen + 1;
+	} else if (o->text != NULL)
 		c->len = payload_text(c->buf, o->text, o->textlen, c->id,
 		    c->done + 1);
 	else {

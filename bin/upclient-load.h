@@ -28,6 +28,7 @@ struct load_options {
 	long		 random;	/* -r: letters per request, or -1 */
 	int64_t		 timeout_ns;	/* --timeout: 0 for never */
 	int		 verify;	/* --verify */
+	int		 literal;	/* --literal: TEXT not numbered */
 	int		 timeline;	/* -T */
 	int		 stats;		/* -s */
 	int		 verbose;	/* -v */

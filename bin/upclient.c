@@ -34,12 +34,12 @@
 #define MAX_RANDOM	(16L * 1024 * 1024)
 #define MAX_TIMEOUT_NS	(86400LL * UP_NS_PER_SEC)	/* one day */
 
-enum { OPT_TIMEOUT = 256, OPT_VERIFY };
+enum { OPT_TIMEOUT = 256, OPT_VERIFY, OPT_LITERAL };
 
 static const char synopsis[] =
     "usage: upclient [-hsTVv] [-c n] [-H host] [-j n] [-n n] [-p port]"
     " [-r bytes]\n"
-    "                [--timeout time] [--verify] [text ...]\n";
+    "                [--literal] [--timeout time] [--verify] [text ...]\n";
 
 static const char help[] =
     "\n"
@@ -53,6 +53,10 @@ static const char help[] =
     " [no limit]\n"
     "  -r, --random BYTES   send BYTES random letters a-z and a newline,"
     " not TEXT\n"
+    "      --literal        send TEXT as it is, not numbered (for servers"
+    " that do not\n"
+    "                       echo: a reply is whole once as long as its"
+    " request)\n"
     "      --verify         check that each reply is its request"
     " uppercased\n"
     "      --timeout TIME   fail a connect or a reply after TIME, 0 never"
@@ -68,11 +72,9 @@ static const char help[] =
     " the reply.\n"
     "Without, sends standard input and writes the replies to standard"
     " output.\n"
-    "Any of -cjnrsTv, --verify, --timeout chooses the load mode instead:"
-    " each\n"
-    "connection sends \"TEXT C.R\" (connection C, request R) or -r random"
-    " letters;\n"
-    "replies to TEXT go to standard output as they complete, replies to -r"
+    "Any of -cjnrsTv, --literal, --verify, --timeout chooses the load"
+    " mode instead:\neach connection sends \"TEXT C.R\" (connection C, request R) or -r random"
+    " letters;\nreplies to TEXT go to standard output as they complete, replies to -r"
     " do not;\n"
     "the timeline and the stats (\"key: value\" lines) go to standard"
     " error.\n"
@@ -216,6 +218,7 @@ main(int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "clients",	required_argument,	NULL, 'c' },
 		{ "host",	required_argument,	NULL, 'H' },
+		{ "literal",	no_argument,		NULL, OPT_LITERAL },
 		{ "help",	no_argument,		NULL, 'h' },
 		{ "jobs",	required_argument,	NULL, 'j' },
 		{ "requests",	required_argument,	NULL, 'n' },
@@ -302,6 +305,9 @@ main(int argc, char **argv)
 		case OPT_VERIFY:
 			lo.verify = load = 1;
 			break;
+		case OPT_LITERAL:
+			lo.literal = load = 1;
+			break;
 		case ':':
 			return usage_error("option %s needs a value",
 			    argv[optind - 1]);
@@ -322,6 +328,8 @@ main(int argc, char **argv)
 		    " needs TEXT or -r BYTES");
 	if (load && argc > 0 && lo.random >= 0)
 		return usage_error("%s", "give TEXT or -r BYTES, not both");
+	if (lo.literal && argc == 0)
+		return usage_error("%s", "--literal needs TEXT");
 
 	if (argc > 0) {
 		/* The words joined by spaces, and a newline. */
