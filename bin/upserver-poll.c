@@ -44,7 +44,7 @@
  *
  * Memory per connection, whatever the client does: a struct conn and a
  * pointer (about 320 bytes), what the backend keeps per descriptor, and a
- * request buffer only once bytes arrive: FIRST_BUF bytes, doubled while
+ * request buffer only once bytes arrive: 1 KiB, doubled while
  * a long request is put together or reads keep filling it, never beyond
  * --max-line. A buffer that grew is freed once it is empty and the client
  * paused. Replies are made in place, so there is no second buffer, except
@@ -52,7 +52,6 @@
  * request target. 10 000 connections that have sent nothing cost about
  * 3 MB, 10 000 between requests about 14 MB, plus the kernel's buffers.
  */
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -69,7 +68,6 @@
 #define DEFAULT_MAX_CONNS	16384	/* -c: or what the fd limit allows */
 #define ACCEPT_BATCH		1024	/* accepts per wakeup, then serve */
 #define ACCEPT_PAUSE_NS		(100 * 1000000LL) /* out of descriptors */
-#define FIRST_BUF		1024	/* a request buffer's first size */
 #define LINGER_NS		UP_NS_PER_SEC	/* --http: see linger_start */
 #define LINGER_MAX		(1024 * 1024)
 
@@ -100,9 +98,7 @@ struct clist {
 struct conn {
 	int		 fd;
 	enum conn_state	 state;
-	char		*buf;		/* what the client sent, or NULL */
-	size_t		 cap;		/* at most --max-line */
-	size_t		 start, end;	/* unconsumed bytes: buf[start..end) */
+	struct up_reader in;		/* what the client sent */
 	size_t		 reqlen;	/* the request at buf[start] served */
 	const char	*reply;		/* its reply: in place, or in out */
 	size_t		 replylen;
@@ -112,8 +108,6 @@ struct conn {
 	char		*out;		/* --http: the response, or NULL */
 	size_t		 outcap;
 	struct up_http_request http;	/* --http: the request parsed */
-	int		 eof;		/* the client ended its stream */
-	int		 filled;	/* the last read filled the buffer */
 	int64_t		 deadline;	/* on a list: when its wait ends */
 	size_t		 drained;	/* LINGER: bytes discarded */
 	long		 seen;		/* the counter read at the start */
@@ -207,7 +201,7 @@ conn_close(struct loop *l, struct conn *c, const char *reason)
 		    reason);
 	else
 		up_log("closed", c->peer, "requests=%lu", c->served);
-	free(c->buf);
+	up_reader_free(&c->in);
 	free(c->out);
 	free(c);
 }
@@ -241,78 +235,12 @@ timer_start(struct loop *l, struct conn *c)
 	list_append(&l->timers, c, up_now_ns() + l->o->delay_ns);
 }
 
-/*
- * Reads once from c into its buffer, allocating or growing the buffer as
- * needed. Returns what recv(2) returned (-1 with errno, and *op naming
- * what failed). A connection that has not sent anything has no buffer,
- * so the first bytes are read into a scratch buffer and copied.
- */
-static ssize_t
-conn_read(struct loop *l, struct conn *c, const char **op)
-{
-	static char scratch[FIRST_BUF];
-	size_t first = l->o->max_line < FIRST_BUF ? l->o->max_line : FIRST_BUF;
-	size_t cap;
-	ssize_t n;
-	char *p;
-
-	*op = "read";
-	if (c->buf == NULL) {
-		n = recv(c->fd, scratch, first, 0);
-		if (n <= 0)
-			return n;
-		if ((c->buf = malloc(first)) == NULL) {
-			*op = "malloc";
-			return -1;
-		}
-		memcpy(c->buf, scratch, (size_t)n);
-		c->cap = first;
-		c->start = 0;
-		c->end = (size_t)n;
-		c->filled = (size_t)n == first;
-		return n;
-	}
-	/* Only a piece of a request is left: slide it to the front. */
-	if (c->start > 0) {
-		memmove(c->buf, c->buf + c->start, c->end - c->start);
-		c->end -= c->start;
-		c->start = 0;
-	}
-	/*
-	 * Full and still no whole request, or a client that keeps filling
-	 * the buffer (pipelining): double it, up to --max-line.
-	 */
-	if ((c->end == c->cap || c->filled) && c->cap < l->o->max_line) {
-		cap = c->cap * 2 < l->o->max_line ? c->cap * 2 :
-		    l->o->max_line;
-		if ((p = realloc(c->buf, cap)) == NULL) {
-			*op = "malloc";
-			return -1;
-		}
-		c->buf = p;
-		c->cap = cap;
-	}
-	n = recv(c->fd, c->buf + c->end, c->cap - c->end, 0);
-	if (n > 0) {
-		c->filled = (size_t)n == c->cap - c->end;
-		c->end += (size_t)n;
-	}
-	return n;
-}
-
 /* Makes c wait for its client's next bytes, giving back grown buffers. */
 static void
 wait_input(struct loop *l, struct conn *c)
 {
-	if (c->start == c->end) {
-		c->start = c->end = 0;
-		if (c->cap > FIRST_BUF && !c->filled) {
-			free(c->buf);
-			c->buf = NULL;
-			c->cap = 0;
-		}
-	}
-	if (c->outcap > UP_HTTP_HEAD_MAX + FIRST_BUF) {
+	up_reader_shrink(&c->in);
+	if (c->outcap > UP_HTTP_HEAD_MAX + UP_FIRST_BUF) {
 		free(c->out);
 		c->out = NULL;
 		c->outcap = 0;
@@ -382,17 +310,17 @@ log_responded(struct loop *l, struct conn *c, size_t bytes)
 static void
 reply_done(struct loop *l, struct conn *c)
 {
-	size_t len, stop = c->start + c->replylen;
+	size_t len, stop = c->in.start + c->replylen;
 
 	if (c->nreq == 1) {
 		log_responded(l, c, c->body);
-		c->start += c->reqlen;
+		c->in.start += c->reqlen;
 	} else {
-		while (c->start < stop) {
-			len = l->frame(c->buf + c->start, stop - c->start,
+		while (c->in.start < stop) {
+			len = l->frame(c->in.buf + c->in.start, stop - c->in.start,
 			    l->o->max_line, 1);
 			log_responded(l, c, len);
-			c->start += len;
+			c->in.start += len;
 		}
 	}
 	c->served += c->nreq;
@@ -405,8 +333,8 @@ reply_done(struct loop *l, struct conn *c)
 		linger_start(l, c);
 		return;
 	}
-	if (c->eof || l->stopping || (c->end > c->start &&
-	    l->frame(c->buf + c->start, c->end - c->start, l->o->max_line,
+	if (c->in.eof || l->stopping || (c->in.end > c->in.start &&
+	    l->frame(c->in.buf + c->in.start, c->in.end - c->in.start, l->o->max_line,
 	    0) > 0)) {
 		c->state = QUEUED;
 		list_append(&l->ready, c, 0);
@@ -460,8 +388,8 @@ reply_start(struct loop *l, struct conn *c)
 	c->sent = 0;
 	c->nreq = 1;
 	if (!l->o->http) {
-		up_uppercase(c->buf + c->start, c->reqlen);
-		c->reply = c->buf + c->start;
+		up_uppercase(c->in.buf + c->in.start, c->reqlen);
+		c->reply = c->in.buf + c->in.start;
 		c->replylen = c->body = c->reqlen;
 		conn_send(l, c);
 		return;
@@ -488,17 +416,17 @@ reply_start(struct loop *l, struct conn *c)
 static void
 reply_batch(struct loop *l, struct conn *c)
 {
-	size_t pos = c->start, len = c->reqlen;
+	size_t pos = c->in.start, len = c->reqlen;
 
 	c->nreq = 0;
 	do {
-		up_uppercase(c->buf + pos, len);
+		up_uppercase(c->in.buf + pos, len);
 		pos += len;
 		c->nreq++;
-	} while (pos < c->end && (len = l->frame(c->buf + pos, c->end - pos,
-	    l->o->max_line, c->eof)) > 0);
-	c->reply = c->buf + c->start;
-	c->replylen = pos - c->start;
+	} while (pos < c->in.end && (len = l->frame(c->in.buf + pos, c->in.end - pos,
+	    l->o->max_line, c->in.eof)) > 0);
+	c->reply = c->in.buf + c->in.start;
+	c->replylen = pos - c->in.start;
 	c->body = c->reqlen;
 	c->sent = 0;
 	conn_send(l, c);
@@ -524,7 +452,7 @@ start_request(struct loop *l, struct conn *c, size_t len)
 		return;
 	}
 	if (l->o->http) {
-		up_http_parse(c->buf + c->start, len, l->o->max_line,
+		up_http_parse(c->in.buf + c->in.start, len, l->o->max_line,
 		    &c->http);
 		if (c->http.status != 200) {
 			reply_start(l, c);	/* refused: no work */
@@ -570,19 +498,18 @@ start_request(struct loop *l, struct conn *c, size_t len)
 static void
 conn_advance(struct loop *l, struct conn *c, int try_read)
 {
-	const char *op;
 	size_t len;
 	ssize_t n;
 
 	for (;;) {
-		if (c->end > c->start) {
-			len = l->frame(c->buf + c->start, c->end - c->start,
-			    l->o->max_line, c->eof);
+		if (c->in.end > c->in.start) {
+			len = l->frame(c->in.buf + c->in.start, c->in.end - c->in.start,
+			    l->o->max_line, c->in.eof);
 			if (len > 0) {
 				start_request(l, c, len);
 				return;
 			}
-		} else if (c->eof) {
+		} else if (c->in.eof) {
 			conn_close(l, c, NULL);
 			return;
 		}
@@ -590,13 +517,9 @@ conn_advance(struct loop *l, struct conn *c, int try_read)
 			wait_input(l, c);
 			return;
 		}
-		n = conn_read(l, c, &op);
-		if (n > 0) {
+		n = up_reader_fill(&c->in, c->fd, l->o->max_line);
+		if (n >= 0) {
 			try_read = 0;	/* one read a turn */
-			continue;
-		}
-		if (n == 0) {
-			c->eof = 1;
 			continue;
 		}
 		if (errno == EINTR)
@@ -608,7 +531,7 @@ conn_advance(struct loop *l, struct conn *c, int try_read)
 				wait_input(l, c);
 			return;
 		}
-		conn_fail(l, c, op, errno);
+		conn_fail(l, c, errno == ENOMEM ? "malloc" : "read", errno);
 		return;
 	}
 }
@@ -921,27 +844,12 @@ run(struct up_server *s)
 	return 0;
 }
 
-/*
- * The default for -c: DEFAULT_MAX_CONNS, or fewer when the descriptor
- * limit (raised to its hard maximum at start) could not hold them.
- */
-static long
-default_max_conns(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
-	    rl.rlim_max != RLIM_INFINITY &&
-	    rl.rlim_max < DEFAULT_MAX_CONNS + UP_RESERVED_FDS)
-		return rl.rlim_max > 2 * UP_RESERVED_FDS ?
-		    (long)rl.rlim_max - UP_RESERVED_FDS : UP_RESERVED_FDS;
-	return DEFAULT_MAX_CONNS;
-}
-
 int
 main(int argc, char **argv)
 {
-	struct up_server s = { .opt.max_conns = default_max_conns() };
+	struct up_server s = {
+		.opt.max_conns = up_fd_room(DEFAULT_MAX_CONNS)
+	};
 	char msg[UP_MSG_MAX];
 	int status;
 

@@ -6,6 +6,8 @@
  * client ends its stream form a last request, so the replies, put end to
  * end, are exactly the uppercase of everything the client sent.
  */
+#include <sys/socket.h>
+
 #include <errno.h>
 #include <poll.h>
 #include <stdlib.h>
@@ -104,5 +106,64 @@ up_reader_next(struct up_reader *r, int fd, int timeout_ms, char **req,
 		if (got == 0)
 			r->eof = 1;
 		r->end += (size_t)got;
+	}
+}
+
+ssize_t
+up_reader_fill(struct up_reader *r, int fd, size_t max)
+{
+	static char scratch[UP_FIRST_BUF];
+	size_t first = max < UP_FIRST_BUF ? max : UP_FIRST_BUF, cap;
+	ssize_t n;
+	char *p;
+
+	if (r->buf == NULL) {
+		/* Read first, so that a client that sent nothing costs none. */
+		n = recv(fd, scratch, first, 0);
+		if (n == 0)
+			r->eof = 1;
+		if (n <= 0)
+			return n;
+		if ((r->buf = malloc(first)) == NULL)
+			return -1;
+		memcpy(r->buf, scratch, (size_t)n);
+		r->cap = first;
+		r->start = 0;
+		r->end = (size_t)n;
+		r->filled = (size_t)n == first;
+		return n;
+	}
+	if (r->start > 0) {
+		memmove(r->buf, r->buf + r->start, r->end - r->start);
+		r->end -= r->start;
+		r->start = 0;
+	}
+	if ((r->end == r->cap || r->filled) && r->cap < max) {
+		cap = r->cap * 2 < max ? r->cap * 2 : max;
+		if ((p = realloc(r->buf, cap)) == NULL)
+			return -1;
+		r->buf = p;
+		r->cap = cap;
+	}
+	n = recv(fd, r->buf + r->end, r->cap - r->end, 0);
+	if (n > 0) {
+		r->filled = (size_t)n == r->cap - r->end;
+		r->end += (size_t)n;
+	}
+	if (n == 0)
+		r->eof = 1;
+	return n;
+}
+
+void
+up_reader_shrink(struct up_reader *r)
+{
+	if (r->start < r->end)
+		return;
+	r->start = r->end = 0;
+	if (r->cap > UP_FIRST_BUF && !r->filled) {
+		free(r->buf);
+		r->buf = NULL;
+		r->cap = 0;
 	}
 }

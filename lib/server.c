@@ -35,6 +35,19 @@ raise_nofile(void)
 	}
 }
 
+long
+up_fd_room(long want)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_max != RLIM_INFINITY &&
+	    rl.rlim_max < (rlim_t)want + UP_RESERVED_FDS)
+		return rl.rlim_max > 2 * UP_RESERVED_FDS ?
+		    (long)rl.rlim_max - UP_RESERVED_FDS : UP_RESERVED_FDS;
+	return want;
+}
+
 int
 up_server_start(struct up_server *s, int argc, char **argv,
     const char *model, unsigned refuse, int across_processes, char *msg,

@@ -264,6 +264,7 @@ struct up_reader {
 	size_t	 cap;		/* max_line */
 	size_t	 start, end;	/* unconsumed bytes are buf[start..end) */
 	int	 eof;		/* the client ended its stream */
+	int	 filled;	/* up_reader_fill: the last read filled it */
 };
 
 int	up_reader_init(struct up_reader *r, size_t max_line);
@@ -278,6 +279,20 @@ void	up_reader_free(struct up_reader *r);
  */
 int	up_reader_next(struct up_reader *r, int fd, int timeout_ms,
 	    char **req, size_t *len);
+
+/*
+ * For an event loop, where a connection that sends nothing should cost no
+ * buffer: r starts zeroed, and each call reads once from the non-blocking
+ * socket fd, allocating UP_FIRST_BUF bytes on the first bytes and
+ * doubling, up to max, while a request does not fit or reads keep filling
+ * the buffer (a client that pipelines). Returns what recv(2) returned,
+ * with r->eof set on 0, or -1 with errno (ENOMEM when out of memory).
+ */
+#define UP_FIRST_BUF	1024
+ssize_t	up_reader_fill(struct up_reader *r, int fd, size_t max);
+
+/* Frees r's buffer if it grew and is empty, and the client paused. */
+void	up_reader_shrink(struct up_reader *r);
 
 /* ---- http.c: the minimal HTTP/1.1 of --http -------------------------- */
 
@@ -380,6 +395,13 @@ int	up_server_start(struct up_server *s, int argc, char **argv,
  * loop never spins. Returns 1 with *c filled, or 0 when stopping.
  */
 int	up_server_accept(struct up_server *s, struct up_conn *c);
+
+/*
+ * want, or fewer when the hard descriptor limit (to which the soft one is
+ * raised at start) cannot hold that many connections besides
+ * UP_RESERVED_FDS: an event loop's default for -c.
+ */
+long	up_fd_room(long want);
 
 /* Closes the listening socket and logs "stopped"; returns exit status 0. */
 int	up_server_stop(struct up_server *s);
