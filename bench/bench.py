@@ -529,9 +529,11 @@ def reference_servers():
             "--tcp-backlog", "4096"], "redis"))
     mc = shutil.which("memcached")
     if mc:
+        # one worker thread, as the event loop and redis have one
+        user = ["-u", "nobody"] if os.geteuid() == 0 else []
         out.append(("memcached", lambda port: [
             mc, "-p", str(port), "-l", "127.0.0.1", "-U", "0", "-c", "20000",
-            "-t", "1"], "memcached"))
+            "-t", "1"] + user, "memcached"))
     return out
 
 
