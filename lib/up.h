@@ -177,7 +177,8 @@ int	up_send_all(int fd, const void *buf, size_t len, int timeout_ms);
 
 /*
  * Waits until fd is ready for `events` (POLLIN or POLLOUT) while watching
- * for a stop request. timeout_ms < 0 waits forever. Returns 1 ready, 0 on
+ * for a stop request (this process's, and in a child of up_fork() its
+ * parent's). timeout_ms < 0 waits forever. Returns 1 ready, 0 on
  * timeout, -1 with errno, or UP_WAIT_STOP when the server is stopping.
  */
 #define UP_WAIT_STOP	2
@@ -350,16 +351,55 @@ int	up_log_fd(int fd, const char *event, const char *peer,
 int	up_log_error(const char *peer, const char *who, const char *op,
 	    int err);
 
+/* ---- shortage.c: out of processes, threads or memory for a while ----- */
+
+/*
+ * A shortage as the log tells it: "error <peer> op=OP errno=E" when the
+ * first try fails, "recovered <peer> op=OP failures=N waited=N lasted=T"
+ * when it ends, nothing per retry in between.
+ */
+struct up_shortage {
+	int		 active;	/* started and not over */
+	const char	*op;		/* "fork", "pthread_create", "malloc" */
+	unsigned long	 failures;	/* tries that failed */
+	unsigned long	 waited;	/* connections kept waiting */
+	int64_t		 since;		/* up_now_ns() of the first failure */
+	int		 backoff_ms;	/* the wait before the next try */
+};
+
+/* 1 when err is a lack of resources worth waiting out (EAGAIN, ENOMEM). */
+int	up_shortage_error(int err);
+
+/*
+ * Counts a failed try of op with errno err, logging the "error" line if
+ * it starts a shortage; new_waiter counts one more connection waiting.
+ * Returns how long to wait before the next try, in ms: 10 at first,
+ * doubling up to 1000.
+ */
+int	up_shortage_failed(struct up_shortage *sh, const char *peer,
+	    const char *op, int err, int new_waiter);
+
+/* The operation succeeds again: logs "recovered" if a shortage was on. */
+void	up_shortage_over(struct up_shortage *sh, const char *peer);
+
 /* ---- signal.c: stopping ----------------------------------------------- */
 
 /*
  * Ignores SIGPIPE and turns SIGINT and SIGTERM into a stop request that
  * up_stopping() reports and that makes up_stop_fd() readable for good (a
- * pipe nobody drains, so every poll(2) in every thread or child process
- * that watches it wakes up). Returns 0 or -1.
+ * pipe nobody drains, so every poll(2) in every thread that watches it
+ * wakes up). Returns 0 or -1.
  */
 int	up_signals_init(void);
 int	up_stopping(void);
 int	up_stop_fd(void);
+
+/*
+ * fork(2) for a server that will keep serving in the child: the child
+ * gets a stop of its own, so SIGINT or SIGTERM sent to it stops that
+ * child alone, while a stop of the parent still stops it too (up_wait()
+ * and up_stopping() in the child watch both). Returns what fork returns.
+ */
+pid_t	up_fork(void);
 
 #endif /* UP_H */
