@@ -17,6 +17,8 @@ command -v curl >/dev/null 2>&1 || need="$need curl"
 command -v wrk >/dev/null 2>&1 || need="$need wrk"
 command -v python3 >/dev/null 2>&1 || need="$need python3"
 command -v ss >/dev/null 2>&1 || need="$need iproute2"
+command -v fiu-run >/dev/null 2>&1 || need="$need fiu-utils"
+command -v setpriv >/dev/null 2>&1 || need="$need util-linux"
 pkg-config --exists libsodium 2>/dev/null || need="$need libsodium-dev"
 
 [ -z "$need" ] && exit 0
