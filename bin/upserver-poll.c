@@ -33,6 +33,11 @@
  *  - Backpressure: while a connection's request is worked on or its reply
  *    is unsent, the loop does not read from it, so a client that sends
  *    without reading fills the kernel's buffers, not the server's memory.
+ *    The same when memory runs out: a connection whose buffer cannot be
+ *    allocated or grown is not read until a later turn of the loop finds
+ *    memory again, and a connection is accepted only once the memory to
+ *    hold it is there. Nothing is lost; only the idle timeout closes a
+ *    connection that waits for memory too long.
  *
  * Memory per connection, whatever the client does: a struct conn, a
  * pollfd and a pointer (about 320 bytes), and a request buffer only once
@@ -65,6 +70,7 @@
 #define ACCEPT_BATCH		1024	/* accepts per wakeup, then serve */
 #define ACCEPT_PAUSE_NS		(100 * 1000000LL) /* out of descriptors */
 #define FIRST_BUF		1024	/* a request buffer's first size */
+#define MALLOC_RETRY_NS		(20 * 1000000LL) /* out of memory */
 #define LINGER_NS		UP_NS_PER_SEC	/* --http: see linger_start */
 #define LINGER_MAX		(1024 * 1024)
 
@@ -114,6 +120,8 @@ struct conn {
 	long		 seen;		/* the counter read at the start */
 	long		 count;		/* the counter after this request */
 	unsigned long	 served;	/* requests answered */
+	int		 starved;	/* waits for memory to read more */
+	int64_t		 starved_in;	/* the shortage it waited in (since) */
 	struct conn	*next;		/* on the timer or the lock queue */
 	struct clist	*list;		/* the deadline list it is on */
 	struct conn	*lprev, *lnext;
@@ -140,6 +148,10 @@ struct loop {
 	struct clist	 linger;	/* LINGER: by start */
 	int64_t		 now;		/* monotonic, after each poll(2) */
 	int64_t		 accept_pause;	/* no accepting until then, or 0 */
+	struct conn	*spare;		/* the next accepted connection's */
+	struct up_shortage memory;	/* malloc failing, as logged */
+	size_t		 nstarved;	/* connections waiting for memory */
+	int64_t		 retry_at;	/* when to try malloc again, or 0 */
 	int		 stopping;
 };
 
@@ -248,6 +260,8 @@ conn_close(struct loop *l, struct conn *c, const char *reason)
 	}
 	l->n--;
 	l->nconns--;
+	if (c->starved)
+		l->nstarved--;
 	close(c->fd);
 	if (reason != NULL)
 		up_log("closed", c->peer, "requests=%lu reason=%s", c->served,
@@ -277,34 +291,41 @@ timer_start(struct loop *l, struct conn *c)
 }
 
 /*
- * Reads once from c into its buffer, allocating or growing the buffer as
- * needed. Returns what recv(2) returned (-1 with errno, and *op naming
- * what failed). A connection that has not sent anything has no buffer,
- * so the first bytes are read into a scratch buffer and copied.
+ * An allocation succeeded: the memory shortage, if one is on, is over
+ * once no connection waits for memory any more.
+ */
+static void
+memory_back(struct loop *l)
+{
+	if (l->memory.active && l->nstarved == 0)
+		up_shortage_over(&l->memory, l->s->addr);
+}
+
+/*
+ * Reads once from c into its buffer, allocating or growing the buffer
+ * first as needed. A connection that has sent nothing has none: one
+ * byte is peeked at to learn whether one is needed yet. Returns what
+ * recv(2) returned, or -1 with errno (*op naming what failed). When the
+ * memory is not there, nothing has been read, and nothing is lost.
  */
 static ssize_t
 conn_read(struct loop *l, struct conn *c, const char **op)
 {
-	static char scratch[FIRST_BUF];
 	size_t first = l->o->max_line < FIRST_BUF ? l->o->max_line : FIRST_BUF;
 	size_t cap;
 	ssize_t n;
-	char *p;
+	char *p, byte;
 
 	*op = "read";
 	if (c->buf == NULL) {
-		n = recv(c->fd, scratch, first, 0);
-		if (n <= 0)
+		if ((n = recv(c->fd, &byte, 1, MSG_PEEK)) <= 0)
 			return n;
-		if ((c->buf = malloc(first)) == NULL) {
-			*op = "malloc";
+		*op = "malloc";
+		if ((c->buf = malloc(first)) == NULL)
 			return -1;
-		}
-		memcpy(c->buf, scratch, (size_t)n);
 		c->cap = first;
-		c->start = 0;
-		c->end = (size_t)n;
-		return n;
+		c->start = c->end = 0;
+		memory_back(l);
 	}
 	/* Only a piece of a request is left: slide it to the front. */
 	if (c->start > 0) {
@@ -313,20 +334,49 @@ conn_read(struct loop *l, struct conn *c, const char **op)
 		c->start = 0;
 	}
 	/* Full and still no whole request: cap < max_line, so double it. */
+	*op = "malloc";
 	if (c->end == c->cap) {
 		cap = c->cap * 2 < l->o->max_line ? c->cap * 2 :
 		    l->o->max_line;
-		if ((p = realloc(c->buf, cap)) == NULL) {
-			*op = "malloc";
+		if ((p = realloc(c->buf, cap)) == NULL)
 			return -1;
-		}
 		c->buf = p;
 		c->cap = cap;
+		memory_back(l);
 	}
+	*op = "read";
 	n = recv(c->fd, c->buf + c->end, c->cap - c->end, 0);
 	if (n > 0)
 		c->end += (size_t)n;
 	return n;
+}
+
+/*
+ * No memory for c's buffer: c is not read (backpressure) until
+ * retry_starved() finds memory, on a later turn of the loop. Its idle
+ * clock runs on from its last progress, so -t still closes it if memory
+ * never comes back. At a stop it is closed at once.
+ */
+static void
+conn_starve(struct loop *l, struct conn *c, int err)
+{
+	if (l->stopping) {
+		conn_close(l, c, "stop");
+		return;
+	}
+	up_shortage_failed(&l->memory, l->s->addr, "malloc", err,
+	    !l->memory.active || c->starved_in != l->memory.since);
+	c->starved_in = l->memory.since;
+	if (!c->starved) {
+		c->starved = 1;
+		l->nstarved++;
+	}
+	c->state = READING;
+	conn_watch(l, c, 0);
+	if (c->list == NULL)
+		idle_touch(l, c);
+	if (l->retry_at == 0)
+		l->retry_at = l->now + MALLOC_RETRY_NS;
 }
 
 /* Makes c wait for its client's next bytes, giving back grown buffers. */
@@ -556,6 +606,10 @@ conn_advance(struct loop *l, struct conn *c, int try_read)
 	size_t len;
 	ssize_t n;
 
+	if (c->starved) {	/* it may read again; it may starve again */
+		c->starved = 0;
+		l->nstarved--;
+	}
 	for (;;) {
 		if (c->end > c->start) {
 			len = l->frame(c->buf + c->start, c->end - c->start,
@@ -583,6 +637,10 @@ conn_advance(struct loop *l, struct conn *c, int try_read)
 		}
 		if (errno == EINTR)
 			continue;
+		if (strcmp(op, "malloc") == 0 && up_shortage_error(errno)) {
+			conn_starve(l, c, errno);
+			return;
+		}
 		if (errno == EAGAIN || errno == EWOULDBLOCK) {
 			if (l->stopping)
 				conn_close(l, c, "stop");
@@ -691,15 +749,33 @@ grow_slots(struct loop *l)
 	return 0;
 }
 
-/* A new connection on socket fd in the last slot, or NULL with errno. */
+/*
+ * The memory the next connection needs: a free slot and a struct conn
+ * (l->spare). Returns 0, or -1 with errno: then accepting waits, and the
+ * client in the backlog, rather than accept a connection with no room.
+ */
+static int
+reserve_conn(struct loop *l)
+{
+	if (grow_slots(l) == -1)
+		return -1;
+	if (l->spare == NULL) {
+		if ((l->spare = calloc(1, sizeof(*l->spare))) == NULL)
+			return -1;
+		memory_back(l);
+	}
+	return 0;
+}
+
+/* A new connection on socket fd in the last slot (reserved). */
 static struct conn *
 conn_new(struct loop *l, int fd, const struct sockaddr *sa)
 {
 	struct conn *c;
 	int on = 1;
 
-	if (grow_slots(l) == -1 || (c = calloc(1, sizeof(*c))) == NULL)
-		return NULL;
+	c = l->spare;
+	l->spare = NULL;
 	c->fd = fd;
 	c->slot = l->n++;
 	l->conn[c->slot] = c;
@@ -730,6 +806,12 @@ accept_ready(struct loop *l)
 
 	for (i = 0; i < ACCEPT_BATCH &&
 	    l->nconns < (size_t)l->o->max_conns; i++) {
+		if (reserve_conn(l) == -1) {
+			up_shortage_failed(&l->memory, l->s->addr, "malloc",
+			    errno, 0);
+			l->accept_pause = l->now + MALLOC_RETRY_NS;
+			return;
+		}
 		len = sizeof(ss);
 		fd = accept4(l->s->lfd, (struct sockaddr *)&ss, &len,
 		    SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -754,15 +836,43 @@ accept_ready(struct loop *l)
 				return;
 			}
 		}
-		if ((c = conn_new(l, fd, (struct sockaddr *)&ss)) == NULL) {
-			up_log_error(l->s->addr, NULL, "malloc", errno);
-			close(fd);
-			l->accept_pause = l->now + ACCEPT_PAUSE_NS;
-			return;
-		}
+		c = conn_new(l, fd, (struct sockaddr *)&ss);
 		up_log("accepted", c->peer, NULL);
 		/* A client often sends its request right after connecting. */
 		conn_advance(l, c, 1);
+	}
+}
+
+/*
+ * A later turn of the loop after a malloc failed: every connection that
+ * waits for memory tries to read again (and may wait again, the retry
+ * then backing off). The shortage is over once none waits.
+ */
+static void
+retry_starved(struct loop *l)
+{
+	struct conn *c;
+	size_t i;
+
+	l->retry_at = 0;
+	for (i = l->n; i-- > SLOT_FIRST_CONN; ) {
+		if (i < l->n && (c = l->conn[i])->starved)
+			conn_advance(l, c, 1);
+	}
+}
+
+/*
+ * The end of an accept pause. After a malloc failure the memory for the
+ * next connection is tried for now, whether one waits or not, so that
+ * the shortage is seen to end; if it fails again, the pause goes on.
+ */
+static void
+accept_resume(struct loop *l)
+{
+	l->accept_pause = 0;
+	if (l->memory.active && reserve_conn(l) == -1) {
+		up_shortage_failed(&l->memory, l->s->addr, "malloc", errno, 0);
+		l->accept_pause = l->now + MALLOC_RETRY_NS;
 	}
 }
 
@@ -843,6 +953,8 @@ next_timeout(struct loop *l)
 		next = earlier(next, l->linger.head->since + LINGER_NS);
 	if (l->accept_pause != 0)
 		next = earlier(next, l->accept_pause);
+	if (l->retry_at != 0)
+		next = earlier(next, l->retry_at);
 	if (next == INT64_MAX)
 		return -1;
 	now = up_now_ns();
@@ -881,7 +993,7 @@ run(struct up_server *s)
 	while (!l.stopping || l.nconns > 0) {
 		/* Listen only with room for another connection. */
 		if (l.accept_pause != 0 && l.now >= l.accept_pause)
-			l.accept_pause = 0;
+			accept_resume(&l);
 		l.pfd[SLOT_LISTEN].fd = !l.stopping && l.accept_pause == 0 &&
 		    l.nconns < (size_t)s->opt.max_conns ? s->lfd : -1;
 
@@ -911,9 +1023,12 @@ run(struct up_server *s)
 		}
 		if (!l.stopping && l.pfd[SLOT_LISTEN].revents != 0)
 			accept_ready(&l);
+		if (l.retry_at != 0 && l.now >= l.retry_at)
+			retry_starved(&l);
 		run_timers(&l);
 		expire(&l);
 	}
+	free(l.spare);
 	free(l.pfd);
 	free(l.conn);
 	return 0;

@@ -10,7 +10,7 @@
 
 # status, output, lines, stderr: set by bats' run; PORT, SERVER_*: helpers
 # CLIENT_PIDS: read by kill_clients and wait_clients (concurrent.bash)
-# shellcheck disable=SC2154,SC2153,SC2034
+# shellcheck disable=SC2154,SC2153,SC2034,SC2030,SC2031
 
 load helpers
 load concurrent
@@ -313,4 +313,83 @@ as_nobody_with_nproc() {
 	[ "$(grep -c 'reason=error' "$SERVER_LOG")" -eq 0 ]
 	grep -q ' error .* op=pthread_create errno=EAGAIN' "$SERVER_LOG"
 	shortages_paired pthread_create
+}
+
+@test "30% of malloc(3) calls failing in upserver-poll: 100 clients x 5 verified requests, no error" {
+	start_fiu_server poll -d 100ms
+	fiu_ctrl "enable_random name=libc/mm/malloc,probability=0.3" \
+	    "enable_random name=libc/mm/realloc,probability=0.3" \
+	    "enable_random name=libc/mm/calloc,probability=0.3"
+	run --separate-stderr timeout 120 upclient -H 127.0.0.1 -p "$PORT" \
+	    -c 100 -n 5 -r 100 --verify -s
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"requests: 500"* ]]
+	[[ "$stderr" == *"errors: 0"* ]]
+	stop_server
+	[ "$SERVER_STATUS" -eq 0 ]
+	[ "$(stopped_field requests)" -eq 500 ]
+	[ "$(grep -c 'reason=' "$SERVER_LOG")" -eq 0 ]
+	grep -vE ' (accepted|responded|closed) ' "$SERVER_LOG"
+	shortages_paired malloc
+}
+
+# held_client NAME: a python3 client that connects, writes NAME.ready,
+# sends "held" once NAME.go exists, and writes what it reads to NAME
+# until the server closes (or resets) the connection.
+held_client() {
+	python3 - "$PORT" "$1" <<'PY' &
+import os, socket, sys, time
+port, name = int(sys.argv[1]), sys.argv[2]
+s = socket.create_connection(("127.0.0.1", port))
+open(name + ".ready", "w").close()
+while not os.path.exists(name + ".go"):
+    time.sleep(0.05)
+s.sendall(b"held\n")
+data = b""
+try:
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+except ConnectionResetError:	# closed with our request unread
+    pass
+open(name, "wb").write(data)
+PY
+	CLIENT_PIDS+=($!)
+}
+
+@test "upserver-poll out of memory: the idle timeout closes a connection that waits too long, the rest are served" {
+	local nomem=("enable name=libc/mm/malloc" "enable name=libc/mm/realloc"
+	    "enable name=libc/mm/calloc")
+	local memory=("disable name=libc/mm/malloc" "disable name=libc/mm/realloc"
+	    "disable name=libc/mm/calloc")
+	start_fiu_server poll -d 0 -t 2s
+	CLIENT_PIDS=()
+	held_client "$BATS_TEST_TMPDIR/held"
+	wait_for_log "$SERVER_LOG" ' accepted '
+	fiu_ctrl "${nomem[@]}"
+	touch "$BATS_TEST_TMPDIR/held.go"
+	# no buffer for its request: not read, then closed by -t, unanswered
+	wait_clients
+	[ ! -s "$BATS_TEST_TMPDIR/held" ]
+	grep -q ' closed .* requests=0 reason=idle' "$SERVER_LOG"
+	fiu_ctrl "${memory[@]}"
+	run ask after
+	[ "$output" = AFTER ]
+	# a client that waits for memory less than -t is served once it is back
+	fiu_ctrl "${nomem[@]}"
+	ask later >"$BATS_TEST_TMPDIR/later" &
+	CLIENT_PIDS=($!)
+	sleep 0.5
+	[ ! -s "$BATS_TEST_TMPDIR/later" ]
+	fiu_ctrl "${memory[@]}"
+	wait_clients
+	[ "$(cat "$BATS_TEST_TMPDIR/later")" = LATER ]
+	stop_server
+	cat "$SERVER_LOG"
+	[ "$SERVER_STATUS" -eq 0 ]
+	[ "$(shortage_log malloc | tr '\n' ' ')" = "error recovered error recovered " ]
+	[ "$(grep -c ' closed .* reason=error' "$SERVER_LOG")" -eq 0 ]
 }
