@@ -76,9 +76,12 @@ static const char help[] =
     " do not;\n"
     "the timeline and the stats (\"key: value\" lines) go to standard"
     " error.\n"
+    "Ctrl-C (SIGINT) in load mode stops sending, waits a second at most for"
+    " the\n"
+    "replies in flight, and prints the timeline and the stats so far.\n"
     "Exit status: 0 every reply received (and verified), 1 a connection or"
     " reply\n"
-    "failed, 2 usage.\n";
+    "failed, 2 usage, 130 a load run interrupted by SIGINT.\n";
 
 struct client {
 	const char	*host;
