@@ -43,6 +43,10 @@ teardown() {
 		done < <(children "$SERVER_PID")
 	fi
 	teardown_server
+	if [ -n "${NOBODY_DIR:-}" ]; then
+		rm -rf "$NOBODY_DIR"
+		NOBODY_DIR=
+	fi
 }
 
 # start_fiu_server MODEL [ARGS...]: start_server under fiu-run -x, with no
@@ -110,16 +114,21 @@ live_children() {
 
 # as_nobody_with_nproc N MODEL [ARGS...]: starts upserver-MODEL as the
 # user nobody with `ulimit -u N` (root ignores RLIMIT_NPROC, so the limit
-# needs another user); skips when that cannot be done here.
+# needs another user); skips when that cannot be done here. The binary is
+# copied to a directory of its own under /tmp, since nobody may not reach
+# the tree (a clone in /root).
 as_nobody_with_nproc() {
 	local n=$1 model=$2
 	shift 2
 	command -v setpriv >/dev/null || skip "setpriv is not installed"
 	id nobody >/dev/null 2>&1 || skip "there is no user nobody"
 	[ "$(id -u)" -eq 0 ] || skip "only root can run the server as nobody"
+	NOBODY_DIR=$(mktemp -d /tmp/up-nobody.XXXXXX)
+	chmod 755 "$NOBODY_DIR"
+	cp "$BIN/upserver-$model" "$NOBODY_DIR/"
 	setpriv --reuid=nobody --regid=nogroup --clear-groups \
-	    test -x "$BIN/upserver-$model" ||
-	    skip "nobody cannot run $BIN/upserver-$model (a private directory?)"
+	    "$NOBODY_DIR/upserver-$model" -V >/dev/null ||
+	    skip "nobody cannot run upserver-$model from $NOBODY_DIR"
 	[ -z "$(pgrep -u nobody)" ] ||
 	    skip "nobody already runs processes, which count toward the limit"
 	SERVER_LOG="$BATS_TEST_TMPDIR/server-$model.log"
@@ -127,7 +136,7 @@ as_nobody_with_nproc() {
 	# shellcheck disable=SC2016 # expanded by that bash, not this one
 	setpriv --reuid=nobody --regid=nogroup --clear-groups \
 	    bash -c 'ulimit -u "$1" && shift && exec "$@"' limit "$n" \
-	    "$BIN/upserver-$model" -p 0 "$@" \
+	    "$NOBODY_DIR/upserver-$model" -p 0 "$@" \
 	    >"$SERVER_LOG" 2>"$SERVER_ERR" 3>&- &
 	SERVER_PID=$!
 	read_port
