@@ -55,7 +55,7 @@
 #include "up.h"
 
 #define DEFAULT_MAX_CHILDREN	256
-#define YOUNG_NS		UP_NS_PER_SEC	/* a worker dying sooner */
+#define YOUNG_NS		(5 * UP_NS_PER_SEC) /* a worker dying sooner */
 #define FIRST_RESPAWN_MS	100		/* ... is replaced after this */
 #define MAX_RESPAWN_MS		5000		/* ... doubling up to this */
 
