@@ -14,8 +14,6 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "up.h"
-
 /* ---- upclient-load.c: many connections from one process --------------- */
 
 struct load_options {
@@ -96,18 +94,21 @@ int64_t	hist_percentile(const struct hist *h, double percent);
 
 /* ---- upclient-timeline.c: the picture (lib/timeline.c draws it) ------- */
 
-/* What a connection is doing between two events (one at a time). */
+/*
+ * What a connection is doing between two events (one at a time), and
+ * what happened at one moment: the client's names for the values of up.h's
+ * UP_TL_* (upclient-timeline.c checks that they agree), so that this
+ * header stands alone.
+ */
 enum tl_state {
-	TL_NONE = UP_TL_NONE,			/* not connected */
-	TL_CONNECTING = UP_TL_CONNECTING,	/* connect(2) in progress */
-	TL_IDLE = UP_TL_IDLE,		/* connected, no request in flight */
-	TL_WAIT = UP_TL_BUSY	/* a request sent, its reply not complete */
+	TL_NONE = 0,		/* not connected */
+	TL_CONNECTING = 0x01,	/* connect(2) in progress */
+	TL_IDLE = 0x02,		/* connected, no request in flight */
+	TL_WAIT = 0x04		/* a request sent, its reply not complete */
 };
-
-/* What happened at one moment (may be combined). */
-#define TL_SENT		UP_TL_REQUEST	/* a request was sent */
-#define TL_RECEIVED	UP_TL_REPLY	/* a reply was complete */
-#define TL_ERROR	UP_TL_ERROR	/* the connection failed */
+#define TL_SENT		0x10	/* a request was sent */
+#define TL_RECEIVED	0x20	/* a reply was complete */
+#define TL_ERROR	0x40	/* the connection failed */
 
 /* More connections than this are drawn as an evenly spaced sample. */
 #define TL_ALL_ROWS	40

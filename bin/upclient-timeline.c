@@ -16,6 +16,11 @@
 #include "up.h"
 #include "upclient-load.h"
 
+_Static_assert(TL_NONE == UP_TL_NONE && TL_CONNECTING == UP_TL_CONNECTING &&
+    TL_IDLE == UP_TL_IDLE && TL_WAIT == UP_TL_BUSY, "tl_state is up_tl_state");
+_Static_assert(TL_SENT == UP_TL_REQUEST && TL_RECEIVED == UP_TL_REPLY &&
+    TL_ERROR == UP_TL_ERROR, "the moments are up.h's");
+
 #define LINE_WIDTH	79		/* fits 80 columns */
 #define MAX_TICKS	8
 
