@@ -16,8 +16,10 @@
 #include "up.h"
 #include "upclient-load.h"
 
-_Static_assert(TL_NONE == UP_TL_NONE && TL_CONNECTING == UP_TL_CONNECTING &&
-    TL_IDLE == UP_TL_IDLE && TL_WAIT == UP_TL_BUSY, "tl_state is up_tl_state");
+_Static_assert((int)TL_NONE == (int)UP_TL_NONE &&
+    (int)TL_CONNECTING == (int)UP_TL_CONNECTING &&
+    (int)TL_IDLE == (int)UP_TL_IDLE && (int)TL_WAIT == (int)UP_TL_BUSY,
+    "tl_state is up_tl_state");
 _Static_assert(TL_SENT == UP_TL_REQUEST && TL_RECEIVED == UP_TL_REPLY &&
     TL_ERROR == UP_TL_ERROR, "the moments are up.h's");
 
