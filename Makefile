@@ -38,7 +38,7 @@ UP_LDLIBS   += $(shell pkg-config --libs libsodium)
 endif
 
 SERVERS	 = upserver-seq upserver-fork upserver-thread upserver-poll
-PROGS	 = $(SERVERS) upclient
+PROGS	 = $(SERVERS) upclient uptimeline
 # A binary is built once its main exists, so the tree builds at every step.
 BINS	 = $(patsubst %,$(O)/bin/%,$(foreach p,$(PROGS),$(if $(wildcard bin/$(p).c),$(p))))
 

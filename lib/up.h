@@ -350,6 +350,30 @@ int	up_log_fd(int fd, const char *event, const char *peer,
 int	up_log_error(const char *peer, const char *who, const char *op,
 	    int err);
 
+/* ---- event.c: reading the event log back ---------------------------- */
+
+struct up_event {
+	int64_t		 ns;		/* the wall-clock time, in ns */
+	char		 name[16];	/* "accepted", "responded", ... */
+	char		 peer[UP_PEER_MAX];
+	const char	*rest;		/* the key=value pairs, in the line */
+	size_t		 restlen;
+};
+
+/*
+ * Parses one line of the event log (len bytes, a final '\n' allowed; no
+ * NUL needed) into *ev. Returns 0, or -1 with EINVAL when the line is not
+ * an event. ev->rest points into line.
+ */
+int	up_event_parse(const char *line, size_t len, struct up_event *ev);
+
+/*
+ * Copies the value of key=value in ev's pairs into buf (NUL-terminated).
+ * Returns 0, or -1 with ENOENT (no such key) or ENOSPC (too long for len).
+ */
+int	up_event_value(const struct up_event *ev, const char *key, char *buf,
+	    size_t len);
+
 /* ---- timeline.c: connections over time, for upclient -T and uptimeline - */
 
 /* What a connection is doing between two events (one at a time). */
