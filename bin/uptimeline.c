@@ -379,7 +379,7 @@ display_name(const struct log *l)
 
 /* "seq.log: upserver-seq pid 4312, 4 connections" and the span. */
 static void
-heading(const struct log *l, const struct view *v, char *buf, size_t len)
+heading(const struct log *l, char *buf, size_t len)
 {
 	char d[32];
 	int n;
@@ -432,7 +432,7 @@ draw_text(FILE *f, struct log *logs, int nlogs, struct view *views,
 	cols = width - label - notes;
 	for (i = 0; i < nlogs; i++) {
 		v = &views[i];
-		heading(&logs[i], v, head, sizeof(head));
+		heading(&logs[i], head, sizeof(head));
 		fprintf(f, "%s\n", head);
 		if (logs[i].nconns > v->nrows)
 			fprintf(f, "(%d of them shown, evenly spaced from the"
@@ -591,7 +591,7 @@ draw_svg(FILE *f, struct log *logs, int nlogs, struct view *views,
 	y = SVG_MARGIN;
 	for (i = 0; i < nlogs; i++) {
 		v = &views[i];
-		heading(&logs[i], v, head, sizeof(head));
+		heading(&logs[i], head, sizeof(head));
 		fprintf(f, "<text x=\"%d\" y=\"%d\" font-weight=\"bold\">",
 		    SVG_MARGIN, y + 12);
 		xml_text(f, head);
