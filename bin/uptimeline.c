@@ -38,7 +38,7 @@
 #define REDRAW_NS	(200 * 1000000LL)
 
 static const char synopsis[] =
-    "[-as] [-w width] [--absolute] [--svg] [--width width] [file ...]";
+    "[-ahsV] [-w width] [file ...]";
 
 static const char help[] =
     "Draws servers' event logs (the files, or standard input) as one row per\n"
