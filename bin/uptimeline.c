@@ -379,12 +379,12 @@ display_name(const struct log *l)
 
 /* "seq.log: upserver-seq pid 4312, 4 connections" and the span. */
 static void
-heading(const struct log *l, char *buf, size_t len)
+heading(const struct log *l, const char *name, char *buf, size_t len)
 {
 	char d[32];
 	int n;
 
-	n = snprintf(buf, len, "%s:", display_name(l));
+	n = snprintf(buf, len, "%s:", name);
 	if (l->model[0] != '\0' && n >= 0 && (size_t)n < len)
 		n += snprintf(buf + n, len - (size_t)n, " upserver-%s%s%s,",
 		    l->model, l->pid[0] ? " pid " : "", l->pid);
@@ -405,13 +405,58 @@ row_note(const struct conn *c, char *buf, size_t len)
 	return n < 0 ? 0 : n;
 }
 
+/* The legend and the scale, wrapped to width columns. */
+static void
+legend(FILE *f, int width, const char *column)
+{
+	static const char *items[] = {
+		"> request read", "= being served", "< reply sent", "* both",
+		". connected, waiting for a request", "x error",
+		"blank: not connected", NULL, NULL
+	};
+	char scale[64];
+	int i, at, n;
+
+	snprintf(scale, sizeof(scale), "one column = %s", column);
+	items[7] = scale;
+	fputs("legend:", f);
+	at = 7;
+	for (i = 0; items[i] != NULL; i++) {
+		n = (int)strlen(items[i]);
+		if (at > 8 && at + 2 + n > width) {
+			fputs("\n       ", f);
+			at = 7;
+		}
+		fprintf(f, "%s%s", at == 7 ? " " : "  ", items[i]);
+		at += (at == 7 ? 1 : 2) + n;
+	}
+	fputc('\n', f);
+}
+
+/*
+ * Prints a log's heading cut to width columns: a long file name loses
+ * its directories first.
+ */
+static void
+print_heading(FILE *f, const struct log *l, int width)
+{
+	char head[512];
+	const char *slash;
+
+	heading(l, display_name(l), head, sizeof(head));
+	if ((int)strlen(head) > width && (slash = strrchr(l->name, '/')) !=
+	    NULL)
+		heading(l, slash + 1, head, sizeof(head));
+	fprintf(f, "%.*s\n", width, head);
+}
+
 /* Draws the logs as text, width columns wide. Returns 0 or -1. */
 static int
 draw_text(FILE *f, struct log *logs, int nlogs, struct view *views,
     int width)
 {
 	char top[MAX_WIDTH + 1], ruler[MAX_WIDTH + 1], line[MAX_WIDTH + 1];
-	char note[UP_PEER_MAX + 40], head[512], d[32];
+	char note[UP_PEER_MAX + 40], d[32];
 	int label = 4, notes = 0, cols, i, r, j, n, k;
 	const struct view *v;
 
@@ -432,8 +477,7 @@ draw_text(FILE *f, struct log *logs, int nlogs, struct view *views,
 	cols = width - label - notes;
 	for (i = 0; i < nlogs; i++) {
 		v = &views[i];
-		heading(&logs[i], head, sizeof(head));
-		fprintf(f, "%s\n", head);
+		print_heading(f, &logs[i], width);
 		if (logs[i].nconns > v->nrows)
 			fprintf(f, "(%d of them shown, evenly spaced from the"
 			    " first to the last)\n", v->nrows);
@@ -461,11 +505,8 @@ draw_text(FILE *f, struct log *logs, int nlogs, struct view *views,
 			fprintf(f, "%.*s\n", n, line);
 		}
 	}
-	fprintf(f, "one column = %s; legend: > request read  = being served"
-	    "  < reply sent  * both\n"
-	    "  . connected, waiting for a request  x error"
-	    "  blank: not connected\n",
-	    up_format_duration(views[0].total / cols, d, sizeof(d)));
+	legend(f, width, up_format_duration(views[0].total / cols, d,
+	    sizeof(d)));
 	return fflush(f);
 }
 
@@ -591,7 +632,7 @@ draw_svg(FILE *f, struct log *logs, int nlogs, struct view *views,
 	y = SVG_MARGIN;
 	for (i = 0; i < nlogs; i++) {
 		v = &views[i];
-		heading(&logs[i], head, sizeof(head));
+		heading(&logs[i], display_name(&logs[i]), head, sizeof(head));
 		fprintf(f, "<text x=\"%d\" y=\"%d\" font-weight=\"bold\">",
 		    SVG_MARGIN, y + 12);
 		xml_text(f, head);
