@@ -68,9 +68,9 @@ rows() {
 	' "$BATS_TEST_TMPDIR/rows"
 	# Each row ends with its peer, as logged.
 	local peer
-	for peer in $(awk '$2 == "accepted" { print $3 }' "$BATS_TEST_TMPDIR/seq.log"); do
+	while read -r peer; do
 		grep -qF " $peer" "$BATS_TEST_TMPDIR/pic"
-	done
+	done < <(awk '$2 == "accepted" { print $3 }' "$BATS_TEST_TMPDIR/seq.log")
 }
 
 @test "upserver-fork with four clients is one column, each row with its pid" {
