@@ -2,6 +2,7 @@
 #
 #   make            build bin/upserver-{seq,fork,thread,poll} and bin/upclient
 #   make demo       build, then show the models side by side
+#   make picture    docs/seq-fork.svg, the README's picture, from a real run
 #   make check      build, then run the bats suite (installs bats if missing)
 #   make lint       mandoc -Tlint on man/, shellcheck on the scripts
 #   make install    PREFIX=/usr/local DESTDIR= (uninstall undoes it)
@@ -49,7 +50,7 @@ MANS	 = $(wildcard man/*.[1-9])
 SCRIPTS	 = .ci/run $(wildcard tests/*.sh examples/*.sh bench/*.sh)
 
 .PHONY: all check lint install uninstall clean demo deps check-asan check-tsan check-valgrind soak bench \
-	fuzz fuzz-replay
+	fuzz fuzz-replay picture
 
 all: $(BINS)
 
@@ -154,6 +155,10 @@ soak: all
 
 demo: all
 	@sh examples/demo.sh
+
+# The README's picture: seq and fork with four clients, from a real run.
+picture: all
+	sh examples/picture.sh docs/seq-fork.svg
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7

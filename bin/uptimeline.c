@@ -81,6 +81,7 @@ struct log {
 	int		 eof;
 	unsigned long	 skipped;	/* lines that are not events */
 	unsigned long	 nevents;	/* events of any kind */
+	unsigned long	 nreceived;	/* received events (newer servers) */
 	int64_t		 first, last;	/* of the connections' events */
 	char		 model[24];
 	char		 pid[24];
@@ -201,6 +202,7 @@ take_line(struct log *l, const char *line, size_t len)
 		marks = 0;
 		state = UP_TL_IDLE;
 	} else if (strcmp(ev.name, "received") == 0) {
+		l->nreceived++;
 		marks = UP_TL_REQUEST;
 		state = UP_TL_BUSY;
 	} else if (strcmp(ev.name, "responded") == 0) {
@@ -389,9 +391,12 @@ heading(const struct log *l, const char *name, char *buf, size_t len)
 		n += snprintf(buf + n, len - (size_t)n, " upserver-%s%s%s,",
 		    l->model, l->pid[0] ? " pid " : "", l->pid);
 	if (n >= 0 && (size_t)n < len)
-		snprintf(buf + n, len - (size_t)n, " %d connection%s in %s",
+		n += snprintf(buf + n, len - (size_t)n, " %d connection%s in %s",
 		    l->nconns, l->nconns == 1 ? "" : "s", up_format_duration(
 		    l->nevs ? l->last - l->first : 0, d, sizeof(d)));
+	/* A server older than the event: its waiting includes serving. */
+	if (l->nconns > 0 && l->nreceived == 0 && n >= 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, " (no received events)");
 }
 
 /* The text after a row: " 127.0.0.1:58620 pid=4312". */

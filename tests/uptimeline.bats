@@ -181,12 +181,12 @@ PY
 		printf '1722293202.500000 accepted 127.0.0.1:50002\n'
 		printf '1722293203.000000 respon'
 	} >"$log"
-	run --separate-stderr uptimeline "$log"
+	COLUMNS=300 run --separate-stderr uptimeline "$log"
 	echo "$output"
 	echo "$stderr"
 	[ "$status" -eq 0 ]
 	[ "$stderr" = "uptimeline: $log: skipped 4 lines that are not events" ]
-	[[ "${lines[0]}" == "$log: 2 connections in 2.500s" ]]
+	[[ "${lines[0]}" == "$log: 2 connections in 2.500s (no received events)" ]]
 	# From standard input the message names no file.
 	run --separate-stderr uptimeline <"$log"
 	[ "$status" -eq 0 ]
@@ -243,7 +243,7 @@ PY
 	[ "$(grep -o $'\033\\[H\033\\[J' "$out" | wc -l)" -ge 2 ]
 	tr -d '\r' <"$out" | awk 'BEGIN { RS = "\033\\[H\033\\[J" } END { print }' \
 	    >"$BATS_TEST_TMPDIR/last"
-	grep -q '^standard input: 3 connections in 1.000s$' "$BATS_TEST_TMPDIR/last"
+	grep -q '^standard input: 3 connections in 1.000s (no received events)$' "$BATS_TEST_TMPDIR/last"
 }
 
 @test "usage errors exit 2; -V and -h exit 0; a missing file is exit 1" {
