@@ -22,6 +22,8 @@ O	?= .
 PREFIX	?= /usr/local
 BINDIR	 = $(PREFIX)/bin
 MANDIR	 = $(PREFIX)/share/man
+BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  = $(PREFIX)/share/zsh/vendor-completions
 
 WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 ifeq ($(WERROR),1)
@@ -47,7 +49,8 @@ LIB_SRC	 = $(sort $(wildcard lib/*.c))
 LIB_OBJ	 = $(patsubst %.c,$(O)/%.o,$(LIB_SRC))
 LIB	 = $(O)/lib/libup.a
 MANS	 = $(wildcard man/*.[1-9])
-SCRIPTS	 = .ci/run $(wildcard tests/*.sh examples/*.sh bench/*.sh)
+SCRIPTS	 = .ci/run $(wildcard tests/*.sh examples/*.sh bench/*.sh) \
+	   completion/up.bash
 
 .PHONY: all check lint install uninstall clean demo deps check-asan check-tsan check-valgrind soak bench \
 	fuzz fuzz-replay picture
@@ -168,11 +171,17 @@ install: all
 	for p in $(filter-out upserver-seq,$(SERVERS)); do \
 	    ln -sf upserver.1 $(DESTDIR)$(MANDIR)/man1/$$p.1; done
 	ln -sf upserver.1 $(DESTDIR)$(MANDIR)/man1/upserver-seq.1
+	install -d $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
+	install -m 644 completion/up.bash $(DESTDIR)$(BASHCOMPDIR)/up
+	for p in $(PROGS); do ln -sf up $(DESTDIR)$(BASHCOMPDIR)/$$p; done
+	install -m 644 completion/_up $(DESTDIR)$(ZSHCOMPDIR)/_up
 
 uninstall:
 	rm -f $(patsubst %,$(DESTDIR)$(BINDIR)/%,$(PROGS))
 	rm -f $(patsubst %,$(DESTDIR)$(MANDIR)/man1/%.1,$(PROGS) upserver)
 	rm -f $(DESTDIR)$(MANDIR)/man7/up.7
+	rm -f $(patsubst %,$(DESTDIR)$(BASHCOMPDIR)/%,up $(PROGS))
+	rm -f $(DESTDIR)$(ZSHCOMPDIR)/_up
 
 clean:
 	rm -f lib/libup.a lib/*.o $(patsubst %,bin/%,$(PROGS))
