@@ -145,16 +145,16 @@ check-valgrind: all deps
 	sh tests/valgrind.sh
 
 # The benchmark: an -O2 build of every model and the Python peers side by
-# side on loopback (bench/bench.py); writes bench/results.md. Run it on an
+# side on loopback (bench/bench.py); writes bench/results.md, and every run
+# to bench/results.json, from which bench/charts.py draws bench/*.svg with
+# matplotlib (installed with the peers when missing). Run it on an
 # otherwise idle machine.
-# The charts: bench.py writes every run to bench/results.json, and
-# bench/charts.py draws bench/*.svg from it with matplotlib (bench/setup.sh
-# installs python3-matplotlib when missing, before the long part).
 bench:
-	sh bench/setup.sh >/dev/null
+	@sh tests/install-deps.sh bench
 	$(MAKE) O=build/bench CFLAGS="-O2" all
 	python3 bench/bench.py --bin $(CURDIR)/build/bench/bin $(BENCH_ARGS)
-	$$(sh bench/setup.sh) bench/charts.py bench/results.json
+	$$(python3 -c 'import matplotlib' 2>/dev/null && echo python3 || \
+	    echo /usr/bin/python3) bench/charts.py bench/results.json
 
 # 100 000 random requests over 100 connections against each server,
 # every reply verified.

@@ -9,8 +9,8 @@ which bench/results.md embeds. Each chart is a horizontal bar per server:
 the median of its runs, with a line from the fastest to the slowest run.
 Workloads with an ideal time show the time of the last reply (shorter is
 better) with the ideal marked; the others show requests/s (longer is
-better). Needs matplotlib (Debian: python3-matplotlib; bench/setup.sh
-installs it).
+better). Needs matplotlib (Debian's python3-matplotlib, which
+`tests/install-deps.sh bench` installs when missing).
 """
 import json
 import os
