@@ -905,6 +905,11 @@ main(int argc, char **argv)
 			    display_name(&logs[i]));
 			status = 1;
 		}
+		if (logs[i].fd > STDIN_FILENO)
+			close(logs[i].fd);
+		free(logs[i].conns);
+		free(logs[i].evs);
 	}
+	free(logs);
 	return status;
 }
