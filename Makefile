@@ -1,11 +1,14 @@
-# up: four TCP servers, one per concurrency model, and a client.
+# up: four TCP servers, one per concurrency model, a client, and a tool
+# that draws their event logs.
 #
-#   make            build bin/upserver-{seq,fork,thread,poll} and bin/upclient
+#   make            build bin/upserver-{seq,fork,thread,poll}, bin/upclient
+#                   and bin/uptimeline
 #   make demo       build, then show the models side by side
 #   make picture    docs/seq-fork.svg, the README's picture, from a real run
 #   make check      build, then run the bats suite (installs bats if missing)
 #   make lint       mandoc -Tlint on man/, shellcheck on the scripts
-#   make install    PREFIX=/usr/local DESTDIR= (uninstall undoes it)
+#   make install    PREFIX=/usr/local DESTDIR= (uninstall undoes it): the
+#                   binaries, man pages, bash and zsh completion
 #   make bench      every model against Python's servers (bench/results.md)
 #   make soak       100 000 verified random requests against each server
 #
@@ -81,8 +84,8 @@ deps:
 check: all deps fuzz-replay
 	bats tests
 
-# Fuzzing: libFuzzer harnesses in tests/fuzz for the request framing and
-# the option and time parsing. `make fuzz` runs each for FUZZ_SECONDS from
+# Fuzzing: libFuzzer harnesses in tests/fuzz for the request framing, the
+# option and time parsing, and the event log as uptimeline reads it. `make fuzz` runs each for FUZZ_SECONDS from
 # the seed corpus (clang needed); an input that crashes one is written to
 # tests/fuzz/regressions/, to be kept once fixed: `make check` replays the
 # seeds and every regression through the same harness, built with $(CC).
