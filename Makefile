@@ -85,8 +85,9 @@ check: all deps fuzz-replay
 	bats tests
 
 # Fuzzing: libFuzzer harnesses in tests/fuzz for the request framing, the
-# option and time parsing, and the event log as uptimeline reads it. `make fuzz` runs each for FUZZ_SECONDS from
-# the seed corpus (clang needed); an input that crashes one is written to
+# option and time parsing, and the event log as uptimeline reads it.
+# `make fuzz` runs each for FUZZ_SECONDS from the seed corpus (clang
+# needed); an input that crashes one is written to
 # tests/fuzz/regressions/, to be kept once fixed: `make check` replays the
 # seeds and every regression through the same harness, built with $(CC).
 FUZZERS	      = $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
