@@ -47,8 +47,8 @@ static const char help[] =
     "  -a, --absolute   place the logs on one wall clock, from the earliest\n"
     "                   event of all (default: each from its own first event)\n"
     "  -s, --svg        write a standalone SVG picture instead of text\n"
-    "  -w, --width N    columns of text (default: the terminal's, $COLUMNS, or\n"
-    "                   80), or pixels with --svg (default 960)\n"
+    "  -w, --width N    columns of text (default: $COLUMNS, the terminal's,\n"
+    "                   or 80), or pixels with --svg (default 960)\n"
     "  -h, --help       print this help and exit\n"
     "  -V, --version    print the version and exit\n"
     "\n"
@@ -391,9 +391,10 @@ heading(const struct log *l, const char *name, char *buf, size_t len)
 		n += snprintf(buf + n, len - (size_t)n, " upserver-%s%s%s,",
 		    l->model, l->pid[0] ? " pid " : "", l->pid);
 	if (n >= 0 && (size_t)n < len)
-		n += snprintf(buf + n, len - (size_t)n, " %d connection%s in %s",
-		    l->nconns, l->nconns == 1 ? "" : "s", up_format_duration(
-		    l->nevs ? l->last - l->first : 0, d, sizeof(d)));
+		n += snprintf(buf + n, len - (size_t)n,
+		    " %d connection%s in %s", l->nconns,
+		    l->nconns == 1 ? "" : "s", up_format_duration(l->nevs ?
+		    l->last - l->first : 0, d, sizeof(d)));
 	/* A server older than the event: its waiting includes serving. */
 	if (l->nconns > 0 && l->nreceived == 0 && n >= 0 && (size_t)n < len)
 		snprintf(buf + n, len - (size_t)n, " (no received events)");
@@ -537,7 +538,8 @@ xml_text(FILE *f, const char *s)
 			fputs("&apos;", f);
 			break;
 		default:
-			if ((unsigned char)*s >= ' ' && (unsigned char)*s < 0x7f)
+			if ((unsigned char)*s >= ' ' &&
+			    (unsigned char)*s < 0x7f)
 				fputc(*s, f);
 			else
 				fputc('?', f);	/* valid UTF-8 or nothing */
@@ -658,8 +660,9 @@ draw_svg(FILE *f, struct log *logs, int nlogs, struct view *views,
 		}
 		y += 24;
 		for (r = 0; r < v->nrows; r++) {
-			fprintf(f, "<text x=\"%d\" y=\"%d\" text-anchor=\"end\">"
-			    "%d</text>\n", x0 - 6, y + 12, v->rows[r] + 1);
+			fprintf(f, "<text x=\"%d\" y=\"%d\" "
+			    "text-anchor=\"end\">%d</text>\n", x0 - 6, y + 12,
+			    v->rows[r] + 1);
 			svg_row(f, v, r, x0, y, pw);
 			if (notes > 0) {
 				row_note(&logs[i].conns[v->rows[r]], note,
