@@ -836,7 +836,7 @@ main(int argc, char **argv)
 			svg = 1;
 			break;
 		case 'V':
-			printf("%s %s\n", PROG, UP_VERSION);
+			printf("%s (up) %s\n", PROG, UP_VERSION);
 			return 0;
 		case 'w':
 			if (up_parse_number(optarg, MIN_WIDTH, MAX_WIDTH,

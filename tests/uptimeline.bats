@@ -255,7 +255,7 @@ PY
 	[[ "$stderr" == *"uptimeline: --width: '5' is not a number from 40 to 1000"* ]]
 	run uptimeline -V
 	[ "$status" -eq 0 ]
-	[[ "$output" =~ ^uptimeline\ [0-9]+\.[0-9]+\.[0-9]+$ ]]
+	[[ "$output" =~ ^uptimeline\ \(up\)\ [0-9]+\.[0-9]+\.[0-9]+$ ]]
 	run uptimeline --help
 	[ "$status" -eq 0 ]
 	[[ "${lines[0]}" == "usage: uptimeline "* ]]
