@@ -124,3 +124,21 @@ pane_text() {
 	[[ "$output" == *"errors: 0"* ]]
 	[[ "$output" =~ stopped\ 127\.0\.0\.1:[0-9]+\ requests=10000 ]]
 }
+
+@test "picture.sh: seq and fork drawn from a real run as one SVG" {
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	run sh "$EX/picture.sh" "$BATS_TEST_TMPDIR/pic.svg" 300ms
+	echo "$output"
+	[ "$status" -eq 0 ]
+	python3 - "$BATS_TEST_TMPDIR/pic.svg" <<'PY'
+import sys
+import xml.etree.ElementTree as ET
+ns = "{http://www.w3.org/2000/svg}"
+texts = [t.text or "" for t in ET.parse(sys.argv[1]).iter(ns + "text")]
+heads = [t for t in texts if " connections in " in t]
+assert len(heads) == 2, heads
+assert heads[0].startswith("seq.log: upserver-seq pid "), heads
+assert heads[1].startswith("fork.log: upserver-fork pid "), heads
+assert all(", 4 connections in " in h for h in heads), heads
+PY
+}

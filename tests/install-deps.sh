@@ -10,6 +10,10 @@ if [ "${1:-}" = bench ]; then
 	    need="$need nginx"
 	command -v redis-server >/dev/null 2>&1 || need="$need redis-server"
 	command -v memcached >/dev/null 2>&1 || need="$need memcached"
+	# the charts: bench/charts.py, with python3 or Debian's own
+	python3 -c 'import matplotlib' 2>/dev/null ||
+	    /usr/bin/python3 -c 'import matplotlib' 2>/dev/null ||
+	    need="$need python3-matplotlib"
 fi
 command -v bats >/dev/null 2>&1 || need="$need bats"
 command -v mandoc >/dev/null 2>&1 || need="$need mandoc"
