@@ -144,6 +144,7 @@ check-valgrind: all deps
 # side on loopback (bench/bench.py); writes bench/results.md. Run it on an
 # otherwise idle machine.
 bench:
+	@sh tests/install-deps.sh bench
 	$(MAKE) O=build/bench CFLAGS="-O2" all
 	python3 bench/bench.py --bin $(CURDIR)/build/bench/bin $(BENCH_ARGS)
 

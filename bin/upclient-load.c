@@ -753,7 +753,7 @@ resolve(struct load *l)
 	memset(&hints, 0, sizeof(hints));
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
-	if ((gai = getaddrinfo(l->o->host, l->o->port, &hints, &res)) != 0) {
+	if ((gai = up_resolve(l->o->host, l->o->port, &hints, &res)) != 0) {
 		fprintf(stderr, "upclient: connect %s: %s\n", l->o->where,
 		    gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
 		return -1;

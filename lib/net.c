@@ -12,6 +12,7 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "up.h"
@@ -58,6 +59,45 @@ up_format_hostport(const char *host, const char *port, char *buf, size_t len)
 }
 
 /*
+ * Whether name is "localhost" or a name under it ("a.localhost"), with or
+ * without the final dot, in any case: the names RFC 6761 reserves for the
+ * loopback addresses.
+ */
+static int
+is_localhost(const char *name)
+{
+	static const char loc[] = "localhost";
+	size_t n = strlen(name), k = sizeof(loc) - 1;
+
+	if (n > 0 && name[n - 1] == '.')
+		n--;
+	if (n < k || strncasecmp(name + n - k, loc, k) != 0)
+		return 0;
+	return n == k || name[n - k - 1] == '.';
+}
+
+int
+up_resolve(const char *host, const char *port, const struct addrinfo *hints,
+    struct addrinfo **res)
+{
+	struct addrinfo loop;
+	int gai;
+
+	gai = getaddrinfo(host, port, hints, res);
+	if (gai == 0 || host == NULL || !is_localhost(host))
+		return gai;
+	/*
+	 * A minimal system may have no /etc/hosts, and then "localhost" goes
+	 * to DNS, which need not know it. RFC 6761 reserves the name for the
+	 * loopback addresses, and getaddrinfo(3) with no host and without
+	 * AI_PASSIVE returns exactly those: ::1 and 127.0.0.1.
+	 */
+	loop = *hints;
+	loop.ai_flags &= ~(AI_PASSIVE | AI_CANONNAME);
+	return getaddrinfo(NULL, port, &loop, res) == 0 ? 0 : gai;
+}
+
+/*
  * Resolves host and port and, for each address in turn, makes a socket
  * (with extra type flags) and hands it to attempt(), until one attempt
  * returns 0. Returns that socket; or -1 with the errno of the last
@@ -75,7 +115,7 @@ each_address(const char *host, const char *port, int ai_flags,
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = ai_flags;
-	*gai = getaddrinfo(host, port, &hints, &res);
+	*gai = up_resolve(host, port, &hints, &res);
 	if (*gai != 0)
 		return -1;
 	for (ai = res; ai != NULL; ai = ai->ai_next) {

@@ -136,6 +136,15 @@ const char *up_format_hostport(const char *host, const char *port,
 	    char *buf, size_t len);
 
 /*
+ * getaddrinfo(3), except that a name under "localhost" that does not
+ * resolve (a minimal system with no /etc/hosts) stands for the loopback
+ * addresses, as RFC 6761 reserves it. Returns 0 or a getaddrinfo code.
+ */
+struct addrinfo;
+int	up_resolve(const char *host, const char *port,
+	    const struct addrinfo *hints, struct addrinfo **res);
+
+/*
  * Resolves host and port (numeric or names) and returns a non-blocking,
  * close-on-exec listening socket bound to the first address that works,
  * with SO_REUSEADDR set, listening with the given backlog (the kernel

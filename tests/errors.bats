@@ -80,6 +80,31 @@ servers() {
 	[[ "$stderr" == "upserver-seq: bind no.such.host.invalid:0: "* ]]
 }
 
+@test "upclient: localhost is the loopback even with no /etc/hosts" {
+	# A minimal Debian has no /etc/hosts; hide ours in a mount namespace.
+	local hide='[ ! -e /etc/hosts ] || mount --bind /dev/null /etc/hosts'
+	if ! unshare -m sh -c "$hide" 2>/dev/null; then
+		skip "needs root to hide /etc/hosts in a mount namespace"
+	fi
+	start_server seq -d 0
+	hide="$hide"' && exec "$@"'
+	# the name does not resolve there: the fallback is what answers
+	run unshare -m sh -c "$hide" sh getent hosts localhost
+	[ "$status" -ne 0 ]
+	run --separate-stderr unshare -m sh -c "$hide" sh upclient -p "$PORT" hello
+	[ "$status" -eq 0 ]
+	[ "$output" = "HELLO" ]
+	run --separate-stderr unshare -m sh -c "$hide" sh \
+	    upclient -p "$PORT" -c 3 -H a.localhost. --verify hi
+	[ "$status" -eq 0 ]
+	[ "${#lines[@]}" -eq 3 ]
+	# names that merely end in "localhost" are not reserved
+	run --separate-stderr unshare -m sh -c "$hide" sh \
+	    upclient -p "$PORT" -H notlocalhost.invalid hello
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == "upclient: connect notlocalhost.invalid:$PORT: "* ]]
+}
+
 @test "upclient: connection refused is named, exit 1, within a second" {
 	# a port that was just free: bind it with a server, stop it
 	start_server seq -d 0

@@ -1,9 +1,16 @@
 #!/bin/sh
-# install-deps.sh: installs what the build, tests and lint need on Debian
-# when it is missing, and nothing when everything is there already.
+# install-deps.sh: installs what the build, tests, examples and lint need
+# on Debian when it is missing, and nothing when everything is there
+# already. "install-deps.sh bench" adds what make bench runs against.
 set -eu
 
 need=""
+if [ "${1:-}" = bench ]; then
+	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] ||
+	    need="$need nginx"
+	command -v redis-server >/dev/null 2>&1 || need="$need redis-server"
+	command -v memcached >/dev/null 2>&1 || need="$need memcached"
+fi
 command -v bats >/dev/null 2>&1 || need="$need bats"
 command -v mandoc >/dev/null 2>&1 || need="$need mandoc"
 command -v shellcheck >/dev/null 2>&1 || need="$need shellcheck"
@@ -18,6 +25,9 @@ command -v wrk >/dev/null 2>&1 || need="$need wrk"
 command -v ab >/dev/null 2>&1 || need="$need apache2-utils"
 command -v python3 >/dev/null 2>&1 || need="$need python3"
 command -v ss >/dev/null 2>&1 || need="$need iproute2"
+command -v col >/dev/null 2>&1 || need="$need bsdextrautils"
+{ command -v ps && command -v pgrep; } >/dev/null 2>&1 || need="$need procps"
+command -v unshare >/dev/null 2>&1 || need="$need util-linux"
 pkg-config --exists libsodium 2>/dev/null || need="$need libsodium-dev"
 
 [ -z "$need" ] && exit 0
