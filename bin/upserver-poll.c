@@ -136,7 +136,7 @@ struct queue {
 struct loop {
 	struct up_server *s;
 	const struct up_options *o;
-	size_t		(*frame)(const char *, size_t, size_t, int);
+	up_frame_func	 frame;		/* lines, reads or HTTP heads */
 	struct pollfd	*pfd;		/* what poll(2) watches */
 	struct conn	**conn;		/* conn[i] owns pfd[i] */
 	size_t		 n, cap;	/* slots used, slots allocated */
@@ -263,11 +263,9 @@ conn_close(struct loop *l, struct conn *c, const char *reason)
 	if (c->starved)
 		l->nstarved--;
 	close(c->fd);
-	if (reason != NULL)
-		up_log("closed", c->peer, "requests=%lu reason=%s", c->served,
-		    reason);
-	else
-		up_log("closed", c->peer, "requests=%lu", c->served);
+	/* a line begun and never ended (not the request in flight) is lost */
+	up_log_closed(c->peer, NULL, c->served, reason, reason != NULL &&
+	    c->buf != NULL ? c->end - c->start - c->reqlen : 0);
 	free(c->buf);
 	free(c->out);
 	free(c);
@@ -281,12 +279,30 @@ conn_fail(struct loop *l, struct conn *c, const char *op, int err)
 	conn_close(l, c, "error");
 }
 
-/* Puts c on the timer queue: its delay starts now. */
+/*
+ * c's work begins: reads the counter as it stands and logs "received".
+ */
+static void
+work_begin(struct loop *l, struct conn *c)
+{
+	c->seen = atomic_load_explicit(&l->s->shared->count,
+	    memory_order_relaxed);
+	up_log_received(c->peer, NULL, c->reqlen,
+	    l->o->counter != UP_COUNTER_OFF, c->seen);
+}
+
+/*
+ * Puts c on the timer queue. A waited delay begins now and is a deadline;
+ * with --cpu the deadline is now, and work_done computes the delay when
+ * the timer fires.
+ */
 static void
 timer_start(struct loop *l, struct conn *c)
 {
 	c->state = WORKING;
-	c->deadline = up_now_ns() + l->o->delay_ns;
+	if (!l->o->cpu)
+		work_begin(l, c);
+	c->deadline = up_now_ns() + (l->o->cpu ? 0 : l->o->delay_ns);
 	queue_push(&l->timers, c);
 }
 
@@ -555,8 +571,6 @@ reply_start(struct loop *l, struct conn *c)
 static void
 start_request(struct loop *l, struct conn *c, size_t len)
 {
-	struct up_shared *sh = l->s->shared;
-
 	c->reqlen = len;
 	list_remove(c);
 	conn_watch(l, c, 0);
@@ -564,30 +578,24 @@ start_request(struct loop *l, struct conn *c, size_t len)
 		up_http_parse(c->buf + c->start, len, l->o->max_line,
 		    &c->http);
 		if (c->http.status != 200) {
-			reply_start(l, c);	/* refused: no work */
+			/* refused: no work */
+			up_log_received(c->peer, NULL, len, 0, 0);
+			reply_start(l, c);
 			return;
 		}
 	}
-	switch (l->o->counter) {
-	case UP_COUNTER_MUTEX:
-		/*
-		 * An asynchronous lock: a request that finds it taken waits
-		 * in line, without blocking the loop, and its delay starts
-		 * only when the lock is handed to it (see work_done).
-		 */
+	/*
+	 * --counter mutex: an asynchronous lock. A request that finds it
+	 * taken waits in line, without blocking the loop, and its work
+	 * begins only when the lock is handed to it (see work_done).
+	 */
+	if (l->o->counter == UP_COUNTER_MUTEX) {
 		if (l->lock_holder != NULL) {
 			c->state = LOCKWAIT;
 			queue_push(&l->lockq, c);
 			return;
 		}
 		l->lock_holder = c;
-		/* FALLTHROUGH */
-	case UP_COUNTER_UNSAFE:
-		c->seen = atomic_load_explicit(&sh->count,
-		    memory_order_relaxed);
-		break;
-	default:
-		break;
 	}
 	timer_start(l, c);
 }
@@ -656,6 +664,10 @@ conn_advance(struct loop *l, struct conn *c, int try_read)
 /*
  * c's delay is over: finishes the counter's read-work-write section (and
  * hands the lock on in mutex mode), then makes and sends the reply.
+ * With --cpu the work begins and the delay is computed here, in the loop
+ * itself: nothing else runs meanwhile, no accept, no read, no reply for
+ * anyone. One thread that computes serves one client at a time, whatever
+ * the cores.
  */
 static void
 work_done(struct loop *l, struct conn *c)
@@ -663,6 +675,10 @@ work_done(struct loop *l, struct conn *c)
 	struct up_shared *sh = l->s->shared;
 	struct conn *next;
 
+	if (l->o->cpu) {
+		work_begin(l, c);
+		up_compute_ns(l->o->delay_ns);
+	}
 	switch (l->o->counter) {
 	case UP_COUNTER_UNSAFE:
 	case UP_COUNTER_MUTEX:
@@ -672,11 +688,8 @@ work_done(struct loop *l, struct conn *c)
 		    memory_order_relaxed);
 		if (l->o->counter == UP_COUNTER_MUTEX) {
 			l->lock_holder = next = queue_pop(&l->lockq);
-			if (next != NULL) {
-				next->seen = atomic_load_explicit(&sh->count,
-				    memory_order_relaxed);
+			if (next != NULL)
 				timer_start(l, next);
-			}
 		}
 		break;
 	case UP_COUNTER_ATOMIC:
@@ -976,7 +989,7 @@ run(struct up_server *s)
 	size_t i;
 	int r;
 
-	l.frame = s->opt.http ? up_http_head_length : up_request_length;
+	l.frame = up_framer(&s->opt);
 	l.cap = 64;
 	l.pfd = calloc(l.cap, sizeof(*l.pfd));
 	l.conn = calloc(l.cap, sizeof(*l.conn));

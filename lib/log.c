@@ -83,6 +83,41 @@ up_log_fd(int fd, const char *event, const char *peer, const char *fmt, ...)
 	return r;
 }
 
+/* " who", or "" when who is NULL or empty: the tag at the end of a line. */
+static const char *
+space(const char *who)
+{
+	return who != NULL && who[0] != '\0' ? " " : "";
+}
+
+/* "received <peer> bytes=N [count=N] [who]" */
+int
+up_log_received(const char *peer, const char *who, size_t bytes,
+    int counted, long count)
+{
+	char num[32] = "";
+
+	if (counted)
+		snprintf(num, sizeof(num), " count=%ld", count);
+	return up_log("received", peer, "bytes=%zu%s%s%s", bytes, num,
+	    space(who), who != NULL ? who : "");
+}
+
+/* "closed <peer> requests=N [reason=R] [pending=N] [who]" */
+int
+up_log_closed(const char *peer, const char *who, unsigned long requests,
+    const char *reason, size_t pending)
+{
+	char why[32] = "", left[32] = "";
+
+	if (reason != NULL)
+		snprintf(why, sizeof(why), " reason=%s", reason);
+	if (pending > 0)
+		snprintf(left, sizeof(left), " pending=%zu", pending);
+	return up_log("closed", peer, "requests=%lu%s%s%s%s", requests, why,
+	    left, space(who), who != NULL ? who : "");
+}
+
 /* "error <peer> [who] op=read errno=ECONNRESET" */
 int
 up_log_error(const char *peer, const char *who, const char *op, int err)

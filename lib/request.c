@@ -5,6 +5,11 @@
  * than max bytes is served in pieces of max bytes, and bytes left when the
  * client ends its stream form a last request, so the replies, put end to
  * end, are exactly the uppercase of everything the client sent.
+ *
+ * With --framing read a request is what one read(2) returned instead:
+ * the tutorials' recv(1024), which answers a client that sends "hello"
+ * with no newline and waits. The replies are the same bytes either way;
+ * only where one request ends and the next begins differs.
  */
 #include <errno.h>
 #include <poll.h>
@@ -25,6 +30,25 @@ up_request_length(const char *buf, size_t len, size_t max, int eof)
 	if (len >= max)
 		return max;
 	return eof ? len : 0;
+}
+
+/* Everything buffered, at most max bytes: one read's worth. */
+size_t
+up_read_length(const char *buf, size_t len, size_t max, int eof)
+{
+	(void)buf;
+	(void)eof;
+	return len < max ? len : max;
+}
+
+up_frame_func
+up_framer(const struct up_options *o)
+{
+	if (o->http)
+		return up_http_head_length;
+	if (o->framing == UP_FRAMING_READ)
+		return up_read_length;
+	return up_request_length;
 }
 
 /* ASCII a-z to A-Z; NUL, '\r' and bytes >= 0x80 pass unchanged. */
@@ -59,6 +83,12 @@ up_reader_free(struct up_reader *r)
 	r->buf = NULL;
 }
 
+size_t
+up_reader_pending(const struct up_reader *r)
+{
+	return r->buf != NULL ? r->end - r->start : 0;
+}
+
 /*
  * The next request, reading until one is complete. When the server is
  * stopping, only what has already arrived is served: a read that would
@@ -83,7 +113,11 @@ up_reader_next(struct up_reader *r, int fd, int timeout_ms, char **req,
 		}
 		if (r->eof)
 			return 0;
-		/* Slide what is left to the front to make room. */
+		/*
+		 * Slide what is left to the front to make room. (Under
+		 * --framing read nothing is left: each read lands in an
+		 * empty buffer and is one request.)
+		 */
 		if (r->start > 0) {
 			memmove(r->buf, r->buf + r->start, r->end - r->start);
 			r->end -= r->start;

@@ -70,6 +70,12 @@ enum up_counter_mode {
 	UP_COUNTER_ATOMIC
 };
 
+/* What a request is: a line, or what one read(2) returned (--framing). */
+enum up_framing {
+	UP_FRAMING_LINE,
+	UP_FRAMING_READ
+};
+
 struct up_options {
 	const char	*bind;		/* -b: address to listen on */
 	const char	*port;		/* -p: port, "0" for any */
@@ -81,6 +87,9 @@ struct up_options {
 	size_t		 max_line;	/* --max-line */
 	int		 quiet;		/* -q */
 	int		 http;		/* --http */
+	enum up_framing	 framing;	/* --framing */
+	int		 cpu;		/* --cpu: the delay is spent computing */
+	long		 backlog;	/* --backlog, or -1 for UP_BACKLOG */
 };
 
 /* What a model cannot honour, passed to up_server_options to refuse it. */
@@ -138,10 +147,12 @@ int	up_resolve(const char *host, const char *port,
 /*
  * Resolves host and port (numeric or names) and returns a non-blocking,
  * close-on-exec listening socket bound to the first address that works,
- * with SO_REUSEADDR set. Returns -1 with errno on a socket error, or -1
- * with *gai set to a getaddrinfo(3) code when the name does not resolve.
+ * with SO_REUSEADDR set, listening with the given backlog (the kernel
+ * caps it; a negative one means UP_BACKLOG). Returns -1 with errno on a
+ * socket error, or -1 with *gai set to a getaddrinfo(3) code when the
+ * name does not resolve.
  */
-int	up_listen(const char *host, const char *port, int *gai);
+int	up_listen(const char *host, const char *port, int backlog, int *gai);
 
 /*
  * A connection just accepted: its socket (blocking), the peer's address
@@ -196,11 +207,30 @@ int	up_wait(int fd, short events, int timeout_ms);
 /* ---- request.c: the protocol -------------------------------------------- */
 
 /*
+ * A framing function: the length of the first request in buf[0..len),
+ * at most max; eof says the client has ended its stream. 0 means: read
+ * more.
+ */
+typedef size_t	(*up_frame_func)(const char *buf, size_t len, size_t max,
+	    int eof);
+
+/*
  * Length of the first request in buf[0..len): up to and including the
  * first '\n', or max bytes when no newline comes within them, or all len
  * bytes when the client has ended its stream (eof). 0 means: read more.
  */
 size_t	up_request_length(const char *buf, size_t len, size_t max, int eof);
+
+/*
+ * --framing read: everything buffered (at most max bytes) is a request.
+ * The servers read only into an empty buffer under this framing, so what
+ * is buffered is what one read(2) returned, as in a tutorial's recv(1024).
+ * 0 only when nothing is buffered.
+ */
+size_t	up_read_length(const char *buf, size_t len, size_t max, int eof);
+
+/* The framing the options ask for: HTTP heads, lines or reads. */
+up_frame_func up_framer(const struct up_options *o);
 
 /* Turns ASCII a-z into A-Z in place; every other byte is left alone. */
 void	up_uppercase(char *buf, size_t len);
@@ -210,8 +240,7 @@ void	up_uppercase(char *buf, size_t len);
  * per connection, whatever the client sends.
  */
 struct up_reader {
-	/* what a request is: up_request_length, or up_http_head_length */
-	size_t	(*frame)(const char *, size_t, size_t, int);
+	up_frame_func frame;	/* what a request is: see up_framer */
 	char	*buf;
 	size_t	 cap;		/* max_line */
 	size_t	 start, end;	/* unconsumed bytes are buf[start..end) */
@@ -220,6 +249,9 @@ struct up_reader {
 
 int	up_reader_init(struct up_reader *r, size_t max_line);
 void	up_reader_free(struct up_reader *r);
+
+/* Bytes buffered that form no whole request yet (a line still open). */
+size_t	up_reader_pending(const struct up_reader *r);
 
 /*
  * The next request from fd, reading as needed. Returns 1 with *req and
@@ -239,6 +271,7 @@ struct up_http_request {
 	int		 status;	/* 200 to serve, or the error to send */
 	int		 minor;		/* HTTP/1.<minor> */
 	int		 keep_alive;	/* serve more on this connection */
+	int		 asked_close;	/* "Connection: close" was sent */
 	int		 head_only;	/* HEAD: no body */
 	const char	*target;	/* the request target, in the buffer */
 	size_t		 target_len;
@@ -283,20 +316,43 @@ struct up_shared {
 struct up_shared *up_shared_new(int across_processes);
 
 /*
- * Does one request's simulated work: delay_ns of waiting, with the counter
- * updated as its mode says (see CONTRACT.md). Returns the counter's value
- * after this request, or 0 when the counter is off.
+ * One request's simulated work is up_work_begin, up_work_spend, then
+ * up_work_end, with the counter updated as its mode says (see work.c).
+ *
+ * up_work_begin starts it: in mutex mode it waits for the lock. Returns
+ * the counter as this request found it (the tutorial's "before" count),
+ * or 0 when the counter is off.
  */
-long	up_work(struct up_shared *sh, enum up_counter_mode mode,
-	    int64_t delay_ns);
+long	up_work_begin(struct up_shared *sh, enum up_counter_mode mode);
+
+/*
+ * Spends the delay: waiting (sleeping), or with cpu computing until the
+ * calling thread has used delay_ns of CPU time.
+ */
+void	up_work_spend(int64_t delay_ns, int cpu);
+
+/*
+ * Ends it: unsafe and mutex write back seen + 1 (mutex then releases the
+ * lock), atomic adds one. Returns the counter after this request, or 0
+ * when the counter is off.
+ */
+long	up_work_end(struct up_shared *sh, enum up_counter_mode mode,
+	    long seen);
+
+/*
+ * Computes, in a loop the compiler cannot remove, until the calling
+ * thread has used ns nanoseconds of CPU time (its CPU clock, or the
+ * process's where there is none per thread).
+ */
+void	up_compute_ns(int64_t ns);
 
 /* ---- serve.c: one connection, start to end, for the blocking models --- */
 
 /*
  * Serves c until the client's end of stream, the idle timeout, an error
- * or a stop request; logs "responded" for each request, "error" if one
- * occurs and "closed" at the end; closes c->fd. Returns the number of
- * requests answered.
+ * or a stop request; logs "received" and "responded" for each request,
+ * "error" if one occurs and "closed" at the end; closes c->fd. Returns
+ * the number of requests answered.
  */
 unsigned long up_serve(struct up_conn *c, const struct up_options *o,
 	    struct up_shared *sh);
@@ -355,6 +411,21 @@ int	up_log(const char *event, const char *peer, const char *fmt, ...)
  */
 int	up_log_fd(int fd, const char *event, const char *peer,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/*
+ * Logs "received <peer> bytes=N [count=N] [who]": a request read, its work
+ * beginning; count (when counted) is the counter as the request read it.
+ */
+int	up_log_received(const char *peer, const char *who, size_t bytes,
+	    int counted, long count);
+
+/*
+ * Logs "closed <peer> requests=N [reason=R] [pending=N] [who]"; reason is
+ * NULL for a normal end, pending the bytes the client sent that formed no
+ * whole request (0: not shown).
+ */
+int	up_log_closed(const char *peer, const char *who,
+	    unsigned long requests, const char *reason, size_t pending);
 
 /* Logs "error <peer> op=<op> errno=<NAME>" for the errno value err. */
 int	up_log_error(const char *peer, const char *who, const char *op,
