@@ -1,10 +1,14 @@
-# up: four TCP servers, one per concurrency model, and a client.
+# up: four TCP servers, one per concurrency model, a client, and a tool
+# that draws their event logs.
 #
-#   make            build bin/upserver-{seq,fork,thread,poll} and bin/upclient
+#   make            build bin/upserver-{seq,fork,thread,poll}, bin/upclient
+#                   and bin/uptimeline
 #   make demo       build, then show the models side by side
+#   make picture    docs/seq-fork.svg, the README's picture, from a real run
 #   make check      build, then run the bats suite (installs bats if missing)
 #   make lint       mandoc -Tlint on man/, shellcheck on the scripts
-#   make install    PREFIX=/usr/local DESTDIR= (uninstall undoes it)
+#   make install    PREFIX=/usr/local DESTDIR= (uninstall undoes it): the
+#                   binaries, man pages, bash and zsh completion
 #   make bench      every model against Python's servers (bench/results.md)
 #   make soak       100 000 verified random requests against each server
 #
@@ -23,6 +27,8 @@ O	?= .
 PREFIX	?= /usr/local
 BINDIR	 = $(PREFIX)/bin
 MANDIR	 = $(PREFIX)/share/man
+BASHCOMPDIR = $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  = $(PREFIX)/share/zsh/vendor-completions
 
 WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 ifeq ($(WERROR),1)
@@ -46,7 +52,7 @@ UP_LDLIBS   += $(shell pkg-config --libs libsodium)
 endif
 
 SERVERS	 = upserver-seq upserver-fork upserver-thread upserver-poll
-PROGS	 = $(SERVERS) upclient
+PROGS	 = $(SERVERS) upclient uptimeline
 # A binary is built once its main exists, so the tree builds at every step.
 BINS	 = $(patsubst %,$(O)/bin/%,$(foreach p,$(PROGS),$(if $(wildcard bin/$(p).c),$(p))))
 
@@ -54,11 +60,12 @@ LIB_SRC	 = $(sort $(wildcard lib/*.c))
 LIB_OBJ	 = $(patsubst %.c,$(O)/%.o,$(LIB_SRC))
 LIB	 = $(O)/lib/libup.a
 MANS	 = $(wildcard man/*.[1-9])
-SCRIPTS	 = .ci/run $(wildcard tests/*.sh examples/*.sh bench/*.sh)
+SCRIPTS	 = .ci/run $(wildcard tests/*.sh examples/*.sh bench/*.sh) \
+	   completion/up.bash
 
 .PHONY: all check lint install uninstall clean demo deps check-asan check-tsan check-valgrind soak bench \
 	check-portable \
-	fuzz fuzz-replay
+	fuzz fuzz-replay picture
 
 all: $(BINS)
 
@@ -86,9 +93,10 @@ deps:
 check: all deps fuzz-replay
 	bats tests
 
-# Fuzzing: libFuzzer harnesses in tests/fuzz for the request framing and
-# the option and time parsing. `make fuzz` runs each for FUZZ_SECONDS from
-# the seed corpus (clang needed); an input that crashes one is written to
+# Fuzzing: libFuzzer harnesses in tests/fuzz for the request framing, the
+# option and time parsing, and the event log as uptimeline reads it.
+# `make fuzz` runs each for FUZZ_SECONDS from the seed corpus (clang
+# needed); an input that crashes one is written to
 # tests/fuzz/regressions/, to be kept once fixed: `make check` replays the
 # seeds and every regression through the same harness, built with $(CC).
 FUZZERS	      = $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
@@ -137,7 +145,8 @@ check-asan: deps
 
 # The suite against the POSIX-only build, once nm has shown that its
 # binaries import none of the Linux-only calls the default build uses.
-LINUX_ONLY = epoll_|accept4|prctl|gettid|pipe2|ppoll|getrandom|strerrorname_np
+LINUX_ONLY  = epoll_|accept4|prctl|gettid|pipe2|ppoll|getrandom
+LINUX_ONLY := $(LINUX_ONLY)|strerrorname_np|sigabbrev_np
 check-portable: deps
 	$(MAKE) O=build/portable PORTABLE=1 all
 	@for b in build/portable/bin/*; do \
@@ -162,12 +171,16 @@ check-valgrind: all deps
 	sh tests/valgrind.sh
 
 # The benchmark: an -O2 build of every model and the Python peers side by
-# side on loopback (bench/bench.py); writes bench/results.md. Run it on an
+# side on loopback (bench/bench.py); writes bench/results.md, and every run
+# to bench/results.json, from which bench/charts.py draws bench/*.svg with
+# matplotlib (installed with the peers when missing). Run it on an
 # otherwise idle machine.
 bench:
 	@sh tests/install-deps.sh bench
 	$(MAKE) O=build/bench CFLAGS="-O2" all
 	python3 bench/bench.py --bin $(CURDIR)/build/bench/bin $(BENCH_ARGS)
+	$$(python3 -c 'import matplotlib' 2>/dev/null && echo python3 || \
+	    echo /usr/bin/python3) bench/charts.py bench/results.json
 
 # 100 000 random requests over 100 connections against each server,
 # every reply verified.
@@ -177,6 +190,10 @@ soak: all
 demo: all
 	@sh examples/demo.sh
 
+# The README's picture: seq and fork with four clients, from a real run.
+picture: all
+	sh examples/picture.sh docs/seq-fork.svg
+
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man7
 	install -m 755 $(BINS) $(DESTDIR)$(BINDIR)
@@ -185,11 +202,17 @@ install: all
 	for p in $(filter-out upserver-seq,$(SERVERS)); do \
 	    ln -sf upserver.1 $(DESTDIR)$(MANDIR)/man1/$$p.1; done
 	ln -sf upserver.1 $(DESTDIR)$(MANDIR)/man1/upserver-seq.1
+	install -d $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR)
+	install -m 644 completion/up.bash $(DESTDIR)$(BASHCOMPDIR)/up
+	for p in $(PROGS); do ln -sf up $(DESTDIR)$(BASHCOMPDIR)/$$p; done
+	install -m 644 completion/_up $(DESTDIR)$(ZSHCOMPDIR)/_up
 
 uninstall:
 	rm -f $(patsubst %,$(DESTDIR)$(BINDIR)/%,$(PROGS))
 	rm -f $(patsubst %,$(DESTDIR)$(MANDIR)/man1/%.1,$(PROGS) upserver)
 	rm -f $(DESTDIR)$(MANDIR)/man7/up.7
+	rm -f $(patsubst %,$(DESTDIR)$(BASHCOMPDIR)/%,up $(PROGS))
+	rm -f $(DESTDIR)$(ZSHCOMPDIR)/_up
 
 clean:
 	rm -f lib/libup.a lib/*.o $(patsubst %,bin/%,$(PROGS))

@@ -17,10 +17,12 @@ machine hits all alike; each (workload, contender) pair runs --runs times
 and is reported as the median with min-max. Per run: requests/s and
 p50/p99 latency from `upclient -s`, the time of the last reply, and the
 server's CPU time (its own and its reaped children's, from /proc) per
-1 000 requests. Writes the tables, bar charts and the targets of issue 6
-to --out (bench/results.md) and prints them.
+1 000 requests. Writes the tables and the targets of issue 6 to --out
+(bench/results.md) and prints them, and every run to results.json beside
+it, from which bench/charts.py draws the charts results.md shows.
 """
 import argparse
+import json
 import os
 import platform
 import re
@@ -320,16 +322,16 @@ def fmt_med(values, f="{:.0f}"):
     return f"{f.format(med)} ({f.format(min(values))}-{f.format(max(values))})"
 
 
-def bar_chart(rows, key, unit, width=46):
-    """An ASCII bar per contender for the median of key."""
-    meds = [(name, statistics.median([r[key] for r in runs]))
-            for name, runs in rows if runs]
-    top = max((m for _, m in meds), default=0) or 1
-    lines = []
-    for name, m in meds:
-        n = int(round(m / top * width))
-        lines.append(f"{name:<13} {'#' * n}{' ' if n else ''}{m:,.2f} {unit}")
-    return "\n".join(lines)
+def write_data(path, ws, cs, results, runs):
+    """Every run of every (workload, contender) as JSON, for charts.py."""
+    keep = ("id", "title", "ideal", "clients", "delay", "http")
+    data = {"date": time.strftime("%Y-%m-%d"), "runs": runs,
+            "workloads": [dict({k: w[k] for k in keep if k in w}, results={
+                c.name: results[(w["id"], c.name)] for c in cs
+                if results[(w["id"], c.name)]}) for w in ws]}
+    with open(path, "w") as f:
+        json.dump(data, f, indent=1)
+        f.write("\n")
 
 
 def machine():
@@ -395,6 +397,8 @@ def main():
                 print(f"{r['rps']:10.0f} req/s  last {r['last']:.3f}s  "
                       f"errors {r['errors']}", flush=True)
 
+    write_data(os.path.splitext(args.out)[0] + ".json", ws, cs, results,
+               args.runs)
     out = ["# Benchmark results", "",
            f"`make bench` on {time.strftime('%Y-%m-%d')}, {args.runs} runs "
            "per contender, interleaved; medians with (min-max). Load from "
@@ -428,14 +432,8 @@ def main():
                 f"{fmt_med([r['cpu_k'] for r in runs], '{:.3f}')} | "
                 f"{sum(r['errors'] for r in runs)} | {ratio} |")
         out.append("")
-        if w["id"] in ("a20", "a1000"):
-            out += ["Time of the last reply (s), shorter is better; ideal "
-                    f"{w['ideal']} s (x{w['clients']} for a sequential "
-                    "server):", "", "```",
-                    bar_chart(rows, "last", "s"), "```", ""]
-        if w["id"] in ("b", "h"):
-            out += ["Requests/s, longer is better:", "", "```",
-                    bar_chart(rows, "rps", "req/s"), "```", ""]
+        if rows:    # drawn by bench/charts.py from results.json
+            out += [f"![{w['title']}]({w['id']}.svg)", ""]
         results_rows = dict(rows)
         w["rows"] = results_rows
 

@@ -28,6 +28,11 @@
  * What is allocated is allocated once: the connections at the start, a
  * request buffer per connection at work (reused through a free list), and
  * the latencies go into a fixed-size histogram.
+ *
+ * SIGINT (Ctrl-C) ends a run early without losing what it measured: no
+ * request is sent any more, the replies in flight get INTERRUPT_GRACE_NS
+ * to arrive, and the timeline and statistics so far are printed, marked
+ * as interrupted; the exit status is then 130, as for a shell's Ctrl-C.
  */
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -36,6 +41,7 @@
 
 #include <errno.h>
 #include <netdb.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +67,8 @@
 #define BACKEND		"poll"
 #endif
 #define MAX_ADDRS	16
+#define INTERRUPT_GRACE_NS	UP_NS_PER_SEC	/* for replies in flight */
+#define EXIT_INTERRUPTED	130		/* 128 + SIGINT */
 
 enum reason {
 	R_REFUSED, R_RESET, R_TIMEOUT, R_CLOSED, R_MISMATCH, R_OTHER,
@@ -135,7 +143,10 @@ struct load {
 	struct hist	 hist;
 	struct timeline	*tl;
 	int64_t		 start, end;
+	int64_t		 interrupted;	/* when SIGINT came, or 0 */
 };
+
+static volatile sig_atomic_t got_sigint;
 
 static void fail(struct load *, struct conn *, enum reason, int,
     const char *, ...) __attribute__((format(printf, 5, 6)));
@@ -499,6 +510,22 @@ connect_done(struct load *l, struct conn *c)
 
 static void start_requests(struct load *, struct conn *);
 
+/*
+ * Closes c, cut short by SIGINT: not a failure. A request still in
+ * flight counts as unanswered.
+ */
+static void
+interrupt_close(struct load *l, struct conn *c, int64_t now)
+{
+	if (c->state == C_BUSY)
+		l->unanswered++;
+	if (l->o->verbose)
+		up_log_fd(STDERR_FILENO, "closed", peer(l, c),
+		    "conn=%lu requests=%lu reason=interrupted", c->id,
+		    c->done);
+	close_conn(l, c, now, 0);
+}
+
 /* c is connected: it sends its first request. */
 static void
 connected(struct load *l, struct conn *c, int64_t now)
@@ -638,6 +665,12 @@ reply_done(struct load *l, struct conn *c)
 		    c->done, c->len, (double)(now - c->sent_at) / 1e9);
 	if (l->print)
 		out_reply(l, c->buf + l->reqmax, c->len);
+	if (c->done < l->o->requests && l->interrupted != 0) {
+		draw(l, c, now, TL_RECEIVED, TL_IDLE);
+		c->state = C_IDLE;	/* nothing in flight any more */
+		interrupt_close(l, c, now);
+		return;
+	}
 	if (c->done < l->o->requests) {
 		draw(l, c, now, TL_RECEIVED, TL_IDLE);
 		next_request(l, c, now);
@@ -797,6 +830,76 @@ expire(struct load *l, int64_t now)
 	}
 }
 
+/* ---- SIGINT ------------------------------------------------------------ */
+
+static void
+on_sigint(int signo)
+{
+	(void)signo;
+	got_sigint = 1;
+}
+
+/*
+ * Makes SIGINT end the run early (see the top of the file) instead of the
+ * process; with no SA_RESTART, the engine's wait returns EINTR at once.
+ * Returns 0 or -1 with errno.
+ */
+static int
+catch_sigint(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigint;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGINT, &sa, NULL);
+}
+
+/*
+ * SIGINT came: no connection starts and no request is sent from now on.
+ * Connections with a request in flight have INTERRUPT_GRACE_NS for its
+ * reply (see interrupt_expire); the others close now.
+ */
+static void
+interrupt_begin(struct load *l)
+{
+	int64_t now = up_now_ns();
+	unsigned long i;
+	struct conn *c;
+
+	l->interrupted = now;
+	for (i = 0; i < l->next; i++) {
+		c = &l->conns[i];
+		if (c->state != C_DONE && c->state != C_BUSY)
+			interrupt_close(l, c, now);
+	}
+}
+
+/* The grace is over: what is still in flight is given up. */
+static void
+interrupt_expire(struct load *l)
+{
+	int64_t now = up_now_ns();
+	unsigned long i;
+
+	for (i = 0; i < l->next; i++)
+		if (l->conns[i].state != C_DONE)
+			interrupt_close(l, &l->conns[i], now);
+}
+
+/* Milliseconds the engine may wait: the next timeout or the grace's end. */
+static int
+wait_ms(const struct load *l)
+{
+	int ms = l->thead != NULL ? up_ms_until(l->thead->deadline) : -1;
+	int grace;
+
+	if (l->interrupted == 0)
+		return ms;
+	grace = up_ms_until(l->interrupted + INTERRUPT_GRACE_NS);
+	return ms < 0 || grace < ms ? grace : ms;
+}
+
 /* ---- start and end ----------------------------------------------------- */
 
 /*
@@ -914,6 +1017,10 @@ report(struct load *l)
 		    strerror(errno));
 		return;
 	}
+	if (l->interrupted != 0)
+		fprintf(f, "upclient: interrupted after %.3f s: the"
+		    " replies until then\n",
+		    (double)(l->interrupted - l->start) / 1e9);
 	if (l->o->timeline)
 		timeline_print(l->tl, f, l->end);
 	if (l->o->stats)
@@ -1007,19 +1114,25 @@ load_run(const struct load_options *o)
 	int i, n, r, status;
 
 	memset(&l, 0, sizeof(l));
-	if (setup(&l, o) == -1) {
+	if (setup(&l, o) == -1 || catch_sigint() == -1) {
 		cleanup(&l);
 		return 1;
 	}
 	for (;;) {
-		while (l.connecting < CONNECT_BATCH && l.next < o->clients &&
+		if (got_sigint && l.interrupted == 0)
+			interrupt_begin(&l);
+		if (l.interrupted != 0 &&
+		    up_now_ns() >= l.interrupted + INTERRUPT_GRACE_NS)
+			interrupt_expire(&l);
+		while (l.interrupted == 0 && l.connecting < CONNECT_BATCH &&
+		    l.next < o->clients &&
 		    (o->jobs == 0 || l.running < o->jobs))
 			start_connect(&l, &l.conns[l.next++]);
 		out_flush(&l);
-		if (l.active == 0 && l.next == o->clients)
+		if (l.active == 0 &&
+		    (l.next == o->clients || l.interrupted != 0))
 			break;
-		n = up_ev_wait(l.ev, l.thead != NULL ?
-		    up_ms_until(l.thead->deadline) : -1, &fired);
+		n = up_ev_wait(l.ev, wait_ms(&l), &fired);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
@@ -1044,6 +1157,8 @@ load_run(const struct load_options *o)
 		    (unsigned long long)(l.shown - SHOWN_ERRORS));
 	report(&l);
 	status = errors > 0 || l.out_failed ? 1 : 0;
+	if (l.interrupted != 0)
+		status = EXIT_INTERRUPTED;
 	cleanup(&l);
 	return status;
 }

@@ -93,17 +93,20 @@ void	hist_add(struct hist *h, int64_t ns);
  */
 int64_t	hist_percentile(const struct hist *h, double percent);
 
-/* ---- upclient-timeline.c: the picture ---------------------------------- */
+/* ---- upclient-timeline.c: the picture (lib/timeline.c draws it) ------- */
 
-/* What a connection is doing between two events (one at a time). */
+/*
+ * What a connection is doing between two events (one at a time), and
+ * what happened at one moment: the client's names for the values of up.h's
+ * UP_TL_* (upclient-timeline.c checks that they agree), so that this
+ * header stands alone.
+ */
 enum tl_state {
 	TL_NONE = 0,		/* not connected */
 	TL_CONNECTING = 0x01,	/* connect(2) in progress */
 	TL_IDLE = 0x02,		/* connected, no request in flight */
 	TL_WAIT = 0x04		/* a request sent, its reply not complete */
 };
-
-/* What happened at one moment (may be combined). */
 #define TL_SENT		0x10	/* a request was sent */
 #define TL_RECEIVED	0x20	/* a reply was complete */
 #define TL_ERROR	0x40	/* the connection failed */
@@ -138,10 +141,5 @@ void	timeline_event(struct timeline *tl, int row, int64_t t, int marks,
  * columns wide.
  */
 void	timeline_print(struct timeline *tl, FILE *f, int64_t end_ns);
-
-/*
- * Writes ns as a short duration: "4.012s", "12.5ms", "80us". Returns buf.
- */
-const char *format_duration(int64_t ns, char *buf, size_t len);
 
 #endif /* UPCLIENT_LOAD_H */

@@ -92,7 +92,7 @@ payload_init(void)
 	return refill();
 }
 
-/* "libsodium", "getrandom" or "/dev/urandom": where the random bytes come from. */
+/* "libsodium", "getrandom" or "/dev/urandom": the random source. */
 const char *
 payload_source(void)
 {

@@ -73,14 +73,19 @@ static const char help[] =
     "Without, sends standard input and writes the replies to standard"
     " output.\n"
     "Any of -cjnrsTv, --literal, --verify, --timeout chooses the load"
-    " mode instead:\neach connection sends \"TEXT C.R\" (connection C, request R) or -r random"
-    " letters;\nreplies to TEXT go to standard output as they complete, replies to -r"
+    " mode instead:\n"
+    "each connection sends \"TEXT C.R\" (connection C, request R) or -r"
+    " random letters;\n"
+    "replies to TEXT go to standard output as they complete, replies to -r"
     " do not;\n"
     "the timeline and the stats (\"key: value\" lines) go to standard"
     " error.\n"
+    "Ctrl-C (SIGINT) in load mode stops sending, waits a second at most for"
+    " the\n"
+    "replies in flight, and prints the timeline and the stats so far.\n"
     "Exit status: 0 every reply received (and verified), 1 a connection or"
     " reply\n"
-    "failed, 2 usage.\n";
+    "failed, 2 usage, 130 a load run interrupted by SIGINT.\n";
 
 struct client {
 	const char	*host;

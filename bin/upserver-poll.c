@@ -36,6 +36,11 @@
  *  - Backpressure: while a connection's request is worked on or its reply
  *    is unsent, the loop does not read from it, so a client that sends
  *    without reading fills the kernel's buffers, not the server's memory.
+ *    The same when memory runs out: a connection whose buffer cannot be
+ *    allocated or grown is not read until a later turn of the loop finds
+ *    memory again, and a connection is accepted only once the memory to
+ *    hold it is there. Nothing is lost; only the idle timeout closes a
+ *    connection that waits for memory too long.
  *  - Pipelining: with -d 0 (and lines, no counter) every whole request
  *    that one read brought is answered in that turn, the replies made in
  *    place end to end and sent with one send(2). One read per connection
@@ -68,6 +73,7 @@
 #define DEFAULT_MAX_CONNS	16384	/* -c: or what the fd limit allows */
 #define ACCEPT_BATCH		1024	/* accepts per wakeup, then serve */
 #define ACCEPT_PAUSE_NS		(100 * 1000000LL) /* out of descriptors */
+#define MALLOC_RETRY_NS		(20 * 1000000LL) /* out of memory */
 #define LINGER_NS		UP_NS_PER_SEC	/* --http: see linger_start */
 #define LINGER_MAX		(1024 * 1024)
 
@@ -113,6 +119,8 @@ struct conn {
 	long		 seen;		/* the counter read at the start */
 	long		 count;		/* the counter after this request */
 	unsigned long	 served;	/* requests answered */
+	int		 starved;	/* waits for memory to read more */
+	int64_t		 starved_in;	/* the shortage it waited in (since) */
 	struct clist	*list;		/* the list it is on, or NULL */
 	struct conn	*lprev, *lnext;
 	char		 peer[UP_PEER_MAX];
@@ -121,7 +129,7 @@ struct conn {
 struct loop {
 	struct up_server *s;
 	const struct up_options *o;
-	size_t		(*frame)(const char *, size_t, size_t, int);
+	up_frame_func	 frame;		/* lines, reads or HTTP heads */
 	int		 batch;		/* answer buffered requests together */
 	struct up_ev	*ev;		/* the event engine */
 	struct conn	**conn;		/* by descriptor */
@@ -135,6 +143,10 @@ struct loop {
 	struct clist	 linger;	/* LINGER: by start */
 	int64_t		 now;		/* monotonic, after each wait */
 	int64_t		 accept_pause;	/* no accepting until then, or 0 */
+	struct conn	*spare;		/* the next accepted connection's */
+	struct up_shortage memory;	/* malloc failing, as logged */
+	size_t		 nstarved;	/* connections waiting for memory */
+	int64_t		 retry_at;	/* when to try malloc again, or 0 */
 	int		 stopping;
 };
 
@@ -195,12 +207,12 @@ conn_close(struct loop *l, struct conn *c, const char *reason)
 	up_ev_set(l->ev, c->fd, 0);
 	l->conn[c->fd] = NULL;
 	l->nconns--;
+	if (c->starved)
+		l->nstarved--;
 	close(c->fd);
-	if (reason != NULL)
-		up_log("closed", c->peer, "requests=%lu reason=%s", c->served,
-		    reason);
-	else
-		up_log("closed", c->peer, "requests=%lu", c->served);
+	/* a line begun and never ended (not the request in flight) is lost */
+	up_log_closed(c->peer, NULL, c->served, reason, reason != NULL ?
+	    c->in.end - c->in.start - c->reqlen : 0);
 	up_reader_free(&c->in);
 	free(c->out);
 	free(c);
@@ -227,12 +239,69 @@ conn_watch(struct loop *l, struct conn *c, int mask)
 	return -1;
 }
 
-/* Puts c on the timer queue: its delay starts now. */
+/* c's work begins: reads the counter as it stands and logs "received". */
+static void
+work_begin(struct loop *l, struct conn *c)
+{
+	c->seen = atomic_load_explicit(&l->s->shared->count,
+	    memory_order_relaxed);
+	up_log_received(c->peer, NULL, c->reqlen,
+	    l->o->counter != UP_COUNTER_OFF, c->seen);
+}
+
+/*
+ * Puts c on the timer queue. A waited delay begins now and is a deadline;
+ * with --cpu the deadline is now, and work_done computes the delay when
+ * the timer fires.
+ */
 static void
 timer_start(struct loop *l, struct conn *c)
 {
 	c->state = WORKING;
-	list_append(&l->timers, c, up_now_ns() + l->o->delay_ns);
+	if (!l->o->cpu)
+		work_begin(l, c);
+	list_append(&l->timers, c, up_now_ns() +
+	    (l->o->cpu ? 0 : l->o->delay_ns));
+}
+
+/*
+ * An allocation succeeded: the memory shortage, if one is on, is over
+ * once no connection waits for memory any more.
+ */
+static void
+memory_back(struct loop *l)
+{
+	if (l->memory.active && l->nstarved == 0)
+		up_shortage_over(&l->memory, l->s->addr);
+}
+
+/*
+ * No memory for c's buffer: c is not read (backpressure) until
+ * retry_starved() finds memory, on a later turn of the loop. Its idle
+ * clock runs on from its last progress, so -t still closes it if memory
+ * never comes back. At a stop it is closed at once.
+ */
+static void
+conn_starve(struct loop *l, struct conn *c, int err)
+{
+	if (l->stopping) {
+		conn_close(l, c, "stop");
+		return;
+	}
+	up_shortage_failed(&l->memory, l->s->addr, "malloc", err,
+	    !l->memory.active || c->starved_in != l->memory.since);
+	c->starved_in = l->memory.since;
+	if (!c->starved) {
+		c->starved = 1;
+		l->nstarved++;
+	}
+	c->state = READING;
+	if (conn_watch(l, c, 0) == -1)
+		return;
+	if (c->list == NULL)
+		idle_touch(l, c);
+	if (l->retry_at == 0)
+		l->retry_at = l->now + MALLOC_RETRY_NS;
 }
 
 /* Makes c wait for its client's next bytes, giving back grown buffers. */
@@ -420,14 +489,15 @@ reply_batch(struct loop *l, struct conn *c)
 
 	c->nreq = 0;
 	do {
+		up_log_received(c->peer, NULL, len, 0, 0);
 		up_uppercase(c->in.buf + pos, len);
 		pos += len;
 		c->nreq++;
 	} while (pos < c->in.end && (len = l->frame(c->in.buf + pos, c->in.end - pos,
 	    l->o->max_line, c->in.eof)) > 0);
 	c->reply = c->in.buf + c->in.start;
-	c->replylen = pos - c->in.start;
-	c->body = c->reqlen;
+	c->body = c->reqlen;		/* what one request alone says */
+	c->replylen = c->reqlen = pos - c->in.start;
 	c->sent = 0;
 	conn_send(l, c);
 }
@@ -443,7 +513,7 @@ static void	work_done(struct loop *, struct conn *);
 static void
 start_request(struct loop *l, struct conn *c, size_t len)
 {
-	struct up_shared *sh = l->s->shared;
+	int now = l->o->delay_ns == 0 && !l->o->cpu;	/* no work to wait */
 
 	c->reqlen = len;
 	list_remove(c);
@@ -455,37 +525,32 @@ start_request(struct loop *l, struct conn *c, size_t len)
 		up_http_parse(c->in.buf + c->in.start, len, l->o->max_line,
 		    &c->http);
 		if (c->http.status != 200) {
-			reply_start(l, c);	/* refused: no work */
+			/* refused: no work */
+			up_log_received(c->peer, NULL, len, 0, 0);
+			reply_start(l, c);
 			return;
 		}
 	}
-	if (l->o->delay_ns > 0 && conn_watch(l, c, 0) == -1)
+	if (!now && conn_watch(l, c, 0) == -1)
 		return;
-	switch (l->o->counter) {
-	case UP_COUNTER_MUTEX:
-		/*
-		 * An asynchronous lock: a request that finds it taken waits
-		 * in line, without blocking the loop, and its delay starts
-		 * only when the lock is handed to it (see work_done).
-		 */
+	/*
+	 * --counter mutex: an asynchronous lock. A request that finds it
+	 * taken waits in line, without blocking the loop, and its work
+	 * begins only when the lock is handed to it (see work_done).
+	 */
+	if (l->o->counter == UP_COUNTER_MUTEX) {
 		if (l->lock_holder != NULL) {
 			c->state = LOCKWAIT;
 			list_append(&l->lockq, c, 0);
 			return;
 		}
 		l->lock_holder = c;
-		/* FALLTHROUGH */
-	case UP_COUNTER_UNSAFE:
-		c->seen = atomic_load_explicit(&sh->count,
-		    memory_order_relaxed);
-		break;
-	default:
-		break;
 	}
-	if (l->o->delay_ns > 0)
-		timer_start(l, c);
-	else
+	if (now) {
+		work_begin(l, c);
 		work_done(l, c);
+	} else
+		timer_start(l, c);
 }
 
 /*
@@ -501,6 +566,10 @@ conn_advance(struct loop *l, struct conn *c, int try_read)
 	size_t len;
 	ssize_t n;
 
+	if (c->starved) {	/* it may read again; it may starve again */
+		c->starved = 0;
+		l->nstarved--;
+	}
 	for (;;) {
 		if (c->in.end > c->in.start) {
 			len = l->frame(c->in.buf + c->in.start, c->in.end - c->in.start,
@@ -519,6 +588,7 @@ conn_advance(struct loop *l, struct conn *c, int try_read)
 		}
 		n = up_reader_fill(&c->in, c->fd, l->o->max_line);
 		if (n >= 0) {
+			memory_back(l);
 			try_read = 0;	/* one read a turn */
 			continue;
 		}
@@ -531,6 +601,10 @@ conn_advance(struct loop *l, struct conn *c, int try_read)
 				wait_input(l, c);
 			return;
 		}
+		if (up_shortage_error(errno)) {
+			conn_starve(l, c, errno);
+			return;
+		}
 		conn_fail(l, c, errno == ENOMEM ? "malloc" : "read", errno);
 		return;
 	}
@@ -539,6 +613,10 @@ conn_advance(struct loop *l, struct conn *c, int try_read)
 /*
  * c's work is over: finishes the counter's read-work-write section (and
  * hands the lock on in mutex mode), then makes and sends the reply.
+ * With --cpu the work begins and the delay is computed here, in the loop
+ * itself: nothing else runs meanwhile, no accept, no read, no reply for
+ * anyone. One thread that computes serves one client at a time, whatever
+ * the cores.
  */
 static void
 work_done(struct loop *l, struct conn *c)
@@ -546,6 +624,10 @@ work_done(struct loop *l, struct conn *c)
 	struct up_shared *sh = l->s->shared;
 	struct conn *next;
 
+	if (l->o->cpu) {
+		work_begin(l, c);
+		up_compute_ns(l->o->delay_ns);
+	}
 	switch (l->o->counter) {
 	case UP_COUNTER_UNSAFE:
 	case UP_COUNTER_MUTEX:
@@ -555,11 +637,8 @@ work_done(struct loop *l, struct conn *c)
 		    memory_order_relaxed);
 		if (l->o->counter == UP_COUNTER_MUTEX) {
 			l->lock_holder = next = l->lockq.head;
-			if (next != NULL) {
-				next->seen = atomic_load_explicit(&sh->count,
-				    memory_order_relaxed);
+			if (next != NULL)
 				timer_start(l, next);
-			}
 		}
 		break;
 	case UP_COUNTER_ATOMIC:
@@ -622,26 +701,59 @@ expire(struct loop *l)
 		conn_close(l, c, NULL);
 }
 
-/* A new connection on socket fd, or NULL with errno. */
+/* Makes the table of connections cover descriptor fd; 0 or -1. */
+static int
+cover_fd(struct loop *l, size_t fd)
+{
+	struct conn **p;
+	size_t cap = l->conncap;
+
+	if (fd < cap)
+		return 0;
+	while (cap <= fd)
+		cap *= 2;
+	if ((p = realloc(l->conn, cap * sizeof(*p))) == NULL)
+		return -1;
+	memset(p + l->conncap, 0, (cap - l->conncap) * sizeof(*p));
+	l->conn = p;
+	l->conncap = cap;
+	return 0;
+}
+
+/*
+ * The memory the next connection needs: a struct conn (l->spare), and a
+ * table and an engine that cover its descriptor, which is at most the
+ * number open (accept takes the lowest free one), well within the
+ * connections and a margin. Returns 0, or -1 with errno: then accepting
+ * waits, and the client in the backlog, rather than accept a connection
+ * with no room.
+ */
+static int
+reserve_conn(struct loop *l)
+{
+	size_t room = l->nconns + 4 * UP_RESERVED_FDS;
+
+	if (cover_fd(l, room) == -1 || up_ev_reserve(l->ev, (int)room) == -1)
+		return -1;
+	if (l->spare == NULL) {
+		if ((l->spare = calloc(1, sizeof(*l->spare))) == NULL)
+			return -1;
+		memory_back(l);
+	}
+	return 0;
+}
+
+/* A new connection on socket fd, in the memory reserved; NULL if none. */
 static struct conn *
 conn_new(struct loop *l, int fd, const struct sockaddr *sa)
 {
-	struct conn **p, *c;
-	size_t cap;
+	struct conn *c;
 	int on = 1;
 
-	if ((size_t)fd >= l->conncap) {
-		cap = l->conncap * 2;
-		while (cap <= (size_t)fd)
-			cap *= 2;
-		if ((p = realloc(l->conn, cap * sizeof(*p))) == NULL)
-			return NULL;
-		memset(p + l->conncap, 0, (cap - l->conncap) * sizeof(*p));
-		l->conn = p;
-		l->conncap = cap;
-	}
-	if ((c = calloc(1, sizeof(*c))) == NULL)
+	if (cover_fd(l, (size_t)fd) == -1)	/* beyond the margin */
 		return NULL;
+	c = l->spare;
+	l->spare = NULL;
 	c->fd = fd;
 	l->conn[fd] = c;
 	l->nconns++;
@@ -670,6 +782,12 @@ accept_ready(struct loop *l)
 
 	for (i = 0; i < ACCEPT_BATCH &&
 	    l->nconns < (size_t)l->o->max_conns; i++) {
+		if (reserve_conn(l) == -1) {
+			up_shortage_failed(&l->memory, l->s->addr, "malloc",
+			    errno, 0);
+			l->accept_pause = l->now + MALLOC_RETRY_NS;
+			return;
+		}
 		len = sizeof(ss);
 		fd = up_accept_fd(l->s->lfd, (struct sockaddr *)&ss, &len, 1);
 		if (fd == -1) {
@@ -691,6 +809,37 @@ accept_ready(struct loop *l)
 		up_log("accepted", c->peer, NULL);
 		/* A client often sends its request right after connecting. */
 		conn_advance(l, c, 1);
+	}
+}
+
+/*
+ * A later turn of the loop after a malloc failed: every connection that
+ * waits for memory tries to read again (and may wait again, the retry
+ * then backing off). The shortage is over once none waits.
+ */
+static void
+retry_starved(struct loop *l)
+{
+	size_t fd;
+
+	l->retry_at = 0;
+	for (fd = 0; fd < l->conncap; fd++)
+		if (l->conn[fd] != NULL && l->conn[fd]->starved)
+			conn_advance(l, l->conn[fd], 1);
+}
+
+/*
+ * The end of an accept pause. After a malloc failure the memory for the
+ * next connection is tried for now, whether one waits or not, so that
+ * the shortage is seen to end; if it fails again, the pause goes on.
+ */
+static void
+accept_resume(struct loop *l)
+{
+	l->accept_pause = 0;
+	if (l->memory.active && reserve_conn(l) == -1) {
+		up_shortage_failed(&l->memory, l->s->addr, "malloc", errno, 0);
+		l->accept_pause = l->now + MALLOC_RETRY_NS;
 	}
 }
 
@@ -764,6 +913,8 @@ next_timeout(struct loop *l)
 		next = earlier(next, l->linger.head->deadline);
 	if (l->accept_pause != 0)
 		next = earlier(next, l->accept_pause);
+	if (l->retry_at != 0)
+		next = earlier(next, l->retry_at);
 	if (next == INT64_MAX)
 		return -1;
 	now = up_now_ns();
@@ -785,7 +936,7 @@ run(struct up_server *s)
 	struct conn *c;
 	int i, n, accepting, stop = up_stop_fd();
 
-	l.frame = s->opt.http ? up_http_head_length : up_request_length;
+	l.frame = up_framer(&s->opt);
 	l.batch = !s->opt.http && s->opt.delay_ns == 0 &&
 	    s->opt.counter == UP_COUNTER_OFF;
 	l.conncap = 64;
@@ -801,7 +952,7 @@ run(struct up_server *s)
 	while (!l.stopping || l.nconns > 0) {
 		/* Listen only with room for another connection. */
 		if (l.accept_pause != 0 && l.now >= l.accept_pause)
-			l.accept_pause = 0;
+			accept_resume(&l);
 		if (!l.stopping)
 			up_ev_set(l.ev, s->lfd, l.accept_pause == 0 &&
 			    l.nconns < (size_t)s->opt.max_conns ?
@@ -835,10 +986,13 @@ run(struct up_server *s)
 			begin_stop(&l);
 		if (!l.stopping && accepting)
 			accept_ready(&l);
+		if (l.retry_at != 0 && l.now >= l.retry_at)
+			retry_starved(&l);
 		run_timers(&l);
 		run_ready(&l);
 		expire(&l);
 	}
+	free(l.spare);
 	up_ev_free(l.ev);
 	free(l.conn);
 	return 0;

@@ -25,6 +25,11 @@
  * - the threads block SIGINT and SIGTERM, so the stop always interrupts the
  *   main thread; they learn of it through the stop pipe, like the children
  *   of upserver-fork;
+ * - pthread_create(3) fails with EAGAIN when the user runs out of tasks
+ *   (ulimit -u counts threads) or memory; that passes when a thread ends,
+ *   so the main thread keeps the connection, accepts no one else, and
+ *   tries again when a thread ends or after a backoff: the client is
+ *   served late, not reset;
  * - with -w N, N threads started once each loop on accept(2): like Python's
  *   ThreadPoolExecutor(max_workers=N), five clients on -w 2 are answered
  *   two, two, then one.
@@ -36,6 +41,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "up.h"
@@ -69,6 +75,39 @@ wait_threads(long n, int stop_too)
 		pthread_cond_wait(&ended, &lock);
 	pthread_mutex_unlock(&lock);
 	return !stop;
+}
+
+/*
+ * Sleeps until a thread ends, for timeout_ms at most, or until a stop
+ * when no thread runs (one that runs would wake us as it ends). Returns
+ * 1, or 0 when a stop is requested.
+ */
+static int
+wait_thread_end(int timeout_ms)
+{
+	struct timespec ts;
+	long before;
+
+	pthread_mutex_lock(&lock);
+	before = running;
+	pthread_mutex_unlock(&lock);
+	if (before == 0) {
+		up_wait(up_stop_fd(), POLLIN, timeout_ms);
+		return !up_stopping();
+	}
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += timeout_ms / 1000;
+	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
+	if (ts.tv_nsec >= UP_NS_PER_SEC) {
+		ts.tv_sec++;
+		ts.tv_nsec -= UP_NS_PER_SEC;
+	}
+	pthread_mutex_lock(&lock);
+	while (running >= before && !up_stopping())
+		if (pthread_cond_timedwait(&ended, &lock, &ts) != 0)
+			break;
+	pthread_mutex_unlock(&lock);
+	return !up_stopping();
 }
 
 /* Called by each thread as it ends: one fewer running. */
@@ -163,42 +202,96 @@ pool_thread(void *arg)
 }
 
 /*
- * Hands c to a new thread. When none can start, c is logged and closed,
- * and we pause a moment so that a shortage is not a busy loop.
+ * Starts a thread to serve c; 0, or an error number (c is still ours).
  */
-static void
-spawn(struct up_server *s, struct up_conn *c)
+static int
+try_spawn(struct up_server *s, struct up_conn *c)
 {
 	struct job *j;
 	int e;
 
 	if ((j = malloc(sizeof(*j))) == NULL)
-		e = errno;
-	else {
-		j->c = *c;
-		j->s = s;
-		if ((e = start_thread(serve_thread, j)) == 0)
-			return;
+		return errno;
+	j->c = *c;
+	j->s = s;
+	if ((e = start_thread(serve_thread, j)) != 0)
 		free(j);
-	}
-	up_log_error(c->peer, NULL, "pthread_create", e);
-	close(c->fd);
-	up_log("closed", c->peer, "requests=0 reason=error");
-	up_wait(up_stop_fd(), POLLIN, 100);
+	return e;
 }
 
-/* Starts the -w pool and waits for its threads to end at the stop. */
+/*
+ * Hands c to a new thread. When none can start for lack of tasks or
+ * memory, c is kept and, accepting no one else meanwhile, we try again
+ * as soon as a thread ends, or after the shortage's backoff. The shortage
+ * is over when a connection gets its thread at the first try (or when
+ * nobody is left waiting, see main). c is closed unserved only at a stop,
+ * or when pthread_create fails for another reason.
+ */
+static void
+spawn(struct up_server *s, struct up_conn *c, struct up_shortage *sh)
+{
+	const char *reason = "stop";
+	int first = 1, e, ms;
+
+	while ((e = try_spawn(s, c)) != 0) {
+		if (!up_shortage_error(e)) {
+			up_log_error(c->peer, NULL, "pthread_create", e);
+			reason = "error";
+			break;
+		}
+		ms = up_shortage_failed(sh, s->addr, "pthread_create", e,
+		    first);
+		first = 0;
+		if (!wait_thread_end(ms))
+			break;
+	}
+	if (e == 0) {
+		if (first)
+			up_shortage_over(sh, s->addr);
+		return;
+	}
+	close(c->fd);
+	up_log("closed", c->peer, "requests=0 reason=%s", reason);
+	if (!up_shortage_error(e))	/* not a busy loop */
+		up_wait(up_stop_fd(), POLLIN, 100);
+}
+
+/* 1 when a connection waits in the listening socket's backlog. */
+static int
+pending(int lfd)
+{
+	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
+
+	return poll(&pfd, 1, 0) == 1;
+}
+
+/*
+ * Starts the -w pool and waits for its threads to end at the stop. A
+ * thread that cannot start for lack of tasks or memory is tried again
+ * after the shortage's backoff, while the others serve.
+ */
 static int
 run_pool(struct up_server *s)
 {
-	long i;
+	struct up_shortage sh = { 0 };
+	long started = 0;
 	int e;
 
-	for (i = 0; i < s->opt.workers; i++)
-		if ((e = start_thread(pool_thread, s)) != 0) {
+	while (started < s->opt.workers) {
+		if ((e = start_thread(pool_thread, s)) == 0) {
+			started++;
+			continue;
+		}
+		if (!up_shortage_error(e)) {
 			errno = e;
 			err(1, "pthread_create");
 		}
+		if (up_wait(up_stop_fd(), POLLIN, up_shortage_failed(&sh,
+		    s->addr, "pthread_create", e, 0)) == UP_WAIT_STOP)
+			break;
+	}
+	if (started == s->opt.workers)
+		up_shortage_over(&sh, s->addr);
 	wait_threads(1, 0);
 	return up_server_stop(s);
 }
@@ -207,6 +300,7 @@ int
 main(int argc, char **argv)
 {
 	struct up_server s = { .opt.max_conns = DEFAULT_MAX_THREADS };
+	struct up_shortage sh = { 0 };
 	struct up_conn c;
 	char msg[UP_MSG_MAX];
 	int status;
@@ -226,10 +320,13 @@ main(int argc, char **argv)
 	 * next. "accepted" is logged first, so it comes before the thread's
 	 * own lines.
 	 */
-	while (wait_threads(s.opt.max_conns, 1) &&
-	    up_server_accept(&s, &c) == 1) {
+	while (wait_threads(s.opt.max_conns, 1)) {
+		if (sh.active && !pending(s.lfd))
+			up_shortage_over(&sh, s.addr);	/* nobody waits */
+		if (up_server_accept(&s, &c) != 1)
+			break;
 		up_log("accepted", c.peer, NULL);
-		spawn(&s, &c);
+		spawn(&s, &c, &sh);
 	}
 
 	/* The threads see the stop too: they finish, then we report. */

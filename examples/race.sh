@@ -11,6 +11,13 @@
 #           the requests run one after another: about ten delays;
 #   atomic  the count is right and the requests overlap: about one delay.
 #
+# First, the tutorial's own run: three curl at once against the threaded
+# HTTP server with --counter unsafe. Its log shows both halves of the
+# race, as the tutorial's prints do: three "received ... count=0" (the
+# count each request read, "before count = 0") and three
+# "responded ... count=1" (the count each wrote, "after count = 1").
+# Without curl, upclient sends the three requests as lines instead.
+#
 # Usage: examples/race.sh [DELAY]   (default 1s)
 set -eu
 
@@ -48,7 +55,38 @@ race() {
 	    "$took" "$verdict"
 }
 
-echo "upserver-thread -d $delay, $clients clients at once, one request each"
+# three MODE: the tutorial's three requests at once; prints the log's
+# received and responded lines.
+three() {
+	if command -v curl >/dev/null 2>&1; then
+		start_server thread --http -d "$delay" --counter unsafe
+		echo "== upserver-thread --http -d $delay --counter unsafe," \
+		    "three curl at once"
+	else
+		start_server thread -d "$delay" --counter unsafe
+		echo "== upserver-thread -d $delay --counter unsafe," \
+		    "three clients at once"
+	fi
+	pids=""
+	for i in 1 2 3; do
+		if command -v curl >/dev/null 2>&1; then
+			curl -s "http://127.0.0.1:$port/" >/dev/null &
+		else
+			"$bin/upclient" -H 127.0.0.1 -p "$port" "$i" >/dev/null &
+		fi
+		pids="$pids $!"
+	done
+	for pid in $pids; do
+		wait "$pid"
+	done
+	stop_server
+	awk '$2 == "received" || $2 == "responded" || $2 == "stopped"' \
+	    "$log" | sed 's/^/   /'
+	echo
+}
+
+three
+echo "== upserver-thread -d $delay, $clients clients at once, one request each"
 printf '%-8s %8s %6s %9s\n' counter requests count time
 for mode in unsafe mutex atomic; do
 	race "$mode"

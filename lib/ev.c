@@ -129,6 +129,16 @@ grow_mask(struct up_ev *ev, int fd)
 }
 
 int
+up_ev_reserve(struct up_ev *ev, int nfds)
+{
+	if (nfds > ev->b->max_fd)
+		nfds = ev->b->max_fd;
+	if (nfds > ev->maskcap && grow_mask(ev, nfds - 1) == -1)
+		return -1;
+	return ev->b->reserve != NULL ? ev->b->reserve(ev->state, nfds) : 0;
+}
+
+int
 up_ev_set(struct up_ev *ev, int fd, int mask)
 {
 	int old;
@@ -158,12 +168,14 @@ up_ev_wait(struct up_ev *ev, int timeout_ms, struct up_ev_fired **fired)
 	struct up_ev_fired *p;
 	int cap = ev->firedcap;
 
-	/* Room for every watched descriptor, up to MAX_FIRED per wait. */
+	/*
+	 * Room for every watched descriptor, up to MAX_FIRED per wait; out
+	 * of memory, fewer: the rest are still ready at the next wait.
+	 */
 	while (cap < ev->watched && cap < MAX_FIRED)
 		cap *= 2;
-	if (cap != ev->firedcap) {
-		if ((p = realloc(ev->fired, (size_t)cap * sizeof(*p))) == NULL)
-			return -1;
+	if (cap != ev->firedcap &&
+	    (p = realloc(ev->fired, (size_t)cap * sizeof(*p))) != NULL) {
 		ev->fired = p;
 		ev->firedcap = cap;
 	}

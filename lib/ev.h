@@ -28,6 +28,11 @@ struct ev_backend {
 	/* Its state, or NULL with errno. */
 	void		*(*create)(void);
 	void		 (*destroy)(void *);
+	/*
+	 * Makes room, so that change() allocates nothing for descriptors
+	 * below nfds; 0 or -1 with errno. NULL when there is nothing to do.
+	 */
+	int		 (*reserve)(void *, int nfds);
 	/* fd's interest goes from old to mask (UP_EV_*); 0 or -1. */
 	int		 (*change)(void *, int fd, int old, int mask);
 	/*

@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#define FIRST_EVENTS	64
+
 struct state {
 	int		 epfd;		/* the interest set, in the kernel */
 	struct epoll_event *ev;		/* what one wait hands back */
@@ -34,7 +36,10 @@ create(void)
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
-	if ((s->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+	s->cap = FIRST_EVENTS;
+	if ((s->ev = calloc((size_t)s->cap, sizeof(*s->ev))) == NULL ||
+	    (s->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1) {
+		free(s->ev);
 		free(s);
 		return NULL;
 	}
@@ -73,13 +78,14 @@ wait_ready(void *p, struct up_ev_fired *out, int max, int timeout_ms)
 	struct epoll_event *ev;
 	int i, n, mask;
 
-	if (max > s->cap) {
-		if ((ev = realloc(s->ev, (size_t)max * sizeof(*ev))) == NULL)
-			return -1;
+	/* Out of memory, fewer: the others are handed back next time. */
+	if (max > s->cap &&
+	    (ev = realloc(s->ev, (size_t)max * sizeof(*ev))) != NULL) {
 		s->ev = ev;
 		s->cap = max;
 	}
-	if ((n = epoll_wait(s->epfd, s->ev, max, timeout_ms)) <= 0)
+	if ((n = epoll_wait(s->epfd, s->ev, s->cap < max ? s->cap : max,
+	    timeout_ms)) <= 0)
 		return n;
 	for (i = 0; i < n; i++) {
 		mask = 0;
@@ -94,6 +100,6 @@ wait_ready(void *p, struct up_ev_fired *out, int max, int timeout_ms)
 }
 
 const struct ev_backend ev_epoll = {
-	"epoll", INT_MAX, create, destroy, change, wait_ready
+	"epoll", INT_MAX, create, destroy, NULL, change, wait_ready
 };
 #endif /* EV_HAVE_EPOLL */

@@ -23,6 +23,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#define FIRST_EVENTS	64
+
 struct state {
 	int		 kq;		/* the interest set, in the kernel */
 	struct kevent	*ev;		/* what one wait hands back */
@@ -36,7 +38,10 @@ create(void)
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return NULL;
-	if ((s->kq = kqueue()) == -1) {
+	s->cap = FIRST_EVENTS;
+	if ((s->ev = calloc((size_t)s->cap, sizeof(*s->ev))) == NULL ||
+	    (s->kq = kqueue()) == -1) {
+		free(s->ev);
 		free(s);
 		return NULL;
 	}
@@ -78,12 +83,14 @@ wait_ready(void *p, struct up_ev_fired *out, int max, int timeout_ms)
 	struct kevent *ev;
 	int i, n;
 
-	if (max > s->cap) {
-		if ((ev = realloc(s->ev, (size_t)max * sizeof(*ev))) == NULL)
-			return -1;
+	/* Out of memory, fewer: the others are handed back next time. */
+	if (max > s->cap &&
+	    (ev = realloc(s->ev, (size_t)max * sizeof(*ev))) != NULL) {
 		s->ev = ev;
 		s->cap = max;
 	}
+	if (max > s->cap)
+		max = s->cap;
 	if (timeout_ms >= 0) {
 		ts.tv_sec = timeout_ms / 1000;
 		ts.tv_nsec = (long)(timeout_ms % 1000) * 1000000;
@@ -100,6 +107,6 @@ wait_ready(void *p, struct up_ev_fired *out, int max, int timeout_ms)
 }
 
 const struct ev_backend ev_kqueue = {
-	"kqueue", INT_MAX, create, destroy, change, wait_ready
+	"kqueue", INT_MAX, create, destroy, NULL, change, wait_ready
 };
 #endif /* EV_HAVE_KQUEUE */

@@ -44,23 +44,29 @@ destroy(void *p)
 	free(s);
 }
 
-/* Makes room for one more watched descriptor, fd; 0 or -1 with errno. */
+/*
+ * Makes room for nfds watched descriptors, numbered below nfds; 0 or -1
+ * with errno.
+ */
 static int
-grow(struct state *s, int fd)
+reserve(void *p, int nfds)
 {
+	struct state *s = p;
 	struct pollfd *pfd;
 	int *slot, cap;
 
-	if (s->n == s->cap) {
-		cap = s->cap > 0 ? s->cap * 2 : 64;
+	if (nfds > s->cap) {
+		cap = s->cap > 0 ? s->cap : 64;
+		while (cap < nfds)
+			cap *= 2;
 		if ((pfd = realloc(s->pfd, (size_t)cap * sizeof(*pfd))) == NULL)
 			return -1;
 		s->pfd = pfd;
 		s->cap = cap;
 	}
-	if (fd >= s->slotcap) {
+	if (nfds > s->slotcap) {
 		cap = s->slotcap > 0 ? s->slotcap : 64;
-		while (cap <= fd)
+		while (cap < nfds)
 			cap *= 2;
 		if ((slot = realloc(s->slot, (size_t)cap * sizeof(*slot))) ==
 		    NULL)
@@ -78,7 +84,7 @@ change(void *p, int fd, int old, int mask)
 	int i;
 
 	if (old == 0) {
-		if (grow(s, fd) == -1)
+		if (reserve(s, (fd < s->n ? s->n : fd) + 1) == -1)
 			return -1;
 		s->slot[fd] = s->n++;
 		s->pfd[s->slot[fd]].fd = fd;
@@ -129,5 +135,5 @@ wait_ready(void *p, struct up_ev_fired *out, int max, int timeout_ms)
 }
 
 const struct ev_backend ev_poll = {
-	"poll", INT_MAX, create, destroy, change, wait_ready
+	"poll", INT_MAX, create, destroy, reserve, change, wait_ready
 };

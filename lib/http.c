@@ -3,8 +3,10 @@
  *
  * Enough for curl, a browser and wrk: GET and HEAD, answered with 200 and
  * the uppercased request target as a text/plain body, keep-alive on
- * HTTP/1.1 unless the client says "Connection: close", one request per
- * connection on HTTP/1.0. What is not understood is refused, then the
+ * HTTP/1.1 unless the client says "Connection: close", and on HTTP/1.0
+ * only when it says "Connection: keep-alive" (as ab -k does; the response
+ * then says so too, or an HTTP/1.0 client would wait for the close that
+ * ends a body). What is not understood is refused, then the
  * connection is closed, so the framing can never get out of step: a
  * malformed head gets 400, a head longer than --max-line 431, another
  * method 405, another version 505, a request with a body 400.
@@ -95,10 +97,13 @@ parse_header(const char *p, const char *end, struct up_http_request *req)
 	while (vlen > 0 && (v[vlen - 1] == ' ' || v[vlen - 1] == '\t'))
 		vlen--;
 	if (nlen == 10 && strncasecmp(p, "connection", 10) == 0) {
+		/* "close" wins, whatever else any Connection line says */
 		if (has_token(v, vlen, "close"))
-			req->keep_alive = 0;
+			req->asked_close = 1;
 		else if (has_token(v, vlen, "keep-alive") && req->minor == 0)
-			req->keep_alive = 0;	/* HTTP/1.0 closes: see above */
+			req->keep_alive = 1;
+		if (req->asked_close)
+			req->keep_alive = 0;
 	} else if (nlen == 14 && strncasecmp(p, "content-length", 14) == 0) {
 		if (vlen != 1 || *v != '0')
 			return -1;		/* a body: not for GET */
@@ -222,7 +227,8 @@ up_http_response(const struct up_http_request *req, char *out, size_t cap,
 	    "%s%s"
 	    "\r\n", req->status, reason(req->status), blen,
 	    req->status == 405 ? "Allow: GET, HEAD\r\n" : "",
-	    req->keep_alive ? "" : "Connection: close\r\n");
+	    !req->keep_alive ? "Connection: close\r\n" :
+	    req->minor == 0 ? "Connection: keep-alive\r\n" : "");
 	if (n < 0 || (size_t)n + blen > cap)
 		return 0;
 	*body = blen;

@@ -9,6 +9,7 @@
  * shorter than that.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -114,6 +115,31 @@ up_errno_name(int err)
 #endif
 }
 
+const char *
+up_signal_name(int sig)
+{
+#if defined(UP_LINUX) && defined(__GLIBC__)
+	return sigabbrev_np(sig);
+#else
+	static const struct {
+		int		 sig;
+		const char	*name;
+	} names[] = {
+		{ SIGHUP, "HUP" }, { SIGINT, "INT" }, { SIGQUIT, "QUIT" },
+		{ SIGILL, "ILL" }, { SIGABRT, "ABRT" }, { SIGFPE, "FPE" },
+		{ SIGKILL, "KILL" }, { SIGSEGV, "SEGV" }, { SIGPIPE, "PIPE" },
+		{ SIGALRM, "ALRM" }, { SIGTERM, "TERM" }, { SIGUSR1, "USR1" },
+		{ SIGUSR2, "USR2" }, { SIGBUS, "BUS" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (names[i].sig == sig)
+			return names[i].name;
+	return NULL;
+#endif
+}
+
 int
 up_log_responded(const char *peer, const struct up_options *o, size_t bytes,
     int status, long count, const char *who)
@@ -130,6 +156,41 @@ up_log_responded(const char *peer, const struct up_options *o, size_t bytes,
 		who = "";
 	return up_log("responded", peer, "bytes=%zu%s%s%s", bytes, extra,
 	    who[0] != '\0' ? " " : "", who);
+}
+
+/* " who", or "" when who is NULL or empty: the tag at the end of a line. */
+static const char *
+space(const char *who)
+{
+	return who != NULL && who[0] != '\0' ? " " : "";
+}
+
+/* "received <peer> bytes=N [count=N] [who]" */
+int
+up_log_received(const char *peer, const char *who, size_t bytes,
+    int counted, long count)
+{
+	char num[32] = "";
+
+	if (counted)
+		snprintf(num, sizeof(num), " count=%ld", count);
+	return up_log("received", peer, "bytes=%zu%s%s%s", bytes, num,
+	    space(who), who != NULL ? who : "");
+}
+
+/* "closed <peer> requests=N [reason=R] [pending=N] [who]" */
+int
+up_log_closed(const char *peer, const char *who, unsigned long requests,
+    const char *reason, size_t pending)
+{
+	char why[32] = "", left[32] = "";
+
+	if (reason != NULL)
+		snprintf(why, sizeof(why), " reason=%s", reason);
+	if (pending > 0)
+		snprintf(left, sizeof(left), " pending=%zu", pending);
+	return up_log("closed", peer, "requests=%lu%s%s%s%s", requests, why,
+	    left, space(who), who != NULL ? who : "");
 }
 
 /* "error <peer> [who] op=read errno=ECONNRESET" */

@@ -158,7 +158,8 @@ up_resolve(const char *host, const char *port, const struct addrinfo *hints,
  */
 static int
 each_address(const char *host, const char *port, int ai_flags,
-    int nonblock, int (*attempt)(int, const struct addrinfo *), int *gai)
+    int nonblock, int (*attempt)(int, const struct addrinfo *, int),
+    int arg, int *gai)
 {
 	struct addrinfo hints, *res, *ai;
 	int fd = -1, saved = EADDRNOTAVAIL;
@@ -177,7 +178,7 @@ each_address(const char *host, const char *port, int ai_flags,
 			saved = errno;
 			continue;
 		}
-		if (attempt(fd, ai) == 0)
+		if (attempt(fd, ai, arg) == 0)
 			break;
 		saved = errno;
 		close(fd);
@@ -193,25 +194,31 @@ each_address(const char *host, const char *port, int ai_flags,
  * Binds and listens. Every server sets SO_REUSEADDR, so a server restarted
  * on the port of one that just stopped binds at once instead of waiting
  * out TIME_WAIT (the tutorial's "Address already in use" after a restart).
+ *
+ * The backlog bounds the queue of connections whose handshake the kernel
+ * has completed and that wait for accept(2). On Linux, when that queue is
+ * full, a client's SYN is dropped, not refused: the client retransmits it
+ * after about 1 s, then 3 s, 7 s..., which is what the tutorial's
+ * listen(5) does to a sixth client of a busy server.
  */
 static int
-bind_and_listen(int fd, const struct addrinfo *ai)
+bind_and_listen(int fd, const struct addrinfo *ai, int backlog)
 {
 	int on = 1;
 
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
 	    bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
-	    listen(fd, UP_BACKLOG) == -1)
+	    listen(fd, backlog) == -1)
 		return -1;
 	return 0;
 }
 
 /* A non-blocking listening socket on the first address that binds. */
 int
-up_listen(const char *host, const char *port, int *gai)
+up_listen(const char *host, const char *port, int backlog, int *gai)
 {
-	return each_address(host, port, AI_PASSIVE, 1,
-	    bind_and_listen, gai);
+	return each_address(host, port, AI_PASSIVE, 1, bind_and_listen,
+	    backlog < 0 ? UP_BACKLOG : backlog, gai);
 }
 
 /*
@@ -273,8 +280,9 @@ up_accept(int lfd, struct up_conn *c)
 
 /* Connects fd to ai; 0 or -1 with errno. */
 static int
-connect_to(int fd, const struct addrinfo *ai)
+connect_to(int fd, const struct addrinfo *ai, int unused)
 {
+	(void)unused;
 	return connect(fd, ai->ai_addr, ai->ai_addrlen);
 }
 
@@ -282,5 +290,5 @@ connect_to(int fd, const struct addrinfo *ai)
 int
 up_connect(const char *host, const char *port, int *gai)
 {
-	return each_address(host, port, 0, 0, connect_to, gai);
+	return each_address(host, port, 0, 0, connect_to, 0, gai);
 }

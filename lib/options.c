@@ -17,9 +17,16 @@
 #define MAX_CONNS	1000000L
 #define MAX_WORKERS	4096L
 
+/* getopt_long codes of the options with no letter, beyond any char. */
+#define OPT_BACKLOG	1101
+#define OPT_CPU		1102
+#define OPT_FRAMING	1103
+#define OPT_BACKEND	1104
+
 const char up_server_synopsis[] =
     " [-hqV] [-b addr] [-c n] [-d time] [-p port] [-t time] [-w n]\n"
-    "       [--backend name] [--counter mode] [--http] [--max-line n]\n";
+    "       [--backend name] [--backlog n] [--counter mode] [--cpu]\n"
+    "       [--framing mode] [--http] [--max-line n]\n";
 
 const char up_server_help[] =
     "\n"
@@ -33,10 +40,14 @@ const char up_server_help[] =
     "  -w, --workers N      (fork, thread) a fixed pool of N workers\n"
     "  -t, --timeout TIME   close a connection idle this long, 0 never"
     " [60s]\n"
-    "      --backend NAME   (poll) how readiness is asked: select, poll,"
-    " epoll, kqueue [poll]\n"
+    "      --backend NAME   (poll) select, poll, epoll or kqueue [poll]\n"
+    "      --backlog N      the listen(2) backlog, capped by the kernel"
+    " [65535]\n"
     "      --counter MODE   shared request counter: off, unsafe, mutex,"
     " atomic [off]\n"
+    "      --cpu            spend the delay computing, not waiting\n"
+    "      --framing MODE   a request is a line, or one read(2): line, read"
+    " [line]\n"
     "      --http           speak minimal HTTP/1.1 instead of lines\n"
     "      --max-line N     longest request (HTTP: request head) in one"
     " piece [65536]\n"
@@ -148,7 +159,10 @@ up_server_options(struct up_options *o, int argc, char **argv,
 		{ "counter",	required_argument,	NULL, 'C' },
 		{ "http",	no_argument,		NULL, 'T' },
 		{ "max-line",	required_argument,	NULL, 'L' },
-		{ "backend",	required_argument,	NULL, 'B' },
+		{ "backend",	required_argument,	NULL, OPT_BACKEND },
+		{ "backlog",	required_argument,	NULL, OPT_BACKLOG },
+		{ "cpu",	no_argument,		NULL, OPT_CPU },
+		{ "framing",	required_argument,	NULL, OPT_FRAMING },
 		{ NULL,		0,			NULL, 0 }
 	};
 	long n, port;
@@ -165,6 +179,9 @@ up_server_options(struct up_options *o, int argc, char **argv,
 	o->quiet = 0;
 	o->http = 0;
 	o->backend = refuse & UP_EVENT_LOOP ? "poll" : NULL;
+	o->framing = UP_FRAMING_LINE;
+	o->cpu = 0;
+	o->backlog = -1;
 
 	opterr = 0;	/* the library does not print: we explain below */
 #ifdef __GLIBC__
@@ -238,12 +255,30 @@ up_server_options(struct up_options *o, int argc, char **argv,
 				return UP_PARSE_ERROR;
 			o->max_line = (size_t)n;
 			break;
-		case 'B':
+		case OPT_BACKEND:
 			if (!(refuse & UP_EVENT_LOOP))
 				return fail(errbuf, errlen,
 				    "--backend: the %s model has no event loop",
 				    model);
 			o->backend = optarg;
+			break;
+		case OPT_BACKLOG:
+			if (number_arg("--backlog", optarg, 0, UP_BACKLOG,
+			    &o->backlog, errbuf, errlen) != 0)
+				return UP_PARSE_ERROR;
+			break;
+		case OPT_CPU:
+			o->cpu = 1;
+			break;
+		case OPT_FRAMING:
+			if (strcmp(optarg, "line") == 0)
+				o->framing = UP_FRAMING_LINE;
+			else if (strcmp(optarg, "read") == 0)
+				o->framing = UP_FRAMING_READ;
+			else
+				return fail(errbuf, errlen,
+				    "--framing: unknown mode '%s' (line or read)",
+				    optarg);
 			break;
 		case ':':
 			return fail(errbuf, errlen, "option %s needs a value",
@@ -261,6 +296,9 @@ up_server_options(struct up_options *o, int argc, char **argv,
 	if (optind < argc)
 		return fail(errbuf, errlen, "unexpected argument '%s'",
 		    argv[optind]);
+	if (o->http && o->framing == UP_FRAMING_READ)
+		return fail(errbuf, errlen, "--framing read: an HTTP request "
+		    "is framed by its head, not by reads");
 	if (o->backend != NULL)
 		return backend_check(o, explicit_conns, errbuf, errlen);
 	return UP_PARSE_OK;

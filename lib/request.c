@@ -5,6 +5,11 @@
  * than max bytes is served in pieces of max bytes, and bytes left when the
  * client ends its stream form a last request, so the replies, put end to
  * end, are exactly the uppercase of everything the client sent.
+ *
+ * With --framing read a request is what one read(2) returned instead:
+ * the tutorials' recv(1024), which answers a client that sends "hello"
+ * with no newline and waits. The replies are the same bytes either way;
+ * only where one request ends and the next begins differs.
  */
 #include <sys/socket.h>
 
@@ -27,6 +32,25 @@ up_request_length(const char *buf, size_t len, size_t max, int eof)
 	if (len >= max)
 		return max;
 	return eof ? len : 0;
+}
+
+/* Everything buffered, at most max bytes: one read's worth. */
+size_t
+up_read_length(const char *buf, size_t len, size_t max, int eof)
+{
+	(void)buf;
+	(void)eof;
+	return len < max ? len : max;
+}
+
+up_frame_func
+up_framer(const struct up_options *o)
+{
+	if (o->http)
+		return up_http_head_length;
+	if (o->framing == UP_FRAMING_READ)
+		return up_read_length;
+	return up_request_length;
 }
 
 /* ASCII a-z to A-Z; NUL, '\r' and bytes >= 0x80 pass unchanged. */
@@ -61,6 +85,12 @@ up_reader_free(struct up_reader *r)
 	r->buf = NULL;
 }
 
+size_t
+up_reader_pending(const struct up_reader *r)
+{
+	return r->buf != NULL ? r->end - r->start : 0;
+}
+
 /*
  * The next request, reading until one is complete. When the server is
  * stopping, only what has already arrived is served: a read that would
@@ -85,7 +115,11 @@ up_reader_next(struct up_reader *r, int fd, int timeout_ms, char **req,
 		}
 		if (r->eof)
 			return 0;
-		/* Slide what is left to the front to make room. */
+		/*
+		 * Slide what is left to the front to make room. (Under
+		 * --framing read nothing is left: each read lands in an
+		 * empty buffer and is one request.)
+		 */
 		if (r->start > 0) {
 			memmove(r->buf, r->buf + r->start, r->end - r->start);
 			r->end -= r->start;
@@ -112,26 +146,24 @@ up_reader_next(struct up_reader *r, int fd, int timeout_ms, char **req,
 ssize_t
 up_reader_fill(struct up_reader *r, int fd, size_t max)
 {
-	static char scratch[UP_FIRST_BUF];
 	size_t first = max < UP_FIRST_BUF ? max : UP_FIRST_BUF, cap;
 	ssize_t n;
-	char *p;
+	char *p, byte;
 
 	if (r->buf == NULL) {
-		/* Read first, so that a client that sent nothing costs none. */
-		n = recv(fd, scratch, first, 0);
-		if (n == 0)
-			r->eof = 1;
-		if (n <= 0)
+		/*
+		 * One byte peeked first: a client that sent nothing costs no
+		 * buffer, and one the memory cannot be found for loses none.
+		 */
+		if ((n = recv(fd, &byte, 1, MSG_PEEK)) <= 0) {
+			if (n == 0)
+				r->eof = 1;
 			return n;
+		}
 		if ((r->buf = malloc(first)) == NULL)
 			return -1;
-		memcpy(r->buf, scratch, (size_t)n);
 		r->cap = first;
-		r->start = 0;
-		r->end = (size_t)n;
-		r->filled = (size_t)n == first;
-		return n;
+		r->start = r->end = 0;
 	}
 	if (r->start > 0) {
 		memmove(r->buf, r->buf + r->start, r->end - r->start);
@@ -140,10 +172,11 @@ up_reader_fill(struct up_reader *r, int fd, size_t max)
 	}
 	if ((r->end == r->cap || r->filled) && r->cap < max) {
 		cap = r->cap * 2 < max ? r->cap * 2 : max;
-		if ((p = realloc(r->buf, cap)) == NULL)
-			return -1;
-		r->buf = p;
-		r->cap = cap;
+		if ((p = realloc(r->buf, cap)) != NULL) {
+			r->buf = p;
+			r->cap = cap;
+		} else if (r->end == r->cap)
+			return -1;	/* nothing read, nothing lost */
 	}
 	n = recv(fd, r->buf + r->end, r->cap - r->end, 0);
 	if (n > 0) {

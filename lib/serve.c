@@ -45,6 +45,25 @@ linger_close(int fd)
 	}
 }
 
+/*
+ * Does the work of a request of `bytes` bytes: logs "received" as it
+ * begins (in mutex mode, once the lock is ours), with the counter as the
+ * request read it, spends the delay, and returns the counter as the
+ * request left it.
+ */
+static long
+work(const struct up_conn *c, const struct up_options *o,
+    struct up_shared *sh, size_t bytes)
+{
+	long seen;
+
+	seen = up_work_begin(sh, o->counter);
+	up_log_received(c->peer, c->who, bytes, o->counter != UP_COUNTER_OFF,
+	    seen);
+	up_work_spend(o->delay_ns, o->cpu);
+	return up_work_end(sh, o->counter, seen);
+}
+
 unsigned long
 up_serve(struct up_conn *c, const struct up_options *o, struct up_shared *sh)
 {
@@ -54,15 +73,15 @@ up_serve(struct up_conn *c, const struct up_options *o, struct up_shared *sh)
 	struct up_http_request h;
 	struct up_reader r;
 	char *req, *out = NULL, *reply;
-	size_t len, cap = 0, body;
+	size_t len, cap = 0, body, pending;
 	long count = 0;
 	int rc, keep = 1;
 
 	if (up_reader_init(&r, o->max_line) == -1)
 		goto fail;
+	r.frame = up_framer(o);
 	if (o->http) {
-		/* a request head, and a response of the same size at most */
-		r.frame = up_http_head_length;
+		/* a response the size of a request head at most */
 		cap = UP_HTTP_HEAD_MAX + o->max_line + 1;
 		if ((out = malloc(cap)) == NULL)
 			goto fail;
@@ -86,12 +105,14 @@ up_serve(struct up_conn *c, const struct up_options *o, struct up_shared *sh)
 			/* a refused request costs no work, then closes */
 			up_http_parse(req, len, o->max_line, &h);
 			if (h.status == 200)
-				count = up_work(sh, o->counter, o->delay_ns);
+				count = work(c, o, sh, len);
+			else
+				up_log_received(c->peer, c->who, len, 0, 0);
 			reply = out;
 			len = up_http_response(&h, out, cap, &body);
 			keep = h.keep_alive;
 		} else {
-			count = up_work(sh, o->counter, o->delay_ns);
+			count = work(c, o, sh, len);
 			up_uppercase(req, len);
 			reply = req;
 			body = len;
@@ -119,12 +140,12 @@ fail:
 	up_log_error(c->peer, c->who, "malloc", errno);
 	reason = "error";
 out:
+	/* A line the client began and never ended is lost: say so. */
+	pending = reason != NULL ? up_reader_pending(&r) : 0;
 	up_reader_free(&r);
 	free(out);
 	close(c->fd);
 	c->fd = -1;
-	up_log("closed", c->peer, "requests=%lu%s%s%s%s", served,
-	    reason != NULL ? " reason=" : "", reason != NULL ? reason : "",
-	    c->who[0] != '\0' ? " " : "", c->who);
+	up_log_closed(c->peer, c->who, served, reason, pending);
 	return served;
 }

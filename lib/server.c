@@ -55,8 +55,9 @@ up_server_start(struct up_server *s, int argc, char **argv,
 {
 	const char *name = basename_of(argv[0]);
 	struct sockaddr_storage ss;
-	char err[256], where[320], delay[32], extra[64];
+	char err[256], where[320], delay[32], extra[128] = "";
 	socklen_t len = sizeof(ss);
+	size_t n;
 	int gai;
 
 	s->model = model;
@@ -90,7 +91,8 @@ up_server_start(struct up_server *s, int argc, char **argv,
 		    strerror(errno));
 		return 1;
 	}
-	s->lfd = up_listen(s->opt.bind, s->opt.port, &gai);
+	s->lfd = up_listen(s->opt.bind, s->opt.port, (int)s->opt.backlog,
+	    &gai);
 	up_format_hostport(s->opt.bind, s->opt.port, where, sizeof(where));
 	if (s->lfd == -1) {
 		snprintf(msg, msglen, "%s: bind %s: %s\n", name, where,
@@ -104,9 +106,23 @@ up_server_start(struct up_server *s, int argc, char **argv,
 	}
 	up_format_addr((struct sockaddr *)&ss, s->addr, sizeof(s->addr));
 
-	snprintf(extra, sizeof(extra), "%s%.0ld%s",
-	    s->opt.workers > 0 ? " workers=" : "", s->opt.workers,
-	    s->opt.http ? " proto=http" : "");
+	/* What differs from the defaults, and changes what a client sees. */
+	n = 0;
+	if (s->opt.workers > 0)
+		n += (size_t)snprintf(extra + n, sizeof(extra) - n,
+		    " workers=%ld", s->opt.workers);
+	if (s->opt.http)
+		n += (size_t)snprintf(extra + n, sizeof(extra) - n,
+		    " proto=http");
+	if (s->opt.framing == UP_FRAMING_READ)
+		n += (size_t)snprintf(extra + n, sizeof(extra) - n,
+		    " framing=read");
+	if (s->opt.cpu)
+		n += (size_t)snprintf(extra + n, sizeof(extra) - n,
+		    " work=cpu");
+	if (s->opt.backlog >= 0)
+		snprintf(extra + n, sizeof(extra) - n, " backlog=%ld",
+		    s->opt.backlog);
 	up_log("listening", s->addr, "model=%s pid=%ld delay=%s "
 	    "max-conns=%ld%s counter=%s%s%s", model, (long)getpid(),
 	    up_format_time(s->opt.delay_ns, delay, sizeof(delay)),

@@ -84,6 +84,12 @@ enum up_counter_mode {
 	UP_COUNTER_ATOMIC
 };
 
+/* What a request is: a line, or what one read(2) returned (--framing). */
+enum up_framing {
+	UP_FRAMING_LINE,
+	UP_FRAMING_READ
+};
+
 struct up_options {
 	const char	*bind;		/* -b: address to listen on */
 	const char	*port;		/* -p: port, "0" for any */
@@ -96,6 +102,9 @@ struct up_options {
 	int		 quiet;		/* -q */
 	int		 http;		/* --http */
 	const char	*backend;	/* --backend: poll only, else NULL */
+	enum up_framing	 framing;	/* --framing */
+	int		 cpu;		/* --cpu: the delay is spent computing */
+	long		 backlog;	/* --backlog, or -1 for UP_BACKLOG */
 };
 
 /* What a model cannot honour, passed to up_server_options to refuse it. */
@@ -161,10 +170,12 @@ int	up_resolve(const char *host, const char *port,
 /*
  * Resolves host and port (numeric or names) and returns a non-blocking,
  * close-on-exec listening socket bound to the first address that works,
- * with SO_REUSEADDR set. Returns -1 with errno on a socket error, or -1
- * with *gai set to a getaddrinfo(3) code when the name does not resolve.
+ * with SO_REUSEADDR set, listening with the given backlog (the kernel
+ * caps it; a negative one means UP_BACKLOG). Returns -1 with errno on a
+ * socket error, or -1 with *gai set to a getaddrinfo(3) code when the
+ * name does not resolve.
  */
-int	up_listen(const char *host, const char *port, int *gai);
+int	up_listen(const char *host, const char *port, int backlog, int *gai);
 
 /*
  * A connection just accepted: its socket (blocking), the peer's address
@@ -235,7 +246,8 @@ int	up_send_all(int fd, const void *buf, size_t len, int timeout_ms);
 
 /*
  * Waits until fd is ready for `events` (POLLIN or POLLOUT) while watching
- * for a stop request. timeout_ms < 0 waits forever. Returns 1 ready, 0 on
+ * for a stop request (this process's, and in a child of up_fork() its
+ * parent's). timeout_ms < 0 waits forever. Returns 1 ready, 0 on
  * timeout, -1 with errno, or UP_WAIT_STOP when the server is stopping.
  */
 #define UP_WAIT_STOP	2
@@ -244,11 +256,30 @@ int	up_wait(int fd, short events, int timeout_ms);
 /* ---- request.c: the protocol -------------------------------------------- */
 
 /*
+ * A framing function: the length of the first request in buf[0..len),
+ * at most max; eof says the client has ended its stream. 0 means: read
+ * more.
+ */
+typedef size_t	(*up_frame_func)(const char *buf, size_t len, size_t max,
+	    int eof);
+
+/*
  * Length of the first request in buf[0..len): up to and including the
  * first '\n', or max bytes when no newline comes within them, or all len
  * bytes when the client has ended its stream (eof). 0 means: read more.
  */
 size_t	up_request_length(const char *buf, size_t len, size_t max, int eof);
+
+/*
+ * --framing read: everything buffered (at most max bytes) is a request.
+ * The servers read only into an empty buffer under this framing, so what
+ * is buffered is what one read(2) returned, as in a tutorial's recv(1024).
+ * 0 only when nothing is buffered.
+ */
+size_t	up_read_length(const char *buf, size_t len, size_t max, int eof);
+
+/* The framing the options ask for: HTTP heads, lines or reads. */
+up_frame_func up_framer(const struct up_options *o);
 
 /* Turns ASCII a-z into A-Z in place; every other byte is left alone. */
 void	up_uppercase(char *buf, size_t len);
@@ -258,8 +289,7 @@ void	up_uppercase(char *buf, size_t len);
  * per connection, whatever the client sends.
  */
 struct up_reader {
-	/* what a request is: up_request_length, or up_http_head_length */
-	size_t	(*frame)(const char *, size_t, size_t, int);
+	up_frame_func frame;	/* what a request is: see up_framer */
 	char	*buf;
 	size_t	 cap;		/* max_line */
 	size_t	 start, end;	/* unconsumed bytes are buf[start..end) */
@@ -269,6 +299,9 @@ struct up_reader {
 
 int	up_reader_init(struct up_reader *r, size_t max_line);
 void	up_reader_free(struct up_reader *r);
+
+/* Bytes buffered that form no whole request yet (a line still open). */
+size_t	up_reader_pending(const struct up_reader *r);
 
 /*
  * The next request from fd, reading as needed. Returns 1 with *req and
@@ -283,10 +316,11 @@ int	up_reader_next(struct up_reader *r, int fd, int timeout_ms,
 /*
  * For an event loop, where a connection that sends nothing should cost no
  * buffer: r starts zeroed, and each call reads once from the non-blocking
- * socket fd, allocating UP_FIRST_BUF bytes on the first bytes and
+ * socket fd, allocating UP_FIRST_BUF bytes once bytes are there and
  * doubling, up to max, while a request does not fit or reads keep filling
  * the buffer (a client that pipelines). Returns what recv(2) returned,
- * with r->eof set on 0, or -1 with errno (ENOMEM when out of memory).
+ * with r->eof set on 0, or -1 with errno: ENOMEM when the memory is not
+ * there, and then nothing was read, so nothing is lost.
  */
 #define UP_FIRST_BUF	1024
 ssize_t	up_reader_fill(struct up_reader *r, int fd, size_t max);
@@ -302,6 +336,7 @@ struct up_http_request {
 	int		 status;	/* 200 to serve, or the error to send */
 	int		 minor;		/* HTTP/1.<minor> */
 	int		 keep_alive;	/* serve more on this connection */
+	int		 asked_close;	/* "Connection: close" was sent */
 	int		 head_only;	/* HEAD: no body */
 	const char	*target;	/* the request target, in the buffer */
 	size_t		 target_len;
@@ -346,20 +381,43 @@ struct up_shared {
 struct up_shared *up_shared_new(int across_processes);
 
 /*
- * Does one request's simulated work: delay_ns of waiting, with the counter
- * updated as its mode says (see CONTRACT.md). Returns the counter's value
- * after this request, or 0 when the counter is off.
+ * One request's simulated work is up_work_begin, up_work_spend, then
+ * up_work_end, with the counter updated as its mode says (see work.c).
+ *
+ * up_work_begin starts it: in mutex mode it waits for the lock. Returns
+ * the counter as this request found it (the tutorial's "before" count),
+ * or 0 when the counter is off.
  */
-long	up_work(struct up_shared *sh, enum up_counter_mode mode,
-	    int64_t delay_ns);
+long	up_work_begin(struct up_shared *sh, enum up_counter_mode mode);
+
+/*
+ * Spends the delay: waiting (sleeping), or with cpu computing until the
+ * calling thread has used delay_ns of CPU time.
+ */
+void	up_work_spend(int64_t delay_ns, int cpu);
+
+/*
+ * Ends it: unsafe and mutex write back seen + 1 (mutex then releases the
+ * lock), atomic adds one. Returns the counter after this request, or 0
+ * when the counter is off.
+ */
+long	up_work_end(struct up_shared *sh, enum up_counter_mode mode,
+	    long seen);
+
+/*
+ * Computes, in a loop the compiler cannot remove, until the calling
+ * thread has used ns nanoseconds of CPU time (its CPU clock, or the
+ * process's where there is none per thread).
+ */
+void	up_compute_ns(int64_t ns);
 
 /* ---- serve.c: one connection, start to end, for the blocking models --- */
 
 /*
  * Serves c until the client's end of stream, the idle timeout, an error
- * or a stop request; logs "responded" for each request, "error" if one
- * occurs and "closed" at the end; closes c->fd. Returns the number of
- * requests answered.
+ * or a stop request; logs "received" and "responded" for each request,
+ * "error" if one occurs and "closed" at the end; closes c->fd. Returns
+ * the number of requests answered.
  */
 unsigned long up_serve(struct up_conn *c, const struct up_options *o,
 	    struct up_shared *sh);
@@ -437,17 +495,168 @@ int	up_log_responded(const char *peer, const struct up_options *o,
 /* The symbolic name of errno value err ("ECONNRESET"), or NULL. */
 const char *up_errno_name(int err);
 
+/* The name of signal sig without "SIG" ("KILL"), or NULL. */
+const char *up_signal_name(int sig);
+
+/*
+ * Logs "received <peer> bytes=N [count=N] [who]": a request read, its work
+ * beginning; count (when counted) is the counter as the request read it.
+ */
+int	up_log_received(const char *peer, const char *who, size_t bytes,
+	    int counted, long count);
+
+/*
+ * Logs "closed <peer> requests=N [reason=R] [pending=N] [who]"; reason is
+ * NULL for a normal end, pending the bytes the client sent that formed no
+ * whole request (0: not shown).
+ */
+int	up_log_closed(const char *peer, const char *who,
+	    unsigned long requests, const char *reason, size_t pending);
+
 /* Logs "error <peer> op=<op> errno=<NAME>" for the errno value err. */
 int	up_log_error(const char *peer, const char *who, const char *op,
 	    int err);
+
+/* ---- shortage.c: out of processes, threads or memory for a while ----- */
+
+/*
+ * A shortage as the log tells it: "error <peer> op=OP errno=E" when the
+ * first try fails, "recovered <peer> op=OP failures=N waited=N lasted=T"
+ * when it ends, nothing per retry in between.
+ */
+struct up_shortage {
+	int		 active;	/* started and not over */
+	const char	*op;		/* "fork", "pthread_create", "malloc" */
+	unsigned long	 failures;	/* tries that failed */
+	unsigned long	 waited;	/* connections kept waiting */
+	int64_t		 since;		/* up_now_ns() of the first failure */
+	int		 backoff_ms;	/* the wait before the next try */
+};
+
+/* 1 when err is a lack of resources worth waiting out (EAGAIN, ENOMEM). */
+int	up_shortage_error(int err);
+
+/*
+ * Counts a failed try of op with errno err, logging the "error" line if
+ * it starts a shortage; new_waiter counts one more connection waiting.
+ * Returns how long to wait before the next try, in ms: 10 at first,
+ * doubling up to 1000.
+ */
+int	up_shortage_failed(struct up_shortage *sh, const char *peer,
+	    const char *op, int err, int new_waiter);
+
+/* The operation succeeds again: logs "recovered" if a shortage was on. */
+void	up_shortage_over(struct up_shortage *sh, const char *peer);
+
+/* ---- event.c: reading the event log back ---------------------------- */
+
+struct up_event {
+	int64_t		 ns;		/* the wall-clock time, in ns */
+	char		 name[16];	/* "accepted", "responded", ... */
+	char		 peer[UP_PEER_MAX];
+	const char	*rest;		/* the key=value pairs, in the line */
+	size_t		 restlen;
+};
+
+/*
+ * Parses one line of the event log (len bytes, a final '\n' allowed; no
+ * NUL needed) into *ev. Returns 0, or -1 with EINVAL when the line is not
+ * an event. ev->rest points into line.
+ */
+int	up_event_parse(const char *line, size_t len, struct up_event *ev);
+
+/*
+ * Copies the value of key=value in ev's pairs into buf (NUL-terminated).
+ * Returns 0, or -1 with ENOENT (no such key) or ENOSPC (too long for len).
+ */
+int	up_event_value(const struct up_event *ev, const char *key, char *buf,
+	    size_t len);
+
+/* ---- timeline.c: connections over time, for upclient -T and uptimeline - */
+
+/* What a connection is doing between two events (one at a time). */
+enum up_tl_state {
+	UP_TL_NONE = 0,		/* not connected */
+	UP_TL_CONNECTING = 0x01,	/* connect(2) in progress */
+	UP_TL_IDLE = 0x02,	/* connected, no request in flight */
+	UP_TL_BUSY = 0x04	/* a request in flight: sent, or being served */
+};
+
+/* What happened at one moment (may be combined). */
+#define UP_TL_REQUEST	0x10	/* a request was sent, or read */
+#define UP_TL_REPLY	0x20	/* a reply was received, or sent */
+#define UP_TL_ERROR	0x40	/* the connection failed */
+
+#define UP_TL_CELLS	1024	/* the resolution each row is kept at */
+
+struct up_timeline;
+
+/*
+ * An empty timeline whose time 0 is start_ns (any clock, in ns). Returns
+ * NULL with errno.
+ */
+struct up_timeline *up_timeline_new(int64_t start_ns);
+void	up_timeline_free(struct up_timeline *tl);
+
+/* Adds a row (UP_TL_CELLS bytes); returns its index, or -1 with errno. */
+int	up_timeline_add_row(struct up_timeline *tl);
+int	up_timeline_rows(const struct up_timeline *tl);
+
+/*
+ * Records on row, at time t, the moment flags `marks` (UP_TL_REQUEST...)
+ * and that from now on the connection is in `state`. A time before the
+ * row's previous event counts as that event's time.
+ */
+void	up_timeline_event(struct up_timeline *tl, int row, int64_t t,
+	    int marks, enum up_tl_state state);
+
+/* Ends every row still in a state at end_ns, so open spans reach it. */
+void	up_timeline_end(struct up_timeline *tl, int64_t end_ns);
+
+/*
+ * The flags of row between a and z ns after the start: the cells that
+ * begin in [a, z), or the one cell it lies in when the span is narrower.
+ */
+int	up_timeline_flags(const struct up_timeline *tl, int row, int64_t a,
+	    int64_t z);
+
+/*
+ * The character for the flags of one column: the moments first (x an
+ * error, * a request and a reply, < a reply, > a request), then the states
+ * (= busy, . idle, - connecting), blank for none.
+ */
+char	up_timeline_symbol(int flags);
+
+/* "4.012s", "12.5ms", "80us": a duration short enough for a heading. */
+const char *up_format_duration(int64_t ns, char *buf, size_t len);
+
+/* A tick label: "0", "1s", "2.5s", "250ms", "100us", "2m". */
+const char *up_timeline_tick_label(int64_t ns, char *buf, size_t len);
+
+/*
+ * The tick step: the smallest 1, 2 or 5 times a power of ten that makes
+ * at most `ticks` steps of total ns.
+ */
+int64_t	up_timeline_step(int64_t total, int ticks);
+
+/*
+ * Draws an axis of `cols` columns after `label` blank ones, for total ns
+ * with at most `ticks` steps: tick labels in top, each starting at the
+ * column of its tick (one that would run into the one before it or past
+ * the end is left out), and the ruler with a '+' per tick. Both need
+ * label + cols + 1 bytes; both end up NUL-terminated, top without
+ * trailing blanks.
+ */
+void	up_timeline_axis(char *top, char *ruler, int label, int cols,
+	    int64_t total, int ticks);
 
 /* ---- signal.c: stopping ----------------------------------------------- */
 
 /*
  * Ignores SIGPIPE and turns SIGINT and SIGTERM into a stop request that
  * up_stopping() reports and that makes up_stop_fd() readable for good (a
- * pipe nobody drains, so every poll(2) in every thread or child process
- * that watches it wakes up). Returns 0 or -1.
+ * pipe nobody drains, so every poll(2) in every thread that watches it
+ * wakes up). Returns 0 or -1.
  */
 int	up_signals_init(void);
 int	up_stopping(void);
@@ -503,10 +712,25 @@ int	up_ev_max_fd(const char *backend);
 int	up_ev_set(struct up_ev *ev, int fd, int mask);
 
 /*
+ * Makes room for watching any descriptor below nfds, so that up_ev_set
+ * allocates no memory for them: a server calls it before accepting, so as
+ * never to hold a connection it cannot watch. 0, or -1 with errno.
+ */
+int	up_ev_reserve(struct up_ev *ev, int nfds);
+
+/*
  * Waits at most timeout_ms milliseconds (-1: until something is ready)
  * and points *fired at the ready descriptors, valid until the next call.
  * Returns how many (0 on timeout), or -1 with errno (EINTR: a signal).
  */
 int	up_ev_wait(struct up_ev *ev, int timeout_ms, struct up_ev_fired **fired);
+
+/*
+ * fork(2) for a server that will keep serving in the child: the child
+ * gets a stop of its own, so SIGINT or SIGTERM sent to it stops that
+ * child alone, while a stop of the parent still stops it too (up_wait()
+ * and up_stopping() in the child watch both). Returns what fork returns.
+ */
+pid_t	up_fork(void);
 
 #endif /* UP_H */

@@ -12,6 +12,10 @@
  *           but the section, delay included, runs one request at a time.
  *   atomic  works, then adds one with a single atomic read-modify-write:
  *           correct, and requests still overlap.
+ *
+ * The work itself is a wait (a sleep, or a timer in the event loop), or
+ * with --cpu a computation: then the cores of the machine matter, and an
+ * event loop that computes serves no one else meanwhile.
  */
 #include <sys/mman.h>
 
@@ -19,6 +23,8 @@
 #include <fcntl.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <time.h>
 
 #include <unistd.h>
 
@@ -73,32 +79,95 @@ up_shared_new(int across_processes)
 	return sh;
 }
 
-/* One request's work; returns the counter after it (0 when off). */
+/* Starts a request's work; the counter as it found it (0 when off). */
 long
-up_work(struct up_shared *sh, enum up_counter_mode mode, int64_t delay_ns)
+up_work_begin(struct up_shared *sh, enum up_counter_mode mode)
 {
-	long v;
-
 	switch (mode) {
-	case UP_COUNTER_UNSAFE:
-		v = atomic_load_explicit(&sh->count, memory_order_relaxed);
-		up_sleep_ns(delay_ns);
-		atomic_store_explicit(&sh->count, v + 1, memory_order_relaxed);
-		return v + 1;
 	case UP_COUNTER_MUTEX:
 		if (pthread_mutex_lock(&sh->lock) == EOWNERDEAD)
 			pthread_mutex_consistent(&sh->lock);
-		v = atomic_load_explicit(&sh->count, memory_order_relaxed);
-		up_sleep_ns(delay_ns);
-		atomic_store_explicit(&sh->count, v + 1, memory_order_relaxed);
-		pthread_mutex_unlock(&sh->lock);
-		return v + 1;
+		/* FALLTHROUGH */
+	case UP_COUNTER_UNSAFE:
 	case UP_COUNTER_ATOMIC:
+		return atomic_load_explicit(&sh->count, memory_order_relaxed);
+	case UP_COUNTER_OFF:
+	default:
+		return 0;
+	}
+}
+
+/*
+ * The CPU time the calling thread has used, in nanoseconds: its own CPU
+ * clock, the process's where threads have none (then a forked child or
+ * the one thread of the event loop is measured all the same), or at
+ * worst the monotonic clock.
+ */
+static int64_t
+cpu_now_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0 ||
+	    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) == 0)
+		return ts.tv_sec * UP_NS_PER_SEC + ts.tv_nsec;
+	return up_now_ns();
+}
+
+/*
+ * Spins until this thread has used ns of CPU time. The work is a random
+ * number generator stepped through a volatile variable: every step is a
+ * load and a store the compiler must keep, so the loop cannot be folded
+ * away, and it touches no memory that another thread shares. The clock
+ * (a system call) is read once per batch of steps, so the time goes to
+ * computing, not to asking the time.
+ */
+void
+up_compute_ns(int64_t ns)
+{
+	volatile uint64_t x = 88172645463325252ULL;
+	int64_t start;
+	int i;
+
+	if (ns <= 0)
+		return;
+	start = cpu_now_ns();
+	do {
+		for (i = 0; i < 20000; i++) {
+			x ^= x << 13;
+			x ^= x >> 7;
+			x ^= x << 17;
+		}
+	} while (cpu_now_ns() - start < ns);
+}
+
+void
+up_work_spend(int64_t delay_ns, int cpu)
+{
+	if (cpu)
+		up_compute_ns(delay_ns);
+	else
 		up_sleep_ns(delay_ns);
+}
+
+/* Ends a request's work; the counter after it (0 when off). */
+long
+up_work_end(struct up_shared *sh, enum up_counter_mode mode, long seen)
+{
+	switch (mode) {
+	case UP_COUNTER_UNSAFE:
+		atomic_store_explicit(&sh->count, seen + 1,
+		    memory_order_relaxed);
+		return seen + 1;
+	case UP_COUNTER_MUTEX:
+		atomic_store_explicit(&sh->count, seen + 1,
+		    memory_order_relaxed);
+		pthread_mutex_unlock(&sh->lock);
+		return seen + 1;
+	case UP_COUNTER_ATOMIC:
 		return atomic_fetch_add(&sh->count, 1) + 1;
 	case UP_COUNTER_OFF:
 	default:
-		up_sleep_ns(delay_ns);
 		return 0;
 	}
 }

@@ -7,6 +7,7 @@
 
 load helpers
 load client-helpers
+load concurrent
 
 teardown() {
 	teardown_server
@@ -74,4 +75,33 @@ verified_load() {
 	# The timeline still fits, as a sample.
 	awk 'length > 80 { exit 1 }' "$BATS_TEST_TMPDIR/stats"
 	grep -q '^(32 of them shown' "$BATS_TEST_TMPDIR/stats"
+}
+
+@test "SIGINT during a load run: no more requests, the statistics so far, exit 130" {
+	start_server poll -d 300ms
+	upclient -H 127.0.0.1 -p "$PORT" -c 10 -n 100 -s -T hello \
+	    >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	local client=$! rc=0 before got
+	wait_for_log "$SERVER_LOG" ' responded ' 20 20
+	kill -INT "$client"
+	before=$(grep -c ' responded ' "$SERVER_LOG")
+	wait_until 10 test ! -e "/proc/$client"
+	wait "$client" || rc=$?
+	cat "$BATS_TEST_TMPDIR/err"
+	[ "$rc" -eq 130 ]
+	grep -q '^timeline: 10 connections' "$BATS_TEST_TMPDIR/err"
+	# the mark comes first, then the usual timeline and statistics
+	head -1 "$BATS_TEST_TMPDIR/err" | grep -qE \
+	    '^upclient: interrupted after [0-9]+\.[0-9]{3} s: the replies until then$'
+	[ "$(stat_of "$BATS_TEST_TMPDIR/err" errors)" -eq 0 ]
+	got=$(stat_of "$BATS_TEST_TMPDIR/err" requests)
+	# what came back before the signal, and the replies then in flight
+	# (one per connection at most): no request was sent after it
+	[ "$got" -ge 20 ]
+	[ "$got" -le $((before + 10)) ]
+	# every reply it counted was printed, and is right
+	[ "$(wc -l <"$BATS_TEST_TMPDIR/out")" -eq "$got" ]
+	[ "$(grep -cvE '^HELLO [0-9]+\.[0-9]+$' "$BATS_TEST_TMPDIR/out")" -eq 0 ]
+	stop_server
+	[ "$SERVER_STATUS" -eq 0 ]
 }

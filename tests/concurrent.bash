@@ -170,6 +170,3 @@ max_in_flight() {
 	    END { print max + 0 }' "$SERVER_LOG"
 }
 
-# The regex every event line must match (CONTRACT.md, "The event log").
-# shellcheck disable=SC2034 # used by the .bats files
-LINE_RE='^[0-9]{10}\.[0-9]{6} (listening|accepted|responded|closed|error|stopped) ([0-9.]+|\[[0-9a-f:.]+\]):[0-9]+( [a-z-]+=[^ ]+)*$'

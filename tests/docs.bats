@@ -14,7 +14,7 @@ synopsis() {
 	    awk -v prog="$2" '{
 		n = split($0, w, " "); out = ""; on = 0
 		for (i = 1; i <= n; i++) {
-			if (w[i] ~ /^up(server-[a-z]+|client)$/) on = (w[i] == prog)
+			if (w[i] ~ /^up(server-[a-z]+|client|timeline)$/) on = (w[i] == prog)
 			if (on) out = out (out == "" ? "" : " ") w[i]
 		}
 		print out
@@ -57,11 +57,19 @@ usage() {
 	[ "$(synopsis "$BATS_TEST_DIRNAME/../man/upclient.1" upclient)" = "$(usage upclient)" ]
 }
 
+@test "uptimeline's SYNOPSIS is its --help usage, word for word" {
+	command -v mandoc >/dev/null || skip "mandoc is not installed"
+	echo "man:  $(synopsis "$BATS_TEST_DIRNAME/../man/uptimeline.1" uptimeline)"
+	echo "help: $(usage uptimeline)"
+	[ "$(synopsis "$BATS_TEST_DIRNAME/../man/uptimeline.1" uptimeline)" = "$(usage uptimeline)" ]
+}
+
 @test "every long option in --help is described in the man page" {
 	local prog page opt
-	for prog in upserver-seq upclient; do
+	for prog in upserver-seq upclient uptimeline; do
 		page="$BATS_TEST_DIRNAME/../man/upserver.1"
 		[ "$prog" = upclient ] && page="$BATS_TEST_DIRNAME/../man/upclient.1"
+		[ "$prog" = uptimeline ] && page="$BATS_TEST_DIRNAME/../man/uptimeline.1"
 		[ -f "$page" ] || continue
 		for opt in $("$BIN/$prog" -h | grep -oE -- '--[a-z-]+' | sort -u); do
 			echo "$prog $opt"

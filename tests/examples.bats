@@ -124,3 +124,47 @@ pane_text() {
 	[[ "$output" == *"errors: 0"* ]]
 	[[ "$output" =~ stopped\ 127\.0\.0\.1:[0-9]+\ requests=10000 ]]
 }
+
+@test "picture.sh: seq and fork drawn from a real run as one SVG" {
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	run sh "$EX/picture.sh" "$BATS_TEST_TMPDIR/pic.svg" 300ms
+	echo "$output"
+	[ "$status" -eq 0 ]
+	python3 - "$BATS_TEST_TMPDIR/pic.svg" <<'PY'
+import sys
+import xml.etree.ElementTree as ET
+ns = "{http://www.w3.org/2000/svg}"
+texts = [t.text or "" for t in ET.parse(sys.argv[1]).iter(ns + "text")]
+heads = [t for t in texts if " connections in " in t]
+assert len(heads) == 2, heads
+assert heads[0].startswith("seq.log: upserver-seq pid "), heads
+assert heads[1].startswith("fork.log: upserver-fork pid "), heads
+assert all(", 4 connections in " in h for h in heads), heads
+PY
+}
+
+@test "race.sh: the tutorial's three count=0 beside three count=1, then the fixes" {
+	run sh "$EX/race.sh" 300ms
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -cE ' received .* count=0( |$)' <<<"$output")" -eq 3 ]
+	[ "$(grep -cE ' responded .* count=1( |$)' <<<"$output")" -eq 3 ]
+	# the three received come before the three responded
+	[ "$(awk '$2 == "received" || $2 == "responded" { printf "%s ", $2 }' <<<"$output")" = \
+	    "received received received responded responded responded " ]
+	grep -qE '^unsafe +10 +[0-9]+ .* updates lost$' <<<"$output"
+	grep -qE '^mutex +10 +10 .* right$' <<<"$output"
+	grep -qE '^atomic +10 +10 .* right$' <<<"$output"
+}
+
+@test "cpu.sh: every model with --cpu, and the machine's core count" {
+	run sh "$EX/cpu.sh" 200ms
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "--cpu -d 200ms, 4 clients at once, $(getconf _NPROCESSORS_ONLN) cores" ]
+	local m
+	for m in seq fork thread poll; do
+		grep -qE "^$m +[0-9.]+ s   about [0-9.]+ s " <<<"$output"
+	done
+	[ "${#lines[@]}" -eq 6 ]
+}

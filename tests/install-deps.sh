@@ -10,6 +10,10 @@ if [ "${1:-}" = bench ]; then
 	    need="$need nginx"
 	command -v redis-server >/dev/null 2>&1 || need="$need redis-server"
 	command -v memcached >/dev/null 2>&1 || need="$need memcached"
+	# the charts: bench/charts.py, with python3 or Debian's own
+	python3 -c 'import matplotlib' 2>/dev/null ||
+	    /usr/bin/python3 -c 'import matplotlib' 2>/dev/null ||
+	    need="$need python3-matplotlib"
 fi
 command -v bats >/dev/null 2>&1 || need="$need bats"
 command -v mandoc >/dev/null 2>&1 || need="$need mandoc"
@@ -22,11 +26,14 @@ command -v valgrind >/dev/null 2>&1 || need="$need valgrind"
 command -v tmux >/dev/null 2>&1 || need="$need tmux"
 command -v curl >/dev/null 2>&1 || need="$need curl"
 command -v wrk >/dev/null 2>&1 || need="$need wrk"
+command -v ab >/dev/null 2>&1 || need="$need apache2-utils"
 command -v python3 >/dev/null 2>&1 || need="$need python3"
 command -v ss >/dev/null 2>&1 || need="$need iproute2"
 command -v col >/dev/null 2>&1 || need="$need bsdextrautils"
 { command -v ps && command -v pgrep; } >/dev/null 2>&1 || need="$need procps"
-command -v unshare >/dev/null 2>&1 || need="$need util-linux"
+{ command -v unshare && command -v setpriv; } >/dev/null 2>&1 ||
+    need="$need util-linux"
+command -v fiu-run >/dev/null 2>&1 || need="$need fiu-utils"
 pkg-config --exists libsodium 2>/dev/null || need="$need libsodium-dev"
 
 [ -z "$need" ] && exit 0

@@ -1,0 +1,88 @@
+# shellcheck shell=bash
+# up.bash: bash completion for the up toolkit: upserver-seq, -fork, -thread,
+# -poll, upclient and uptimeline. Installed once per command name, so that
+# bash-completion loads it on demand for any of them.
+#
+# Every long option of every binary is completed, and the values of those
+# that take a fixed set; tests/completion.bats checks that each option the
+# binaries' --help shows is here.
+
+# _up_reply WORDS CUR: the words that start with CUR.
+_up_reply() {
+	local IFS=$' \t\n'
+	# shellcheck disable=SC2207 # compgen's words are meant to split
+	COMPREPLY=($(compgen -W "$1" -- "$2"))
+}
+
+_up_server() {
+	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
+	local opts="--bind --port --delay --max-conns --workers --backlog --cpu
+	    --framing --timeout --counter --max-line --quiet --http --backend
+	    --help --version"
+	COMPREPLY=()
+	case $prev in
+	--counter)
+		_up_reply "off unsafe mutex atomic" "$cur"
+		return ;;
+	--backend)
+		_up_reply "select poll epoll kqueue" "$cur"
+		return ;;
+	--framing)
+		_up_reply "line read" "$cur"
+		return ;;
+	-b|--bind)
+		_up_reply "127.0.0.1 0.0.0.0 :: ::1" "$cur"
+		return ;;
+	-d|--delay|-t|--timeout)
+		_up_reply "0 100ms 250ms 500ms 1s 2s 10s" "$cur"
+		return ;;
+	-p|--port|-c|--max-conns|-w|--workers|--backlog|--max-line)
+		return ;;
+	esac
+	[[ $cur == -* ]] && _up_reply "$opts" "$cur"
+}
+
+_up_client() {
+	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
+	local opts="--host --port --clients --requests --jobs --random --verify
+	    --literal --timeout --timeline --stats --verbose --help --version"
+	COMPREPLY=()
+	case $prev in
+	-H|--host)
+		if declare -F _known_hosts_real >/dev/null; then
+			_known_hosts_real -- "$cur"
+		else
+			_up_reply "localhost $(compgen -A hostname)" "$cur"
+		fi
+		return ;;
+	--timeout)
+		_up_reply "0 500ms 1s 5s 30s" "$cur"
+		return ;;
+	-p|--port|-c|--clients|-n|--requests|-j|--jobs|-r|--random)
+		return ;;
+	esac
+	[[ $cur == -* ]] && _up_reply "$opts" "$cur"
+}
+
+_up_timeline() {
+	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
+	local opts="--absolute --svg --width --help --version"
+	local IFS=$'\n'
+	COMPREPLY=()
+	case $prev in
+	-w|--width)
+		return ;;
+	esac
+	if [[ $cur == -* ]]; then
+		_up_reply "$opts" "$cur"
+	elif declare -F _filedir >/dev/null; then
+		_filedir
+	else
+		# shellcheck disable=SC2207 # one file name per line
+		COMPREPLY=($(compgen -f -- "$cur"))
+	fi
+}
+
+complete -F _up_server upserver-seq upserver-fork upserver-thread upserver-poll
+complete -F _up_client upclient
+complete -F _up_timeline uptimeline

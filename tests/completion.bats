@@ -1,0 +1,81 @@
+#!/usr/bin/env bats
+# Bash completion: every long option each binary's --help shows completes,
+# and so do the values of the options that take a fixed set.
+
+# status, output, lines: set by bats' run
+# shellcheck disable=SC2154
+
+load helpers
+
+COMPLETION="$BATS_TEST_DIRNAME/../completion/up.bash"
+
+# complete_words WORD...: what bash completes for the last WORD of the
+# command line WORD..., one word per line, sorted.
+complete_words() {
+	bash -c '
+	    . "$1"; shift
+	    COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+	    COMP_LINE="$*"; COMP_POINT=${#COMP_LINE}
+	    spec=$(complete -p "$1") || exit 1
+	    fn=${spec#*-F }; fn=${fn%% *}
+	    "$fn" "$1" "${COMP_WORDS[COMP_CWORD]}" "${COMP_WORDS[COMP_CWORD - 1]}"
+	    printf "%s\n" "${COMPREPLY[@]}"' _ "$COMPLETION" "$@" | sort -u
+}
+
+@test "every long option of every binary's --help is completed" {
+	local prog opt n=0
+	for prog in upserver-seq upserver-fork upserver-thread upserver-poll \
+	    upclient uptimeline; do
+		[ -x "$BIN/$prog" ] || continue
+		complete_words "$prog" -- >"$BATS_TEST_TMPDIR/words"
+		for opt in $("$BIN/$prog" --help | grep -oE -- '--[a-z][a-z-]*' | sort -u); do
+			if ! grep -qx -- "$opt" "$BATS_TEST_TMPDIR/words"; then
+				echo "$prog: $opt is not completed"
+				return 1
+			fi
+			n=$((n + 1))
+		done
+	done
+	[ "$n" -ge 30 ]
+}
+
+@test "a prefix completes to the options it starts" {
+	run complete_words upserver-fork --co
+	[ "$output" = "--counter" ]
+	run complete_words upclient --ti
+	[ "${lines[*]}" = "--timeline --timeout" ]
+	run complete_words uptimeline --s
+	[ "$output" = "--svg" ]
+}
+
+@test "the values of --counter, --backend and --framing complete" {
+	run complete_words upserver-thread --counter ''
+	[ "${lines[*]}" = "atomic mutex off unsafe" ]
+	run complete_words upserver-thread --counter m
+	[ "$output" = "mutex" ]
+	run complete_words upserver-poll --backend ''
+	[ "${lines[*]}" = "epoll kqueue poll select" ]
+	run complete_words upserver-seq --framing ''
+	[ "${lines[*]}" = "line read" ]
+}
+
+@test "uptimeline completes file names" {
+	mkdir "$BATS_TEST_TMPDIR/d"
+	touch "$BATS_TEST_TMPDIR/d/seq.log" "$BATS_TEST_TMPDIR/d/fork.log"
+	run complete_words uptimeline "$BATS_TEST_TMPDIR/d/s"
+	[ "$output" = "$BATS_TEST_TMPDIR/d/seq.log" ]
+}
+
+@test "zsh's _up names every long option too, and parses" {
+	local zsh_up="$BATS_TEST_DIRNAME/../completion/_up" prog opt
+	if command -v zsh >/dev/null; then
+		zsh -n "$zsh_up"
+	fi
+	for prog in upserver-seq upserver-poll upclient uptimeline; do
+		[ -x "$BIN/$prog" ] || continue
+		for opt in $("$BIN/$prog" --help | grep -oE -- '--[a-z][a-z-]*' | sort -u); do
+			grep -qE -- "(,|')$opt(=|\\[|'|})" "$zsh_up" ||
+			    { echo "$prog: $opt not in _up"; return 1; }
+		done
+	done
+}

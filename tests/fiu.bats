@@ -1,0 +1,406 @@
+#!/usr/bin/env bats
+# Out of processes, threads or memory, and system calls that come back
+# short or interrupted: faults injected into the servers with libfiu
+# (fiu-run -x preloads its POSIX wrappers; fiu-ctrl enables a fault point
+# at run time, once the server has started), and with a real `ulimit -u`.
+#
+# Where a fault is transient, no client may be lost and every reply must
+# be byte-exact. faults.bats covers what clients do wrong; this file what
+# the system does to the server.
+
+# status, output, lines, stderr: set by bats' run; PORT, SERVER_*: helpers
+# CLIENT_PIDS: read by kill_clients and wait_clients (concurrent.bash)
+# shellcheck disable=SC2154,SC2153,SC2034,SC2030,SC2031
+
+load helpers
+load concurrent
+
+MODELS="seq fork thread poll"
+EINTR=4
+ECONNRESET=104
+
+setup_file() {
+	# the ulimit tests count the processes of one user, nobody: two of
+	# them at once would share the count
+	export BATS_NO_PARALLELIZE_WITHIN_FILE=true
+}
+
+setup() {
+	command -v fiu-run >/dev/null || skip "fiu-run is not installed (fiu-utils)"
+	[ -f /usr/lib/fiu/fiu_posix_preload.so ] ||
+	    skip "libfiu's POSIX preload library is not installed"
+	[ -z "${UP_SANITIZER:-}" ] ||
+	    skip "the sanitizers' own allocator and libfiu's preload do not mix"
+}
+
+teardown() {
+	kill_clients
+	if [ -n "${SERVER_PID:-}" ]; then
+		local pid _
+		kill -STOP "$SERVER_PID" 2>/dev/null || true
+		while read -r pid _; do
+			kill -KILL "$pid" 2>/dev/null || true
+		done < <(children "$SERVER_PID")
+	fi
+	teardown_server
+	if [ -n "${NOBODY_DIR:-}" ]; then
+		rm -rf "$NOBODY_DIR"
+		NOBODY_DIR=
+	fi
+}
+
+# start_fiu_server MODEL [ARGS...]: start_server under fiu-run -x, with no
+# fault enabled yet (start-up must succeed); fiu_ctrl enables them.
+start_fiu_server() {
+	local model=$1
+	shift
+	FIU_CTRL="$BATS_TEST_TMPDIR/fiu"
+	SERVER_LOG="$BATS_TEST_TMPDIR/server-$model.log"
+	SERVER_ERR="$BATS_TEST_TMPDIR/server-$model.err"
+	fiu-run -x -f "$FIU_CTRL" "$BIN/upserver-$model" -p 0 "$@" \
+	    >"$SERVER_LOG" 2>"$SERVER_ERR" 3>&- &
+	SERVER_PID=$!
+	read_port
+}
+
+# read_port: waits for the listening line of SERVER_LOG and sets PORT.
+read_port() {
+	if ! wait_for_log "$SERVER_LOG" ' listening ' 1 10; then
+		cat "$SERVER_ERR" >&2
+		return 1
+	fi
+	PORT=$(awk '$2 == "listening" { n = split($3, a, ":"); print a[n]; exit }' \
+	    "$SERVER_LOG")
+	export PORT SERVER_PID SERVER_LOG SERVER_ERR
+}
+
+# fiu_ctrl COMMAND...: runs each libfiu control command in the server
+# (a child forked afterwards inherits what is enabled).
+fiu_ctrl() {
+	local args=() c
+	for c in "$@"; do
+		args+=(-c "$c")
+	done
+	fiu-ctrl -f "$FIU_CTRL" "${args[@]}" "$SERVER_PID"
+}
+
+# shortage_log OP: the shortage lines of OP in the log, as "error" and
+# "recovered", one per line.
+shortage_log() {
+	awk -v op="op=$1" '($2 == "error" || $2 == "recovered") && $4 == op {
+	    print $2 }' "$SERVER_LOG"
+}
+
+# shortages_paired OP: every "error op=OP" line is followed by one
+# "recovered op=OP" line before the next error, and the log ends with one.
+shortages_paired() {
+	shortage_log "$1" | awk '
+	    $1 == "error" { if (open) bad = 1; open = 1; n++ }
+	    $1 == "recovered" { if (!open) bad = 1; open = 0 }
+	    END { exit bad || open || n == 0 }'
+}
+
+# field EVENT KEY: the values of KEY= on the EVENT lines, one per line.
+field() {
+	awk -v e="$1" -v k="$2=" '$2 == e { for (i = 4; i <= NF; i++)
+	    if (index($i, k) == 1) print substr($i, length(k) + 1) }' \
+	    "$SERVER_LOG"
+}
+
+# live_children N: the server has N children that are not zombies.
+live_children() {
+	[ "$(children "$SERVER_PID" | awk '$2 !~ /^Z/' | wc -l)" -eq "$1" ]
+}
+
+# as_nobody_with_nproc N MODEL [ARGS...]: starts upserver-MODEL as the
+# user nobody with `ulimit -u N` (root ignores RLIMIT_NPROC, so the limit
+# needs another user); skips when that cannot be done here. The binary is
+# copied to a directory of its own under /tmp, since nobody may not reach
+# the tree (a clone in /root).
+as_nobody_with_nproc() {
+	local n=$1 model=$2
+	shift 2
+	command -v setpriv >/dev/null || skip "setpriv is not installed"
+	id nobody >/dev/null 2>&1 || skip "there is no user nobody"
+	[ "$(id -u)" -eq 0 ] || skip "only root can run the server as nobody"
+	NOBODY_DIR=$(mktemp -d /tmp/up-nobody.XXXXXX)
+	chmod 755 "$NOBODY_DIR"
+	cp "$BIN/upserver-$model" "$NOBODY_DIR/"
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    "$NOBODY_DIR/upserver-$model" -V >/dev/null ||
+	    skip "nobody cannot run upserver-$model from $NOBODY_DIR"
+	[ -z "$(pgrep -u nobody)" ] ||
+	    skip "nobody already runs processes, which count toward the limit"
+	SERVER_LOG="$BATS_TEST_TMPDIR/server-$model.log"
+	SERVER_ERR="$BATS_TEST_TMPDIR/server-$model.err"
+	# shellcheck disable=SC2016 # expanded by that bash, not this one
+	setpriv --reuid=nobody --regid=nogroup --clear-groups \
+	    bash -c 'ulimit -u "$1" && shift && exec "$@"' limit "$n" \
+	    "$NOBODY_DIR/upserver-$model" -p 0 "$@" \
+	    >"$SERVER_LOG" 2>"$SERVER_ERR" 3>&- &
+	SERVER_PID=$!
+	read_port
+}
+
+@test "libfiu reaches every server, and a server outlives a fault that passes" {
+	local m
+	for m in $MODELS; do
+		start_fiu_server "$m" -d 0
+		run ask before
+		[ "$output" = BEFORE ]
+		# every send(2) fails: no reply can leave
+		fiu_ctrl "enable name=posix/io/net/send,failinfo=$ECONNRESET"
+		run ask during
+		[ "$status" -ne 0 ]
+		wait_for_log "$SERVER_LOG" ' error .* errno=ECONNRESET'
+		fiu_ctrl "disable name=posix/io/net/send"
+		run ask after
+		[ "$output" = AFTER ]
+		stop_server
+		[ "$SERVER_STATUS" -eq 0 ]
+	done
+}
+
+@test "30% of fork(2) calls failing: 40 clients at once, all answered and verified" {
+	start_fiu_server fork -d 500ms
+	fiu_ctrl "enable_random name=posix/proc/fork,probability=0.3"
+	spawn_clients 40
+	wait_clients
+	check_replies 40
+	stop_server
+	cat "$SERVER_LOG"
+	[ "$SERVER_STATUS" -eq 0 ]
+	[ "$(stopped_field requests)" -eq 40 ]
+	[ "$(grep -c 'reason=error' "$SERVER_LOG")" -eq 0 ]
+	# forks did fail (30% of 40: P(none) is 6e-7), each shortage logged
+	# once at its start and once at its end
+	shortages_paired fork
+}
+
+@test "fork(2) failing for two seconds: one line when it starts, one when it ends" {
+	start_fiu_server fork -d 0
+	run ask first
+	[ "$output" = FIRST ]
+	fiu_ctrl "enable name=posix/proc/fork"
+	ask waited >"$BATS_TEST_TMPDIR/reply" &
+	CLIENT_PIDS=($!)
+	wait_for_log "$SERVER_LOG" ' error .* op=fork errno=(EAGAIN|ENOMEM)'
+	sleep 2
+	fiu_ctrl "disable name=posix/proc/fork"
+	wait_clients
+	[ "$(cat "$BATS_TEST_TMPDIR/reply")" = WAITED ]
+	wait_for_log "$SERVER_LOG" ' recovered '
+	stop_server
+	cat "$SERVER_LOG"
+	[ "$(shortage_log fork | tr '\n' ' ')" = "error recovered " ]
+	# the retries in between (10, 20, 40 ... ms apart) logged nothing
+	[ "$(field recovered failures)" -ge 5 ]
+	[ "$(field recovered waited)" -eq 1 ]
+	[ "$(grep -c ' closed .* reason=error' "$SERVER_LOG")" -eq 0 ]
+}
+
+@test "kill -TERM to one child of upserver-fork: it answers, ends alone, the parent serves on" {
+	start_server fork -d 1s
+	py_client reply busy "$BATS_TEST_TMPDIR/busy" &
+	CLIENT_PIDS=($!)
+	wait_for_log "$SERVER_LOG" ' accepted '
+	wait_until 10 test -e "$BATS_TEST_TMPDIR/busy.sent"
+	local child
+	child=$(children "$SERVER_PID" | awk '{ print $1; exit }')
+	[ -n "$child" ]
+	kill -TERM "$child"
+	wait_clients
+	# the request in flight was answered, then the child ended
+	[ "$(cat "$BATS_TEST_TMPDIR/busy")" = BUSY ]
+	wait_until 10 test ! -e "/proc/$child"
+	run ask still here
+	[ "$output" = "STILL HERE" ]
+	kill -0 "$SERVER_PID"
+	stop_server
+	[ "$SERVER_STATUS" -eq 0 ]
+	[ "$(stopped_field requests)" -eq 2 ]
+}
+
+@test "kill -TERM to one pool worker: it finishes, is logged and replaced" {
+	start_server fork -d 1s -w 2
+	wait_until 10 live_children 2
+	py_client reply busy "$BATS_TEST_TMPDIR/busy" &
+	CLIENT_PIDS=($!)
+	wait_for_log "$SERVER_LOG" ' accepted '
+	wait_until 10 test -e "$BATS_TEST_TMPDIR/busy.sent"
+	local worker
+	worker=$(awk '$2 == "accepted" { sub(/pid=/, "", $4); print $4 }' \
+	    "$SERVER_LOG")
+	kill -TERM "$worker"
+	wait_clients
+	[ "$(cat "$BATS_TEST_TMPDIR/busy")" = BUSY ]
+	wait_for_log "$SERVER_LOG" " error .* op=worker pid=$worker exit=0"
+	wait_until 10 live_children 2
+	spawn_clients 2 after
+	wait_clients
+	check_replies 2 after
+	stop_server
+	cat "$SERVER_LOG"
+	[ "$SERVER_STATUS" -eq 0 ]
+	[ "$(stopped_field requests)" -eq 3 ]
+}
+
+@test "pool workers that keep dying are replaced later and later" {
+	start_server fork -d 0 -w 1
+	local i w gaps=()
+	for ((i = 1; i <= 5; i++)); do
+		wait_until 20 live_children 1
+		w=$(children "$SERVER_PID" | awk '$2 !~ /^Z/ { print $1; exit }')
+		kill -KILL "$w"
+		wait_for_log "$SERVER_LOG" " op=worker pid=$w signal=KILL"
+	done
+	cat "$SERVER_LOG"
+	# a worker killed young (within 5 s of the last fork) is replaced
+	# after 100, 200, 400, 800 ms: the time from one death to the next
+	# grows at least that much
+	read -ra gaps < <(awk '$4 == "op=worker" {
+	    if (t) printf "%.3f ", $1 - t; t = $1 } END { print "" }' \
+	    "$SERVER_LOG")
+	echo "gaps: ${gaps[*]}"
+	at_least "${gaps[1]}" 0.2
+	at_least "${gaps[2]}" 0.4
+	at_least "${gaps[3]}" 0.8
+	run ask still served
+	[ "$output" = "STILL SERVED" ]
+}
+
+@test "50% of reads and writes short or interrupted, on every model: 50 x 20 random requests byte-exact" {
+	local m
+	for m in $MODELS; do
+		start_fiu_server "$m" -d 0 -c 1000
+		# read/write come back short (the reduce points); read, write,
+		# recv and send fail with EINTR, the transient error
+		fiu_ctrl \
+		    "enable_random name=posix/io/rw/read/reduce,probability=0.5" \
+		    "enable_random name=posix/io/rw/write/reduce,probability=0.5" \
+		    "enable_random name=posix/io/rw/read,probability=0.5,failinfo=$EINTR" \
+		    "enable_random name=posix/io/rw/write,probability=0.5,failinfo=$EINTR" \
+		    "enable_random name=posix/io/net/recv,probability=0.5,failinfo=$EINTR" \
+		    "enable_random name=posix/io/net/send,probability=0.5,failinfo=$EINTR"
+		run --separate-stderr timeout 120 upclient -H 127.0.0.1 \
+		    -p "$PORT" -c 50 -n 20 -r 300 --verify -s
+		echo "$m: $stderr"
+		[ "$status" -eq 0 ]
+		[[ "$stderr" == *"requests: 1000"* ]]
+		[[ "$stderr" == *"errors: 0"* ]]
+		stop_server
+		[ "$SERVER_STATUS" -eq 0 ]
+		[ "$(grep -c ' error ' "$SERVER_LOG")" -eq 0 ]
+	done
+}
+
+@test "ulimit -u 40, 80 clients at once on upserver-fork: all served, none reset" {
+	as_nobody_with_nproc 40 fork -d 1s
+	run --separate-stderr timeout 60 upclient -H 127.0.0.1 -p "$PORT" \
+	    -c 80 --verify -s hello
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"requests: 80"* ]]
+	stop_server
+	cat "$SERVER_LOG"
+	[ "$SERVER_STATUS" -eq 0 ]
+	[ "$(stopped_field requests)" -eq 80 ]
+	[ "$(grep -c 'reason=error' "$SERVER_LOG")" -eq 0 ]
+	grep -q ' error .* op=fork errno=EAGAIN' "$SERVER_LOG"
+	shortages_paired fork
+}
+
+@test "ulimit -u 40, 80 clients at once on upserver-thread: all served, none reset" {
+	as_nobody_with_nproc 40 thread -d 1s
+	run --separate-stderr timeout 60 upclient -H 127.0.0.1 -p "$PORT" \
+	    -c 80 --verify -s hello
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"requests: 80"* ]]
+	stop_server
+	cat "$SERVER_LOG"
+	[ "$SERVER_STATUS" -eq 0 ]
+	[ "$(stopped_field requests)" -eq 80 ]
+	[ "$(grep -c 'reason=error' "$SERVER_LOG")" -eq 0 ]
+	grep -q ' error .* op=pthread_create errno=EAGAIN' "$SERVER_LOG"
+	shortages_paired pthread_create
+}
+
+@test "30% of malloc(3) calls failing in upserver-poll: 100 clients x 5 verified requests, no error" {
+	start_fiu_server poll -d 100ms
+	fiu_ctrl "enable_random name=libc/mm/malloc,probability=0.3" \
+	    "enable_random name=libc/mm/realloc,probability=0.3" \
+	    "enable_random name=libc/mm/calloc,probability=0.3"
+	run --separate-stderr timeout 120 upclient -H 127.0.0.1 -p "$PORT" \
+	    -c 100 -n 5 -r 100 --verify -s
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"requests: 500"* ]]
+	[[ "$stderr" == *"errors: 0"* ]]
+	stop_server
+	[ "$SERVER_STATUS" -eq 0 ]
+	[ "$(stopped_field requests)" -eq 500 ]
+	[ "$(grep -c 'reason=' "$SERVER_LOG")" -eq 0 ]
+	grep -vE ' (accepted|responded|closed) ' "$SERVER_LOG"
+	shortages_paired malloc
+}
+
+# held_client NAME: a python3 client that connects, writes NAME.ready,
+# sends "held" once NAME.go exists, and writes what it reads to NAME
+# until the server closes (or resets) the connection.
+held_client() {
+	python3 - "$PORT" "$1" <<'PY' &
+import os, socket, sys, time
+port, name = int(sys.argv[1]), sys.argv[2]
+s = socket.create_connection(("127.0.0.1", port))
+open(name + ".ready", "w").close()
+while not os.path.exists(name + ".go"):
+    time.sleep(0.05)
+s.sendall(b"held\n")
+data = b""
+try:
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+except ConnectionResetError:	# closed with our request unread
+    pass
+open(name, "wb").write(data)
+PY
+	CLIENT_PIDS+=($!)
+}
+
+@test "upserver-poll out of memory: the idle timeout closes a connection that waits too long, the rest are served" {
+	local nomem=("enable name=libc/mm/malloc" "enable name=libc/mm/realloc"
+	    "enable name=libc/mm/calloc")
+	local memory=("disable name=libc/mm/malloc" "disable name=libc/mm/realloc"
+	    "disable name=libc/mm/calloc")
+	start_fiu_server poll -d 0 -t 2s
+	CLIENT_PIDS=()
+	held_client "$BATS_TEST_TMPDIR/held"
+	wait_for_log "$SERVER_LOG" ' accepted '
+	fiu_ctrl "${nomem[@]}"
+	touch "$BATS_TEST_TMPDIR/held.go"
+	# no buffer for its request: not read, then closed by -t, unanswered
+	wait_clients
+	[ ! -s "$BATS_TEST_TMPDIR/held" ]
+	grep -q ' closed .* requests=0 reason=idle' "$SERVER_LOG"
+	fiu_ctrl "${memory[@]}"
+	run ask after
+	[ "$output" = AFTER ]
+	# a client that waits for memory less than -t is served once it is back
+	fiu_ctrl "${nomem[@]}"
+	ask later >"$BATS_TEST_TMPDIR/later" &
+	CLIENT_PIDS=($!)
+	sleep 0.5
+	[ ! -s "$BATS_TEST_TMPDIR/later" ]
+	fiu_ctrl "${memory[@]}"
+	wait_clients
+	[ "$(cat "$BATS_TEST_TMPDIR/later")" = LATER ]
+	stop_server
+	cat "$SERVER_LOG"
+	[ "$SERVER_STATUS" -eq 0 ]
+	[ "$(shortage_log malloc | tr '\n' ' ')" = "error recovered error recovered " ]
+	[ "$(grep -c ' closed .* reason=error' "$SERVER_LOG")" -eq 0 ]
+}
