@@ -125,6 +125,24 @@ pane_text() {
 	[[ "$output" =~ stopped\ 127\.0\.0\.1:[0-9]+\ requests=10000 ]]
 }
 
+@test "idle.sh: every backend with and without idle connections; select says why it cannot" {
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	# 1100 idle: past select's ceiling, so select is refused with its reason
+	run sh "$EX/idle.sh" 1100 20
+	echo "$output"
+	[ "$status" -eq 0 ]
+	local b
+	for b in $(poll_backends); do
+		[[ "$output" == *"== upserver-poll --backend $b -d 0 -c 1200"* ]]
+	done
+	[[ "$output" == *"upserver-poll: --max-conns: 1200 is more than select can watch: its bitmaps stop at FD_SETSIZE"* ]]
+	# every other backend: a line with and one without idle, no error
+	[ "$(grep -cE '^ +0 idle: +[0-9]+ req/s  p99 +[0-9.]+ ms  errors 0$' <<<"$output")" -eq \
+	    "$(($(poll_backends | wc -w) - 1))" ]
+	[ "$(grep -cE '^ +1100 idle: +[0-9]+ req/s  p99 +[0-9.]+ ms  errors 0$' <<<"$output")" -eq \
+	    "$(($(poll_backends | wc -w) - 1))" ]
+}
+
 @test "picture.sh: seq and fork drawn from a real run as one SVG" {
 	command -v python3 >/dev/null || skip "python3 is not installed"
 	run sh "$EX/picture.sh" "$BATS_TEST_TMPDIR/pic.svg" 300ms
