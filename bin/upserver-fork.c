@@ -38,19 +38,15 @@
  *   to one of them. The fork is paid once, not per client, and at most N
  *   clients are served at once; a worker that dies is logged and
  *   replaced (later and later if workers keep dying young), and a parent
- *   that dies takes its workers with it (PR_SET_PDEATHSIG).
+ *   that dies takes its workers with it: lib/pool.c, which upserver-poll
+ *   -w runs its event loops with too.
  */
 #include <sys/types.h>
-#if defined(__linux__) && !defined(UP_PORTABLE)
-#include <sys/prctl.h>
-#endif
-#include <sys/select.h>
 #include <sys/wait.h>
 
 #include <err.h>
 #include <errno.h>
 #include <poll.h>
-#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -59,13 +55,9 @@
 #include "up.h"
 
 #define DEFAULT_MAX_CHILDREN	256
-#define YOUNG_NS		(5 * UP_NS_PER_SEC) /* a worker dying sooner */
-#define FIRST_RESPAWN_MS	100		/* ... is replaced after this */
-#define MAX_RESPAWN_MS		5000		/* ... doubling up to this */
 
 static long forked;			/* children started, by main */
 static volatile sig_atomic_t reaped;	/* children waited for */
-static volatile sig_atomic_t sigchlds;	/* SIGCHLDs seen by the pool */
 
 /* Waits for every child that has ended, without blocking; keeps errno. */
 static void
@@ -77,14 +69,6 @@ on_sigchld(int signo)
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		reaped++;
 	errno = saved;
-}
-
-/* Counts: the pool's parent waits for its workers itself, to log them. */
-static void
-on_sigchld_pool(int signo)
-{
-	(void)signo;
-	sigchlds++;
 }
 
 /* Installs handler for SIGCHLD; returns 0 or -1 with errno. */
@@ -100,53 +84,6 @@ catch_sigchld(void (*handler)(int))
 	return sigaction(SIGCHLD, &sa, NULL);
 }
 
-/*
- * Sleeps until done() says so, until timeout_ms passes (-1: no limit), or
- * (stop_too) until the stop pipe is readable. Returns 1, or 0 for a stop.
- * SIGCHLD is blocked from each check to the sleep and ppoll(2) (pselect(2)
- * in a POSIX build) unblocks it atomically, so a child that ends in
- * between still wakes us: no lost wake-up, and no spinning.
- */
-static int
-sleep_until(int (*done)(long), long arg, int timeout_ms, int stop_too)
-{
-	struct pollfd pfd = { .fd = up_stop_fd(), .events = POLLIN };
-	int64_t deadline = up_now_ns() + (int64_t)timeout_ms * 1000000;
-	struct timespec ts;
-	sigset_t chld, old, during;
-	int stop, ms;
-
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &chld, &old);
-	during = old;
-	sigdelset(&during, SIGCHLD);
-	for (;;) {
-		stop = stop_too && poll(&pfd, 1, 0) == 1;
-		if (stop || done(arg))
-			break;
-		ms = timeout_ms < 0 ? -1 : up_ms_until(deadline);
-		if (ms == 0)
-			break;
-		ts.tv_sec = ms / 1000;
-		ts.tv_nsec = (long)(ms % 1000) * 1000000;
-#ifdef UP_LINUX
-		ppoll(&pfd, stop_too ? 1 : 0, ms < 0 ? NULL : &ts, &during);
-#else
-		{
-			fd_set rd;
-
-			FD_ZERO(&rd);
-			FD_SET(pfd.fd, &rd);
-			pselect(stop_too ? pfd.fd + 1 : 0, &rd, NULL, NULL,
-			    ms < 0 ? NULL : &ts, &during);
-		}
-#endif
-	}
-	sigprocmask(SIG_SETMASK, &old, NULL);
-	return !stop;
-}
-
 /* Fewer than n children run. */
 static int
 fewer_than(long n)
@@ -159,21 +96,6 @@ static int
 reaped_since(long seen)
 {
 	return reaped != seen;
-}
-
-/* A SIGCHLD has come since sigchlds was seen. */
-static int
-signalled_since(long seen)
-{
-	return sigchlds != seen;
-}
-
-/* Never: sleep_until then waits for its timeout or a stop. */
-static int
-never(long unused)
-{
-	(void)unused;
-	return 0;
 }
 
 /* A connection the server could not hand over: logged and closed. */
@@ -197,28 +119,6 @@ serve_child(struct up_server *s, struct up_conn *c)
 	up_serve(c, &s->opt, s->shared);
 	_exit(0);
 }
-
-#ifndef UP_LINUX
-/*
- * POSIX has no PR_SET_PDEATHSIG. Instead the parent holds the write end
- * of a pipe that nobody writes: when the parent dies, its last copy
- * closes and a thread in each worker reads end of file.
- */
-static int parent_pipe[2] = { -1, -1 };
-
-/* A worker's thread: waits for the parent's end, then stops the worker. */
-static void *
-watch_parent(void *arg)
-{
-	char byte;
-
-	(void)arg;
-	while (read(parent_pipe[0], &byte, 1) == -1 && errno == EINTR)
-		;
-	kill(getpid(), SIGTERM);
-	return NULL;
-}
-#endif
 
 /*
  * Hands c to a child of its own. When fork(2) fails for lack of processes
@@ -247,7 +147,7 @@ hand_over(struct up_server *s, struct up_conn *c, struct up_shortage *sh)
 		}
 		ms = up_shortage_failed(sh, s->addr, "fork", e, first);
 		first = 0;
-		if (!sleep_until(reaped_since, seen, ms, 1)) {
+		if (!up_sleep_until(reaped_since, seen, ms, 1)) {
 			drop(c, NULL, 0, "stop");
 			return;
 		}
@@ -269,133 +169,19 @@ pending(int lfd)
 
 /*
  * A pool worker: accepts and serves on the shared socket until a stop,
- * its own or the parent's. Should the parent die (kill -9), the worker
- * gets SIGTERM and stops like the rest, rather than live on as an orphan
- * holding the port.
+ * its own or the parent's.
  */
 static _Noreturn void
-work_in_pool(struct up_server *s, pid_t parent)
+work_in_pool(struct up_server *s)
 {
 	struct up_conn c;
-	sigset_t chld;
-#ifndef UP_LINUX
-	pthread_t t;
-#endif
 
-	sigemptyset(&chld);	/* the parent's mask is inherited */
-	sigaddset(&chld, SIGCHLD);
-	sigprocmask(SIG_UNBLOCK, &chld, NULL);
-#ifdef UP_LINUX
-	prctl(PR_SET_PDEATHSIG, SIGTERM);
-#else
-	close(parent_pipe[1]);
-	pthread_create(&t, NULL, watch_parent, NULL);
-#endif
-	if (getppid() != parent)	/* it died before we watched */
-		_exit(0);
 	while (up_server_accept(s, &c) == 1) {
 		snprintf(c.who, sizeof(c.who), "pid=%ld", (long)getpid());
 		up_log("accepted", c.peer, "%s", c.who);
 		up_serve(&c, &s->opt, s->shared);
 	}
 	_exit(0);
-}
-
-/* The pool's parent: when it last forked, and how long replacing waits. */
-struct pool {
-	int64_t	last_fork;
-	int	respawn_ms;	/* 0 while workers live long */
-};
-
-/*
- * Reaps the workers that ended and logs each: "error <addr> op=worker
- * pid=N exit=S" or "signal=NAME". One that dies within YOUNG_NS of the
- * last fork doubles the wait before the next replacement, so that
- * workers that die in a loop do not make the parent fork in a loop.
- */
-static void
-reap_workers(struct up_server *s, struct pool *p)
-{
-	const char *name;
-	int status;
-	pid_t pid;
-
-	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
-		reaped++;
-		if (WIFSIGNALED(status)) {
-			name = up_signal_name(WTERMSIG(status));
-			up_log("error", s->addr, "op=worker pid=%ld signal=%s",
-			    (long)pid, name != NULL ? name : "?");
-		} else
-			up_log("error", s->addr, "op=worker pid=%ld exit=%d",
-			    (long)pid, WEXITSTATUS(status));
-		if (up_now_ns() - p->last_fork >= YOUNG_NS)
-			p->respawn_ms = 0;
-		else if (p->respawn_ms == 0)
-			p->respawn_ms = FIRST_RESPAWN_MS;
-		else if ((p->respawn_ms *= 2) > MAX_RESPAWN_MS)
-			p->respawn_ms = MAX_RESPAWN_MS;
-	}
-}
-
-/*
- * Keeps -w workers running until a stop, replacing any that dies, then
- * waits for them all. Returns the exit status.
- */
-static int
-run_pool(struct up_server *s)
-{
-	struct up_shortage sh = { 0 };
-	struct pool p = { 0 };
-	pid_t parent = getpid(), pid;
-	sigset_t chld;
-	long seen;
-	int e, ms;
-
-#ifndef UP_LINUX
-	if (pipe(parent_pipe) == -1 || up_fd_setup(parent_pipe[0], 0) == -1 ||
-	    up_fd_setup(parent_pipe[1], 0) == -1)
-		err(1, "pipe");
-#endif
-	/* SIGCHLD only interrupts the ppoll of sleep_until: we reap */
-	sigemptyset(&chld);
-	sigaddset(&chld, SIGCHLD);
-	sigprocmask(SIG_BLOCK, &chld, NULL);
-	if (catch_sigchld(on_sigchld_pool) == -1)
-		err(1, "sigaction");
-	for (;;) {
-		seen = sigchlds;
-		reap_workers(s, &p);
-		if (!fewer_than(s->opt.workers)) {
-			if (!sleep_until(signalled_since, seen, -1, 1))
-				break;
-			continue;
-		}
-		if (p.respawn_ms > 0 &&
-		    !sleep_until(never, 0, p.respawn_ms, 1))
-			break;
-		p.last_fork = up_now_ns();
-		if ((pid = up_fork()) == 0)
-			work_in_pool(s, parent);
-		if (pid > 0) {
-			forked++;
-			if (!fewer_than(s->opt.workers))
-				up_shortage_over(&sh, s->addr);
-			continue;
-		}
-		e = errno;
-		if (up_shortage_error(e))
-			ms = up_shortage_failed(&sh, s->addr, "fork", e, 0);
-		else {
-			up_log_error(s->addr, NULL, "fork", e);
-			ms = 1000;
-		}
-		if (!sleep_until(never, 0, ms, 1))
-			break;
-	}
-	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
-		;
-	return up_server_stop(s);
 }
 
 int
@@ -405,6 +191,7 @@ main(int argc, char **argv)
 	struct up_shortage sh = { 0 };
 	struct up_conn c;
 	char msg[UP_MSG_MAX];
+	long index;
 	int status;
 
 	/* The request total and the counter must be shared: MAP_SHARED. */
@@ -415,8 +202,17 @@ main(int argc, char **argv)
 		return status;
 	}
 
-	if (s.opt.workers > 0)
-		return run_pool(&s);
+	if (s.opt.workers > 0) {
+		switch (up_pool_run(&s, s.opt.workers, NULL, NULL, &index)) {
+		case 1:
+			work_in_pool(&s);
+			/* NOTREACHED */
+		case 0:
+			return up_server_stop(&s);
+		default:
+			err(1, "pool");
+		}
+	}
 	if (catch_sigchld(on_sigchld) == -1)
 		err(1, "sigaction");
 
@@ -425,7 +221,7 @@ main(int argc, char **argv)
 	 * "accepted" is logged before the fork, so it always comes before
 	 * the child's own lines.
 	 */
-	while (sleep_until(fewer_than, s.opt.max_conns, -1, 1)) {
+	while (up_sleep_until(fewer_than, s.opt.max_conns, -1, 1)) {
 		if (sh.active && !pending(s.lfd))
 			up_shortage_over(&sh, s.addr);	/* nobody waits */
 		if (up_server_accept(&s, &c) != 1)
@@ -435,6 +231,6 @@ main(int argc, char **argv)
 	}
 
 	/* The children see the stop too: they finish, then we report. */
-	sleep_until(fewer_than, 1, -1, 0);
+	up_sleep_until(fewer_than, 1, -1, 0);
 	return up_server_stop(&s);
 }

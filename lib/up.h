@@ -733,4 +733,85 @@ int	up_ev_wait(struct up_ev *ev, int timeout_ms, struct up_ev_fired **fired);
  */
 pid_t	up_fork(void);
 
+/* ---- loops.c: what the event loops of upserver-poll -w share ---------- */
+
+struct up_loops;
+
+/*
+ * Shared state for n event loops (processes forked after it) serving at
+ * most max_conns connections in all, with a wake-up pipe per loop.
+ * Returns NULL with errno.
+ */
+struct up_loops *up_loops_new(long n, long max_conns);
+
+/*
+ * In loop i's process, as it starts: marks it alive with no connections
+ * and closes the others' read ends. Returns the descriptor to watch for
+ * reading: readable when another loop wants this one to look again
+ * (up_loops_may_accept, up_loops_granted); up_loops_drain empties it.
+ */
+int	up_loops_enter(struct up_loops *g, long i);
+void	up_loops_drain(struct up_loops *g, long i);
+
+/*
+ * 1 when loop i may accept: fewer than max_conns in all, and no live
+ * loop serves fewer than it. When 0, the loop is woken once that may
+ * have changed.
+ */
+int	up_loops_may_accept(struct up_loops *g, long i);
+
+/*
+ * Reserves a place for one more connection in loop i before accepting
+ * it: 1, or 0 when up_loops_may_accept would say 0. unreserve gives the
+ * place back: an accept that found nobody, or a connection closed.
+ */
+int	up_loops_reserve(struct up_loops *g, long i);
+void	up_loops_unreserve(struct up_loops *g, long i);
+
+/*
+ * The queued lock of --counter mutex, across loops. up_loops_lock takes
+ * it for loop i, returning 0, or returns a ticket (> 0): the lock is
+ * taken, and the request waits in loop i's own queue, in ticket order.
+ * up_loops_unlock releases it and hands it to the loop whose first
+ * waiter asked first (waking it): returns 1 when that is loop i itself.
+ * up_loops_granted returns 1 once the lock has been handed to loop i,
+ * whose first waiter then holds it; next is the ticket of the waiter
+ * behind it, or 0. No call blocks for longer than a few instructions.
+ */
+unsigned long up_loops_lock(struct up_loops *g, long i);
+int	up_loops_unlock(struct up_loops *g, long i);
+int	up_loops_granted(struct up_loops *g, long i, unsigned long next);
+
+/*
+ * In the parent, once loop i has died: its connections are gone, and a
+ * lock it held or waited for passes on.
+ */
+void	up_loops_died(struct up_loops *g, long i);
+
+/* ---- pool.c: a fixed pool of worker processes ------------------------- */
+
+/*
+ * Sleeps until done(arg) says so, until timeout_ms passes (-1: no
+ * limit), or (stop_too) until a stop is requested. Returns 1, or 0 for a
+ * stop. A SIGCHLD that comes meanwhile wakes it (ppoll/pselect unblock
+ * it atomically), so done() may count children reaped by a handler.
+ */
+int	up_sleep_until(int (*done)(long), long arg, int timeout_ms,
+	    int stop_too);
+
+/*
+ * Runs a pool of n worker processes until a stop: like fork(2), it
+ * returns 1 in each new worker, with *index its place in the pool
+ * (0..n-1, a replacement taking the place of the one it replaces), and
+ * the worker then serves and exits. In the parent it returns 0 once
+ * stopped and every worker has ended, or -1 with errno when the pool
+ * cannot start. A worker that ends is logged as "error <addr> op=worker
+ * pid=N exit=S|signal=NAME", then died(index, arg) is called (died may
+ * be NULL), and it is replaced, after a backoff if workers die young.
+ * A worker gets SIGTERM should the parent die. SIGCHLD stays blocked in
+ * the parent.
+ */
+int	up_pool_run(struct up_server *s, long n, void (*died)(long, void *),
+	    void *arg, long *index);
+
 #endif /* UP_H */
