@@ -61,6 +61,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <err.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -117,6 +118,7 @@ struct conn {
 	int64_t		 deadline;	/* on a list: when its wait ends */
 	size_t		 drained;	/* LINGER: bytes discarded */
 	long		 seen;		/* the counter read at the start */
+	unsigned long	 ticket;	/* LOCKWAIT: its place in line */
 	long		 count;		/* the counter after this request */
 	unsigned long	 served;	/* requests answered */
 	int		 starved;	/* waits for memory to read more */
@@ -136,9 +138,8 @@ struct loop {
 	size_t		 conncap;
 	size_t		 nconns;
 	struct clist	 timers;	/* WORKING */
-	struct clist	 lockq;		/* LOCKWAIT, by arrival */
+	struct clist	 lockq;		/* LOCKWAIT, by ticket */
 	struct clist	 ready;		/* QUEUED, for the next turn */
-	struct conn	*lock_holder;	/* --counter mutex */
 	struct clist	 idle;		/* READING, WRITING: by progress */
 	struct clist	 linger;	/* LINGER: by start */
 	int64_t		 now;		/* monotonic, after each wait */
@@ -148,6 +149,11 @@ struct loop {
 	size_t		 nstarved;	/* connections waiting for memory */
 	int64_t		 retry_at;	/* when to try malloc again, or 0 */
 	int		 stopping;
+	struct up_loops	*g;		/* what the loops share (-w) */
+	long		 index;		/* this loop's place among them */
+	const char	*who;		/* "pid=N" with -w, else NULL */
+	int		 wake;		/* readable: another loop woke us */
+	int		 parent_stop;	/* -w: the parent's stop, or -1 */
 };
 
 static void	conn_advance(struct loop *, struct conn *, int);
@@ -207,11 +213,12 @@ conn_close(struct loop *l, struct conn *c, const char *reason)
 	up_ev_set(l->ev, c->fd, 0);
 	l->conn[c->fd] = NULL;
 	l->nconns--;
+	up_loops_unreserve(l->g, l->index);
 	if (c->starved)
 		l->nstarved--;
 	close(c->fd);
 	/* a line begun and never ended (not the request in flight) is lost */
-	up_log_closed(c->peer, NULL, c->served, reason, reason != NULL ?
+	up_log_closed(c->peer, l->who, c->served, reason, reason != NULL ?
 	    c->in.end - c->in.start - c->reqlen : 0);
 	up_reader_free(&c->in);
 	free(c->out);
@@ -222,7 +229,7 @@ conn_close(struct loop *l, struct conn *c, const char *reason)
 static void
 conn_fail(struct loop *l, struct conn *c, const char *op, int err)
 {
-	up_log_error(c->peer, NULL, op, err);
+	up_log_error(c->peer, l->who, op, err);
 	conn_close(l, c, "error");
 }
 
@@ -245,7 +252,7 @@ work_begin(struct loop *l, struct conn *c)
 {
 	c->seen = atomic_load_explicit(&l->s->shared->count,
 	    memory_order_relaxed);
-	up_log_received(c->peer, NULL, c->reqlen,
+	up_log_received(c->peer, l->who, c->reqlen,
 	    l->o->counter != UP_COUNTER_OFF, c->seen);
 }
 
@@ -366,7 +373,7 @@ static void
 log_responded(struct loop *l, struct conn *c, size_t bytes)
 {
 	up_log_responded(c->peer, l->o, bytes, l->o->http ? c->http.status :
-	    200, c->count, NULL);
+	    200, c->count, l->who);
 }
 
 /*
@@ -489,7 +496,7 @@ reply_batch(struct loop *l, struct conn *c)
 
 	c->nreq = 0;
 	do {
-		up_log_received(c->peer, NULL, len, 0, 0);
+		up_log_received(c->peer, l->who, len, 0, 0);
 		up_uppercase(c->in.buf + pos, len);
 		pos += len;
 		c->nreq++;
@@ -503,6 +510,22 @@ reply_batch(struct loop *l, struct conn *c)
 }
 
 static void	work_done(struct loop *, struct conn *);
+
+/*
+ * --counter mutex: once the lock has been handed to this loop, its
+ * first waiter takes it and its work begins.
+ */
+static void
+lock_granted(struct loop *l)
+{
+	struct conn *c = l->lockq.head;
+
+	if (c != NULL && up_loops_granted(l->g, l->index,
+	    c->lnext != NULL ? c->lnext->ticket : 0)) {
+		list_remove(c);
+		timer_start(l, c);
+	}
+}
 
 /*
  * Starts work on the request of len bytes at the front of c's buffer.
@@ -526,7 +549,7 @@ start_request(struct loop *l, struct conn *c, size_t len)
 		    &c->http);
 		if (c->http.status != 200) {
 			/* refused: no work */
-			up_log_received(c->peer, NULL, len, 0, 0);
+			up_log_received(c->peer, l->who, len, 0, 0);
 			reply_start(l, c);
 			return;
 		}
@@ -536,15 +559,14 @@ start_request(struct loop *l, struct conn *c, size_t len)
 	/*
 	 * --counter mutex: an asynchronous lock. A request that finds it
 	 * taken waits in line, without blocking the loop, and its work
-	 * begins only when the lock is handed to it (see work_done).
+	 * begins only when the lock is handed to it (see work_done). With
+	 * -w the line runs across every loop (lib/loops.c), in ticket order.
 	 */
-	if (l->o->counter == UP_COUNTER_MUTEX) {
-		if (l->lock_holder != NULL) {
-			c->state = LOCKWAIT;
-			list_append(&l->lockq, c, 0);
-			return;
-		}
-		l->lock_holder = c;
+	if (l->o->counter == UP_COUNTER_MUTEX &&
+	    (c->ticket = up_loops_lock(l->g, l->index)) != 0) {
+		c->state = LOCKWAIT;
+		list_append(&l->lockq, c, 0);
+		return;
 	}
 	if (now) {
 		work_begin(l, c);
@@ -622,7 +644,6 @@ static void
 work_done(struct loop *l, struct conn *c)
 {
 	struct up_shared *sh = l->s->shared;
-	struct conn *next;
 
 	if (l->o->cpu) {
 		work_begin(l, c);
@@ -635,11 +656,9 @@ work_done(struct loop *l, struct conn *c)
 		c->count = c->seen + 1;
 		atomic_store_explicit(&sh->count, c->count,
 		    memory_order_relaxed);
-		if (l->o->counter == UP_COUNTER_MUTEX) {
-			l->lock_holder = next = l->lockq.head;
-			if (next != NULL)
-				timer_start(l, next);
-		}
+		if (l->o->counter == UP_COUNTER_MUTEX &&
+		    up_loops_unlock(l->g, l->index))
+			lock_granted(l);
 		break;
 	case UP_COUNTER_ATOMIC:
 		c->count = atomic_fetch_add(&sh->count, 1) + 1;
@@ -780,33 +799,40 @@ accept_ready(struct loop *l)
 	struct conn *c;
 	int fd, i;
 
-	for (i = 0; i < ACCEPT_BATCH &&
-	    l->nconns < (size_t)l->o->max_conns; i++) {
+	for (i = 0; i < ACCEPT_BATCH; i++) {
 		if (reserve_conn(l) == -1) {
 			up_shortage_failed(&l->memory, l->s->addr, "malloc",
 			    errno, 0);
 			l->accept_pause = l->now + MALLOC_RETRY_NS;
 			return;
 		}
+		/* -c across the loops, and each loop its share */
+		if (!up_loops_reserve(l->g, l->index))
+			return;
 		len = sizeof(ss);
 		fd = up_accept_fd(l->s->lfd, (struct sockaddr *)&ss, &len, 1);
 		if (fd == -1) {
+			up_loops_unreserve(l->g, l->index);
 			if (errno == EAGAIN || errno == EWOULDBLOCK)
 				return;
 			if (up_accept_transient(errno))
 				continue;
 			/* EMFILE, ENFILE, ENOBUFS...: wait for a close */
-			up_log_error(l->s->addr, NULL, "accept", errno);
+			up_log_error(l->s->addr, l->who, "accept", errno);
 			l->accept_pause = l->now + ACCEPT_PAUSE_NS;
 			return;
 		}
 		if ((c = conn_new(l, fd, (struct sockaddr *)&ss)) == NULL) {
-			up_log_error(l->s->addr, NULL, "malloc", errno);
+			up_loops_unreserve(l->g, l->index);
+			up_log_error(l->s->addr, l->who, "malloc", errno);
 			close(fd);
 			l->accept_pause = l->now + ACCEPT_PAUSE_NS;
 			return;
 		}
-		up_log("accepted", c->peer, NULL);
+		if (l->who != NULL)
+			up_log("accepted", c->peer, "%s", l->who);
+		else
+			up_log("accepted", c->peer, NULL);
 		/* A client often sends its request right after connecting. */
 		conn_advance(l, c, 1);
 	}
@@ -858,6 +884,8 @@ begin_stop(struct loop *l)
 	close(l->s->lfd);
 	l->s->lfd = -1;
 	up_ev_set(l->ev, up_stop_fd(), 0);	/* readable for good now */
+	if (l->parent_stop != -1)
+		up_ev_set(l->ev, l->parent_stop, 0);
 	for (fd = 0; fd < l->conncap; fd++)
 		if (l->conn[fd] != NULL && l->conn[fd]->state == READING)
 			conn_advance(l, l->conn[fd], 1);
@@ -925,24 +953,31 @@ next_timeout(struct loop *l)
 }
 
 /*
- * The event loop. Returns 0 once stopped with every connection closed, or
- * 1 when the engine itself fails.
+ * The event loop: loop index of those g shares, tagged who in the log
+ * (NULL for the only one). Returns 0 once stopped with every connection
+ * closed, or 1 when the engine itself fails.
  */
 static int
-run(struct up_server *s)
+run(struct up_server *s, struct up_loops *g, long index, const char *who)
 {
-	struct loop l = { .s = s, .o = &s->opt };
+	struct loop l = { .s = s, .o = &s->opt, .g = g, .index = index,
+	    .who = who, .parent_stop = up_parent_stop_fd() };
 	struct up_ev_fired *fired;
 	struct conn *c;
-	int i, n, accepting, stop = up_stop_fd();
+	int i, n, accepting, stop = up_stop_fd(), stop_seen = 0;
 
 	l.frame = up_framer(&s->opt);
 	l.batch = !s->opt.http && s->opt.delay_ns == 0 &&
 	    s->opt.counter == UP_COUNTER_OFF;
+	l.memory.who = who;
+	l.wake = up_loops_enter(g, index);
 	l.conncap = 64;
 	if ((l.conn = calloc(l.conncap, sizeof(*l.conn))) == NULL ||
 	    (l.ev = up_ev_new(s->opt.backend)) == NULL ||
-	    up_ev_set(l.ev, stop, UP_EV_READ) == -1) {
+	    up_ev_set(l.ev, stop, UP_EV_READ) == -1 ||
+	    up_ev_set(l.ev, l.wake, UP_EV_READ) == -1 ||
+	    (l.parent_stop != -1 &&
+	    up_ev_set(l.ev, l.parent_stop, UP_EV_READ) == -1)) {
 		fprintf(stderr, "upserver-poll: %s: %s\n", s->opt.backend,
 		    strerror(errno));
 		return 1;
@@ -950,13 +985,16 @@ run(struct up_server *s)
 	l.now = up_now_ns();
 
 	while (!l.stopping || l.nconns > 0) {
-		/* Listen only with room for another connection. */
+		/*
+		 * Listen only with room for another connection, here and
+		 * across the loops, and no more than the others serve.
+		 */
 		if (l.accept_pause != 0 && l.now >= l.accept_pause)
 			accept_resume(&l);
 		if (!l.stopping)
 			up_ev_set(l.ev, s->lfd, l.accept_pause == 0 &&
-			    l.nconns < (size_t)s->opt.max_conns ?
-			    UP_EV_READ : 0);
+			    l.nconns < (size_t)s->opt.max_conns &&
+			    up_loops_may_accept(g, index) ? UP_EV_READ : 0);
 
 		n = up_ev_wait(l.ev, next_timeout(&l), &fired);
 		l.now = up_now_ns();
@@ -974,6 +1012,16 @@ run(struct up_server *s)
 		for (i = 0; i < n; i++) {
 			if (fired[i].fd == stop)
 				continue;
+			if (fired[i].fd == l.parent_stop) {
+				stop_seen = 1;
+				continue;
+			}
+			if (fired[i].fd == l.wake) {
+				up_loops_drain(g, index);
+				if (s->opt.counter == UP_COUNTER_MUTEX)
+					lock_granted(&l);
+				continue;
+			}
 			if (fired[i].fd == s->lfd) {
 				accepting = 1;
 				continue;
@@ -982,7 +1030,7 @@ run(struct up_server *s)
 			    (c = l.conn[fired[i].fd]) != NULL)
 				conn_event(&l, c, fired[i].events);
 		}
-		if (!l.stopping && up_stopping())
+		if (!l.stopping && (up_stopping() || stop_seen))
 			begin_stop(&l);
 		if (!l.stopping && accepting)
 			accept_ready(&l);
@@ -998,24 +1046,47 @@ run(struct up_server *s)
 	return 0;
 }
 
+/* The parent of -w: a loop died, and its share goes to the others. */
+static void
+loop_died(long index, void *g)
+{
+	up_loops_died(g, index);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct up_server s = {
 		.opt.max_conns = up_fd_room(DEFAULT_MAX_CONNS)
 	};
-	char msg[UP_MSG_MAX];
+	struct up_loops *g;
+	char msg[UP_MSG_MAX], who[32];
+	long index;
 	int status;
 
-	status = up_server_start(&s, argc, argv, "poll",
-	    UP_REFUSE_WORKERS | UP_EVENT_LOOP, 0, msg, sizeof(msg));
+	/* With -w the loops are processes: the counters are MAP_SHARED. */
+	status = up_server_start(&s, argc, argv, "poll", UP_EVENT_LOOP, 1,
+	    msg, sizeof(msg));
 	if (status >= 0) {
 		fputs(msg, status == 0 ? stdout : stderr);
 		return status;
 	}
+	if ((g = up_loops_new(s.opt.workers > 0 ? s.opt.workers : 1,
+	    s.opt.max_conns)) == NULL)
+		err(1, "shared memory");
 
-	if (run(&s) != 0)
-		return 1;
-
-	return up_server_stop(&s);
+	if (s.opt.workers == 0) {
+		if (run(&s, g, 0, NULL) != 0)
+			return 1;
+		return up_server_stop(&s);
+	}
+	switch (up_pool_run(&s, s.opt.workers, loop_died, g, &index)) {
+	case 1:
+		snprintf(who, sizeof(who), "pid=%ld", (long)getpid());
+		_exit(run(&s, g, index, who));
+	case 0:
+		return up_server_stop(&s);
+	default:
+		err(1, "pool");
+	}
 }

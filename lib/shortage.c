@@ -27,13 +27,16 @@ int
 up_shortage_failed(struct up_shortage *sh, const char *peer, const char *op,
     int err, int new_waiter)
 {
+	const char *who = sh->who;
+
 	if (!sh->active) {
 		memset(sh, 0, sizeof(*sh));
+		sh->who = who;
 		sh->active = 1;
 		sh->op = op;
 		sh->since = up_now_ns();
 		sh->backoff_ms = FIRST_BACKOFF_MS;
-		up_log_error(peer, NULL, op, err);
+		up_log_error(peer, who, op, err);
 	} else if (sh->backoff_ms < MAX_BACKOFF_MS) {
 		sh->backoff_ms *= 2;
 		if (sh->backoff_ms > MAX_BACKOFF_MS)
@@ -54,8 +57,9 @@ up_shortage_over(struct up_shortage *sh, const char *peer)
 	if (!sh->active)
 		return;
 	ms = (up_now_ns() - sh->since) / 1000000;
-	up_log("recovered", peer, "op=%s failures=%lu waited=%lu lasted=%s",
+	up_log("recovered", peer, "op=%s failures=%lu waited=%lu lasted=%s%s%s",
 	    sh->op, sh->failures, sh->waited,
-	    up_format_time(ms * 1000000, lasted, sizeof(lasted)));
+	    up_format_time(ms * 1000000, lasted, sizeof(lasted)),
+	    sh->who != NULL ? " " : "", sh->who != NULL ? sh->who : "");
 	sh->active = 0;
 }

@@ -159,6 +159,12 @@ up_stop_fd(void)
 	return stop_pipe[0];
 }
 
+int
+up_parent_stop_fd(void)
+{
+	return parent_stop;
+}
+
 /*
  * Waits for fd, or for the stop pipes; see up.h. A child process learns
  * of its parent's stop here, through the read end it kept.

@@ -531,6 +531,7 @@ struct up_shortage {
 	unsigned long	 waited;	/* connections kept waiting */
 	int64_t		 since;		/* up_now_ns() of the first failure */
 	int		 backoff_ms;	/* the wait before the next try */
+	const char	*who;		/* "pid=N" to add to the lines, or NULL */
 };
 
 /* 1 when err is a lack of resources worth waiting out (EAGAIN, ENOMEM). */
@@ -661,6 +662,13 @@ void	up_timeline_axis(char *top, char *ruler, int label, int cols,
 int	up_signals_init(void);
 int	up_stopping(void);
 int	up_stop_fd(void);
+
+/*
+ * In a child of up_fork(): the read end of its parent's stop pipe, which
+ * an event loop watches beside up_stop_fd() (up_wait() watches both);
+ * -1 in a process that no up_fork() made.
+ */
+int	up_parent_stop_fd(void);
 
 /* ---- ev.c: the event engine of the event-loop programs ---------------- */
 
