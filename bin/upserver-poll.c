@@ -787,7 +787,12 @@ conn_new(struct loop *l, int fd, const struct sockaddr *sa)
 
 /*
  * Accepts what is waiting, at most ACCEPT_BATCH so that the connections
- * already served are not kept waiting by a flood of new ones. Out of
+ * already served are not kept waiting by a flood of new ones; with
+ * several loops, one a turn (nginx's multi_accept off), so that a loop
+ * serves what it took before it takes more, and a loop that is free
+ * meanwhile takes the next: otherwise, with --cpu, one loop could take
+ * every client waiting and compute their requests one after another
+ * while another loop sits idle. Out of
  * descriptors (or memory), accepting pauses for ACCEPT_PAUSE_NS: the
  * listening socket stays readable, and watching it would spin.
  */
@@ -797,9 +802,9 @@ accept_ready(struct loop *l)
 	struct sockaddr_storage ss;
 	socklen_t len;
 	struct conn *c;
-	int fd, i;
+	int fd, i, batch = l->o->workers > 1 ? 1 : ACCEPT_BATCH;
 
-	for (i = 0; i < ACCEPT_BATCH; i++) {
+	for (i = 0; i < batch; i++) {
 		if (reserve_conn(l) == -1) {
 			up_shortage_failed(&l->memory, l->s->addr, "malloc",
 			    errno, 0);
