@@ -44,6 +44,13 @@ endif
 UP_CFLAGS   = -std=c11 -pthread $(WARN)
 UP_LDLIBS   = -pthread
 
+# FIU=1 compiles in the fault points of our own (UP_FAULT in lib/up.h) and
+# links libfiu: the build that tests/fiu.bats runs (make fiu-build).
+ifeq ($(FIU),1)
+UP_CPPFLAGS += -DUP_FIU
+UP_LDLIBS   += -lfiu
+endif
+
 # libsodium is optional: found through pkg-config unless SODIUM=0.
 SODIUM ?= $(shell pkg-config --exists libsodium 2>/dev/null && echo 1 || echo 0)
 ifeq ($(SODIUM),1)
@@ -65,7 +72,7 @@ SCRIPTS	 = .ci/run $(wildcard tests/*.sh examples/*.sh bench/*.sh) \
 
 .PHONY: all check lint install uninstall clean demo deps check-asan check-tsan check-valgrind soak bench \
 	check-portable \
-	fuzz fuzz-replay picture
+	fuzz fuzz-replay picture fiu-build
 
 all: $(BINS)
 
@@ -90,8 +97,12 @@ $(O)/bin/%: bin/%.c $(LIB)
 deps:
 	@sh tests/install-deps.sh
 
-check: all deps fuzz-replay
+check: all deps fuzz-replay fiu-build
 	bats tests
+
+# The binaries of the fault-injection suite, with our own fault points.
+fiu-build: deps
+	$(MAKE) O=build/fiu FIU=1 all
 
 # Fuzzing: libFuzzer harnesses in tests/fuzz for the request framing, the
 # option and time parsing, and the event log as uptimeline reads it.

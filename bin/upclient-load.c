@@ -571,7 +571,7 @@ try_send(struct load *l, struct conn *c)
 	int err;
 
 	while (c->sent < c->len) {
-		n = send(c->fd, c->buf + c->sent, c->len - c->sent,
+		n = up_send(c->fd, c->buf + c->sent, c->len - c->sent,
 		    MSG_NOSIGNAL);
 		if (n == -1) {
 			if (errno == EINTR)
@@ -748,7 +748,7 @@ readable(struct load *l, struct conn *c)
 	int err;
 
 	for (;;) {
-		n = recv(c->fd, l->rbuf, RECV_SIZE, 0);
+		n = up_recv(c->fd, l->rbuf, RECV_SIZE, 0);
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;

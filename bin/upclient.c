@@ -157,7 +157,7 @@ stream(struct client *cl, int fd, const char *text, size_t textlen)
 		}
 		if (pfd[1].revents & POLLIN || (pfd[1].revents &
 		    (POLLHUP | POLLERR) && !(pfd[1].revents & POLLOUT))) {
-			n = recv(fd, outbuf, sizeof(outbuf), 0);
+			n = up_recv(fd, outbuf, sizeof(outbuf), 0);
 			if (n == -1 && errno != EAGAIN && errno != EINTR) {
 				fprintf(stderr, "upclient: read %s: %s\n",
 				    cl->where, strerror(errno));
@@ -176,7 +176,7 @@ stream(struct client *cl, int fd, const char *text, size_t textlen)
 			}
 		}
 		if (pfd[1].revents & (POLLOUT | POLLERR) && npending > 0) {
-			n = send(fd, pending, npending, MSG_NOSIGNAL);
+			n = up_send(fd, pending, npending, MSG_NOSIGNAL);
 			if (n == -1 && errno != EAGAIN && errno != EINTR) {
 				fprintf(stderr, "upclient: write %s: %s\n",
 				    cl->where, strerror(errno));

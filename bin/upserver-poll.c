@@ -354,7 +354,7 @@ linger_read(struct loop *l, struct conn *c)
 	ssize_t n;
 
 	while (c->drained < LINGER_MAX) {
-		n = recv(c->fd, sink, sizeof(sink), 0);
+		n = up_recv(c->fd, sink, sizeof(sink), 0);
 		if (n > 0) {
 			c->drained += (size_t)n;
 			continue;
@@ -431,7 +431,7 @@ conn_send(struct loop *l, struct conn *c)
 	ssize_t n;
 
 	do
-		n = send(c->fd, c->reply + c->sent, c->replylen - c->sent,
+		n = up_send(c->fd, c->reply + c->sent, c->replylen - c->sent,
 		    MSG_NOSIGNAL);
 	while (n == -1 && errno == EINTR);
 	if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK) {

@@ -51,11 +51,14 @@ PY
 for b in $backends; do
 	conns=$((idle + 100))
 	echo "== upserver-poll --backend $b -d 0 -c $conns"
-	# select refuses -c past FD_SETSIZE at once, with exit status 2
+	# select refuses -c past FD_SETSIZE at once, with exit status 2.
+	# A log of its own: the last backend's still says "listening" until
+	# the shell that starts this one has truncated it.
+	log=$tmp/$b.log
 	"$bin/upserver-poll" -p 0 --backend "$b" -c "$conns" -d 0 -t 0 -q \
-	    >"$tmp/log" 2>"$tmp/err" &
+	    >"$log" 2>"$tmp/err" &
 	server=$!
-	while ! grep -q ' listening ' "$tmp/log"; do
+	while ! grep -q ' listening ' "$log" 2>/dev/null; do
 		if ! kill -0 "$server" 2>/dev/null; then
 			server=""
 			sed -n 1p "$tmp/err"
@@ -65,7 +68,7 @@ for b in $backends; do
 	done
 	[ -n "$server" ] || continue
 	port=$(awk '$2 == "listening" { n = split($3, a, ":"); print a[n] }' \
-	    "$tmp/log")
+	    "$log")
 	printf '  %6d idle: ' 0
 	busy
 	rm -f "$tmp/release"

@@ -9,9 +9,33 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "up.h"
+
+/* A length cut short at random, 1 to len - 1, for a "reduce" fault. */
+static size_t
+shorter(size_t len)
+{
+	return len > 1 ? 1 + (size_t)random() % (len - 1) : len;
+}
+
+ssize_t
+up_send(int fd, const void *buf, size_t len, int flags)
+{
+	if (UP_FAULT("up/net/send/reduce"))
+		len = shorter(len);
+	return send(fd, buf, len, flags);
+}
+
+ssize_t
+up_recv(int fd, void *buf, size_t len, int flags)
+{
+	if (UP_FAULT("up/net/recv/reduce"))
+		len = shorter(len);
+	return recv(fd, buf, len, flags);
+}
 
 /* read(2), retried when a signal interrupts it. */
 ssize_t
@@ -40,7 +64,7 @@ transfer_all(int fd, const char *p, size_t len, int on_socket,
 	int r;
 
 	while (len > 0) {
-		n = on_socket ? send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT) :
+		n = on_socket ? up_send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT) :
 		    write(fd, p, len);
 		if (n >= 0) {
 			p += n;

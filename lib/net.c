@@ -54,6 +54,10 @@ up_accept_fd(int lfd, struct sockaddr *sa, socklen_t *len, int nonblock)
 {
 	int fd, saved;
 
+	if (UP_FAULT("up/net/accept")) {	/* the connection stays queued */
+		errno = UP_FAULT_ERRNO();
+		return -1;
+	}
 #ifdef UP_LINUX
 	return accept4(lfd, sa, len, SOCK_CLOEXEC |
 	    (nonblock ? SOCK_NONBLOCK : 0));

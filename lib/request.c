@@ -178,7 +178,7 @@ up_reader_fill(struct up_reader *r, int fd, size_t max)
 		} else if (r->end == r->cap)
 			return -1;	/* nothing read, nothing lost */
 	}
-	n = recv(fd, r->buf + r->end, r->cap - r->end, 0);
+	n = up_recv(fd, r->buf + r->end, r->cap - r->end, 0);
 	if (n > 0) {
 		r->filled = (size_t)n == r->cap - r->end;
 		r->end += (size_t)n;

@@ -245,6 +245,34 @@ int	up_write_all(int fd, const void *buf, size_t len);
 int	up_send_all(int fd, const void *buf, size_t len, int timeout_ms);
 
 /*
+ * send(2) and recv(2), for every socket the servers and the client use.
+ * In a build with FIU=1 they carry the fault points "up/net/send/reduce"
+ * and "up/net/recv/reduce": when libfiu says so, the transfer is cut to a
+ * random length short of the one asked (see UP_FAULT).
+ */
+ssize_t	up_send(int fd, const void *buf, size_t len, int flags);
+ssize_t	up_recv(int fd, void *buf, size_t len, int flags);
+
+/*
+ * Fault points of our own, for the fault-injection suite (tests/fiu.bats):
+ * libfiu's preload library makes send(2), recv(2) and accept(2) fail, but
+ * it can cut short only read(2) and write(2), and it does not wrap
+ * accept4(2). Built with FIU=1 (libfiu), UP_FAULT(name) is true when
+ * libfiu says that name fails now (fiu-ctrl enables it), and
+ * UP_FAULT_ERRNO() is the errno given as its failinfo; in the normal
+ * build UP_FAULT is 0, and costs nothing.
+ */
+#ifdef UP_FIU
+#define FIU_ENABLE 1
+#include <fiu.h>
+#define UP_FAULT(name)		fiu_fail(name)
+#define UP_FAULT_ERRNO()	((int)(intptr_t)fiu_failinfo())
+#else
+#define UP_FAULT(name)		0
+#define UP_FAULT_ERRNO()	0
+#endif
+
+/*
  * Waits until fd is ready for `events` (POLLIN or POLLOUT) while watching
  * for a stop request (this process's, and in a child of up_fork() its
  * parent's). timeout_ms < 0 waits forever. Returns 1 ready, 0 on

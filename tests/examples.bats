@@ -131,16 +131,18 @@ pane_text() {
 	run sh "$EX/idle.sh" 1100 20
 	echo "$output"
 	[ "$status" -eq 0 ]
-	local b
-	for b in $(poll_backends); do
+	# the examples run the tree's binaries, whatever UP_BIN says
+	local b backends
+	backends=$(poll_backends "$EX/../bin")
+	for b in $backends; do
 		[[ "$output" == *"== upserver-poll --backend $b -d 0 -c 1200"* ]]
 	done
 	[[ "$output" == *"upserver-poll: --max-conns: 1200 is more than select can watch: its bitmaps stop at FD_SETSIZE"* ]]
 	# every other backend: a line with and one without idle, no error
 	[ "$(grep -cE '^ +0 idle: +[0-9]+ req/s  p99 +[0-9.]+ ms  errors 0$' <<<"$output")" -eq \
-	    "$(($(poll_backends | wc -w) - 1))" ]
+	    "$(($(wc -w <<<"$backends") - 1))" ]
 	[ "$(grep -cE '^ +1100 idle: +[0-9]+ req/s  p99 +[0-9.]+ ms  errors 0$' <<<"$output")" -eq \
-	    "$(($(poll_backends | wc -w) - 1))" ]
+	    "$(($(wc -w <<<"$backends") - 1))" ]
 }
 
 @test "picture.sh: seq and fork drawn from a real run as one SVG" {

@@ -3,6 +3,10 @@
 # short or interrupted: faults injected into the servers with libfiu
 # (fiu-run -x preloads its POSIX wrappers; fiu-ctrl enables a fault point
 # at run time, once the server has started), and with a real `ulimit -u`.
+# libfiu's wrappers cannot cut send(2) or recv(2) short, nor fail
+# accept4(2): the servers built with FIU=1 (make fiu-build, into
+# build/fiu) carry fault points of their own for those, up/net/send/reduce,
+# up/net/recv/reduce and up/net/accept (UP_FAULT in lib/up.h).
 #
 # Where a fault is transient, no client may be lost and every reply must
 # be byte-exact. faults.bats covers what clients do wrong; this file what
@@ -17,6 +21,7 @@ load concurrent
 
 MODELS="seq fork thread poll"
 EINTR=4
+EMFILE=24
 ECONNRESET=104
 
 setup_file() {
@@ -31,6 +36,10 @@ setup() {
 	    skip "libfiu's POSIX preload library is not installed"
 	[ -z "${UP_SANITIZER:-}" ] ||
 	    skip "the sanitizers' own allocator and libfiu's preload do not mix"
+	# the build with our own fault points (UP_FAULT), made by make check
+	FIU_BIN=${UP_FIU_BIN:-$BATS_TEST_DIRNAME/../build/fiu/bin}
+	[ -x "$FIU_BIN/upserver-poll" ] ||
+	    skip "no fault-point build in $FIU_BIN (make fiu-build)"
 }
 
 teardown() {
@@ -57,7 +66,7 @@ start_fiu_server() {
 	FIU_CTRL="$BATS_TEST_TMPDIR/fiu"
 	SERVER_LOG="$BATS_TEST_TMPDIR/server-$model.log"
 	SERVER_ERR="$BATS_TEST_TMPDIR/server-$model.err"
-	fiu-run -x -f "$FIU_CTRL" "$BIN/upserver-$model" -p 0 "$@" \
+	fiu-run -x -f "$FIU_CTRL" "$FIU_BIN/upserver-$model" -p 0 "$@" \
 	    >"$SERVER_LOG" 2>"$SERVER_ERR" 3>&- &
 	SERVER_PID=$!
 	read_port
@@ -273,11 +282,14 @@ as_nobody_with_nproc() {
 	local m
 	for m in $MODELS; do
 		start_fiu_server "$m" -d 0 -c 1000
-		# read/write come back short (the reduce points); read, write,
-		# recv and send fail with EINTR, the transient error
+		# read/write (libfiu's reduce points) and send/recv (ours) come
+		# back short; read, write, recv and send fail with EINTR, the
+		# transient error
 		fiu_ctrl \
 		    "enable_random name=posix/io/rw/read/reduce,probability=0.5" \
 		    "enable_random name=posix/io/rw/write/reduce,probability=0.5" \
+		    "enable_random name=up/net/recv/reduce,probability=0.5" \
+		    "enable_random name=up/net/send/reduce,probability=0.5" \
 		    "enable_random name=posix/io/rw/read,probability=0.5,failinfo=$EINTR" \
 		    "enable_random name=posix/io/rw/write,probability=0.5,failinfo=$EINTR" \
 		    "enable_random name=posix/io/net/recv,probability=0.5,failinfo=$EINTR" \
@@ -292,6 +304,36 @@ as_nobody_with_nproc() {
 		[ "$SERVER_STATUS" -eq 0 ]
 		[ "$(grep -c ' error ' "$SERVER_LOG")" -eq 0 ]
 	done
+}
+
+@test "our own fault points: accept(2) failing on every model, recv(2) cut short in poll" {
+	local m
+	for m in $MODELS; do
+		start_fiu_server "$m" -d 0
+		# the connection stays queued: taken at the next try
+		fiu_ctrl "enable_random name=up/net/accept,probability=0.5,failinfo=$EMFILE"
+		run --separate-stderr timeout 60 upclient -H 127.0.0.1 \
+		    -p "$PORT" -c 20 -r 100 --verify -s
+		echo "$m: $stderr"
+		[ "$status" -eq 0 ]
+		[[ "$stderr" == *"requests: 20"* ]]
+		stop_server
+		grep -q " error .* op=accept errno=EMFILE" "$SERVER_LOG"
+		[ "$(grep -c 'reason=error' "$SERVER_LOG")" -eq 0 ]
+	done
+	# Every recv(2) comes back short: under --framing read each piece is
+	# a request of its own, and the replies still make the bytes sent.
+	start_fiu_server poll -d 0 --framing read
+	fiu_ctrl "enable name=up/net/recv/reduce"
+	head -c 200000 /dev/urandom >"$BATS_TEST_TMPDIR/in"
+	timeout 60 upclient -H 127.0.0.1 -p "$PORT" <"$BATS_TEST_TMPDIR/in" \
+	    >"$BATS_TEST_TMPDIR/out"
+	uppercase <"$BATS_TEST_TMPDIR/in" | cmp - "$BATS_TEST_TMPDIR/out"
+	stop_server
+	# Whole reads fill a buffer that doubles up to 64 KiB: under 20 of
+	# them for these 200 000 bytes. Cut short, the buffer never fills,
+	# stays at 1 KiB, and takes about 400.
+	[ "$(grep -c ' received ' "$SERVER_LOG")" -gt 100 ]
 }
 
 @test "ulimit -u 40, 80 clients at once on upserver-fork: all served, none reset" {

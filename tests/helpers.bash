@@ -39,7 +39,7 @@ wait_for_log() {
 # poll_backends: the event engines this build's upserver-poll has, as
 # "select poll epoll", read from its refusal of a backend that is none.
 poll_backends() {
-	"$BIN/upserver-poll" --backend '?' 2>&1 |
+	"${1:-$BIN}/upserver-poll" --backend '?' 2>&1 |
 	    sed -n "s/.*unknown backend '?' (\(.*\))\$/\1/p" | tr -d ,
 }
 
@@ -48,7 +48,7 @@ poll_backends() {
 poll_models() {
 	local b
 	echo poll
-	for b in $(poll_backends); do
+	for b in $(poll_backends "$BIN"); do
 		[ "$b" = poll ] || echo "poll-$b"
 	done
 }

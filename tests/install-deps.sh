@@ -34,6 +34,7 @@ command -v col >/dev/null 2>&1 || need="$need bsdextrautils"
 { command -v unshare && command -v setpriv; } >/dev/null 2>&1 ||
     need="$need util-linux"
 command -v fiu-run >/dev/null 2>&1 || need="$need fiu-utils"
+[ -f /usr/include/fiu.h ] || need="$need libfiu-dev"
 pkg-config --exists libsodium 2>/dev/null || need="$need libsodium-dev"
 
 [ -z "$need" ] && exit 0
