@@ -11,7 +11,9 @@
 #   thread  a thread per client, on every core (C has no global lock):
 #           about 4/N delays;
 #   poll    the one loop computes each request inline and serves no one
-#           else meanwhile: about 4 delays, as sequential.
+#           else meanwhile: about 4 delays, as sequential;
+#   poll -w N  one loop per core, each computing its share: about 4/N
+#           delays, as fork and thread, for a process per loop, once.
 #
 # A machine busy with other work has fewer cores to give: the times are
 # then longer, the order the same.
@@ -25,9 +27,13 @@ delay=${1:-500ms}
 cores=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
 clients=4
 
-# run MODEL EXPECTED: four clients at once; one line of the table.
+# run MODEL EXPECTED [ARGS...]: four clients at once against
+# upserver-MODEL ARGS; one line of the table.
 run() {
-	start_server "$1" --cpu -d "$delay" -q
+	model=$1
+	lesson=$2
+	shift 2
+	start_server "$model" --cpu -d "$delay" -q "$@"
 	start=$(now)
 	pids=""
 	i=1
@@ -42,7 +48,7 @@ run() {
 	done
 	took=$(elapsed "$start")
 	stop_server
-	printf '%-8s %6s s   %s\n' "$1" "$took" "$2"
+	printf '%-11s %6s s   %s\n' "$model${*:+ $*}" "$took" "$lesson"
 }
 
 # The delay in seconds (units as in upserver(1): us, ms, s, m or none).
@@ -58,10 +64,11 @@ expected() {
 }
 
 echo "--cpu -d $delay, $clients clients at once, $cores cores"
-printf '%-8s %8s   %s\n' model time "the lesson"
+printf '%-11s %8s   %s\n' model time "the lesson"
 per_core=$(awk -v c="$clients" -v n="$cores" \
     'BEGIN { x = c / n; if (x < 1) x = 1; print x }')
 run seq "$(expected "$clients") (one at a time)"
 run fork "$(expected "$per_core") (every core)"
 run thread "$(expected "$per_core") (every core)"
 run poll "$(expected "$clients") (the loop computes inline)"
+run poll "$(expected "$per_core") (a loop per core)" -w "$cores"

@@ -183,8 +183,8 @@ PY
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = "--cpu -d 200ms, 4 clients at once, $(getconf _NPROCESSORS_ONLN) cores" ]
 	local m
-	for m in seq fork thread poll; do
+	for m in seq fork thread poll "poll -w $(getconf _NPROCESSORS_ONLN)"; do
 		grep -qE "^$m +[0-9.]+ s   about [0-9.]+ s " <<<"$output"
 	done
-	[ "${#lines[@]}" -eq 6 ]
+	[ "${#lines[@]}" -eq 7 ]
 }
