@@ -5,7 +5,7 @@ instead, on loopback, driven by upclient.
     python3 bench/bench.py [--bin DIR] [--runs N] [--out FILE] [--quick]
                            [--only IDS]
 
---only takes workload ids (a20,a1000,b,c,d,h) and the scenarios "idle"
+--only takes workload ids (a20,a1000,b,c,d,h,cpu) and the scenarios "idle"
 (50 busy persistent clients while 0, 1 000 and 8 000 idle connections
 are held open, upserver-poll on every backend, redis-server and memcached
 as references when installed) and "stream" (1 000 000 pipelined lines of
@@ -40,13 +40,15 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 class Contender:
     def __init__(self, name, argv, kind, delay_ok=True, cap=None,
-                 proto="line"):
+                 proto="line", workers=1, only=None):
         self.name = name          # as shown in the tables
         self.argv = argv          # the command, before -p 0 -d DELAY
         self.kind = kind          # "up", "py", "socat" or "nginx"
         self.delay_ok = delay_ok  # can simulate --delay
         self.cap = cap            # most concurrent clients it can take
         self.proto = proto        # "line", "http" or "both"
+        self.workers = workers    # nginx: worker_processes
+        self.only = only          # the workload ids it runs, or all
 
 
 def poll_backends(bindir):
@@ -63,6 +65,12 @@ def contenders(bindir):
                     "up", proto="both")
           for m in ("seq", "fork", "thread", "poll")
           if os.access(os.path.join(bindir, f"upserver-{m}"), os.X_OK)]
+    # one event loop per core (issue 13), on the workloads where cores
+    # matter: HTTP beside nginx with as many workers, and CPU-bound work
+    if any(c.name == "up-poll" for c in up):
+        up.append(Contender("up-poll-w2", [os.path.join(
+            bindir, "upserver-poll"), "-q", "-w", "2"], "up", proto="both",
+            only={"h", "cpu"}))
     py = sys.executable
     peers = os.path.join(HERE, "peers")
     out = up + [
@@ -84,6 +92,8 @@ def contenders(bindir):
     if nginx:
         out.append(Contender("nginx-1w", [nginx], "nginx", delay_ok=False,
                              proto="http"))
+        out.append(Contender("nginx-2w", [nginx], "nginx", delay_ok=False,
+                             proto="http", workers=2))
     return out
 
 
@@ -109,14 +119,15 @@ def wait_port(p, port, what):
 
 
 def start_nginx(c):
-    """nginx with one worker answering every request with 200 at once."""
+    """nginx with c.workers workers answering every request with 200 at
+    once."""
     import tempfile
     port = free_port()
     d = tempfile.mkdtemp(prefix="up-bench-nginx-")
     os.makedirs(os.path.join(d, "logs"))
     conf = os.path.join(d, "nginx.conf")
     with open(conf, "w") as f:
-        f.write(f"""worker_processes 1;
+        f.write(f"""worker_processes {c.workers};
 error_log {d}/logs/error.log;
 pid {d}/nginx.pid;
 events {{ worker_connections 20000; }}
@@ -137,8 +148,9 @@ http {{
 SEQUENTIAL = {"up-seq", "py-tcp"}
 
 
-def start(c, delay, http=False):
-    """Starts contender c on a free port; returns (process, port)."""
+def start(c, delay, http=False, extra=()):
+    """Starts contender c on a free port, with extra arguments for an up
+    server; returns (process, port)."""
     if c.kind == "nginx":
         return start_nginx(c)
     if c.kind == "socat":
@@ -152,6 +164,7 @@ def start(c, delay, http=False):
     argv = c.argv + ["-p", "0", "-d", delay]
     if c.kind == "up":
         argv += ["-c", "20000", "-t", "0"] + (["--http"] if http else [])
+        argv += list(extra)
     p = subprocess.Popen(argv, stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL, text=True)
     line = p.stdout.readline()
@@ -238,7 +251,7 @@ def run_once(bindir, c, w):
     """One run of workload w against contender c; returns a dict."""
     if "wrk" in w:
         return run_wrk(c, w)
-    proc, port = start(c, w["delay"])
+    proc, port = start(c, w["delay"], extra=w.get("server", ()))
     try:
         before = cpu_seconds(proc.pid)
         argv = [os.path.join(bindir, "upclient"), "-p", str(port), "-s",
@@ -288,11 +301,18 @@ def workloads(quick):
          "ideal": 1.0, "clients": 10000, "only": {"up-poll", "up-thread",
                                                   "up-fork"}},
         {"id": "h", "title": "(h) HTTP keep-alive: wrk -t 2 -c 50 -d "
-         f"{5 // (5 if quick else 1)}s, -d 0 (nginx: one worker, return 200; "
+         f"{5 // (5 if quick else 1)}s, -d 0 (nginx: one or two workers, return 200; "
          "seq left out: it serves one keep-alive connection at a time)",
          "delay": "0", "wrk": ["-t", "2", "-c", "50", "-d",
                                f"{5 // (5 if quick else 1)}s"],
          "clients": 50, "http": True, "skip_sequential": True},
+        {"id": "cpu", "title": "(cpu) CPU-bound: --cpu -d 100ms, 4 clients "
+         f"at once x 5 requests, {os.cpu_count()} cores (ideal: the 2 s of "
+         "CPU spread over min(4, cores))", "delay": "100ms",
+         "server": ["--cpu"], "client": ["-c", "4", "-n", "5", "-r", "32"],
+         "ideal": round(2.0 / min(4, os.cpu_count() or 1), 2),
+         "clients": 4, "only": {"up-seq", "up-fork", "up-thread", "up-poll",
+                                "up-poll-w2"}},
     ]
 
 
@@ -304,6 +324,8 @@ def applies(w, c):
     if w.get("http") and not shutil.which("wrk"):
         return False
     if "only" in w and c.name not in w["only"]:
+        return False
+    if c.only is not None and w["id"] not in c.only:
         return False
     if w["delay"] != "0" and not c.delay_ok:
         return False
@@ -363,7 +385,7 @@ def main():
     ap.add_argument("--quick", action="store_true",
                     help="a tenth of the requests, for trying it out")
     ap.add_argument("--only", help="comma-separated workload ids "
-                    "(a20,a1000,b,c,d,h) and scenarios (idle,stream)")
+                    "(a20,a1000,b,c,d,h,cpu) and scenarios (idle,stream)")
     args = ap.parse_args()
 
     cs = contenders(args.bin)
@@ -473,6 +495,17 @@ def main():
     target("(d) C10K up-poll last reply / D, zero errors",
            last / 1.0 if last else None, "<= 1.5 with 0 errors",
            bool(last and last <= 1.5 and errs == 0), "x D")
+    out += ["", "## Targets (issue 13)", ""]
+    w2_h, ng2_h = med("h", "up-poll-w2", "rps"), med("h", "nginx-2w", "rps")
+    target("(h) up-poll -w 2 / nginx with 2 workers, wrk requests/s",
+           w2_h / ng2_h if w2_h and ng2_h else None, ">= 1x",
+           bool(w2_h and ng2_h and w2_h >= ng2_h), "x")
+    w2_cpu, one_cpu = med("cpu", "up-poll-w2", "last"), \
+        med("cpu", "up-poll", "last")
+    target("(cpu) up-poll -w 2 / up-poll, time of the last reply",
+           w2_cpu / one_cpu if w2_cpu and one_cpu else None,
+           "<= 0.6x on 2 free cores",
+           bool(w2_cpu and one_cpu and w2_cpu <= 0.6 * one_cpu), "x")
     finish(out, args, t_start)
 
 
