@@ -91,7 +91,7 @@ cpu_four() {
 	[ "$(grep -c ' stopped ' "$SERVER_LOG")" -eq 1 ]
 	[ "$(stopped_field requests)" -eq 2000 ]
 	[ "$(tail -n 1 "$SERVER_LOG" | awk '{ print $2 }')" = stopped ]
-	! grep -vE "$LINE_RE" "$SERVER_LOG"
+	run ! grep -vE "$LINE_RE" "$SERVER_LOG"
 }
 
 @test "-w 2 on every backend: verified requests, both loops serve" {
@@ -126,8 +126,12 @@ cpu_four() {
 	[ "$(stopped_field requests)" -eq 6 ]
 	[ "$(stopped_field count)" -eq 6 ]
 	[ "$(tail -n 1 "$SERVER_LOG" | awk '{ print $2 }')" = stopped ]
+	# and no loop outlives the parent
 	for pid in $kids; do
-		! kill -0 "$pid" 2>/dev/null
+		if kill -0 "$pid" 2>/dev/null; then
+			echo "loop $pid lives on" >&2
+			return 1
+		fi
 	done
 }
 
