@@ -213,13 +213,14 @@ conn_close(struct loop *l, struct conn *c, const char *reason)
 	up_ev_set(l->ev, c->fd, 0);
 	l->conn[c->fd] = NULL;
 	l->nconns--;
-	up_loops_unreserve(l->g, l->index);
 	if (c->starved)
 		l->nstarved--;
 	close(c->fd);
 	/* a line begun and never ended (not the request in flight) is lost */
 	up_log_closed(c->peer, l->who, c->served, reason, reason != NULL ?
 	    c->in.end - c->in.start - c->reqlen : 0);
+	/* only now may another loop take its place: the log keeps to -c */
+	up_loops_unreserve(l->g, l->index);
 	up_reader_free(&c->in);
 	free(c->out);
 	free(c);
@@ -513,18 +514,23 @@ static void	work_done(struct loop *, struct conn *);
 
 /*
  * --counter mutex: once the lock has been handed to this loop, its
- * first waiter takes it and its work begins.
+ * first waiter takes it and its work begins. (Should nobody wait here
+ * any more, the lock is handed on at once rather than held by no one.)
  */
 static void
 lock_granted(struct loop *l)
 {
 	struct conn *c = l->lockq.head;
 
-	if (c != NULL && up_loops_granted(l->g, l->index,
-	    c->lnext != NULL ? c->lnext->ticket : 0)) {
-		list_remove(c);
-		timer_start(l, c);
+	if (!up_loops_granted(l->g, l->index,
+	    c != NULL && c->lnext != NULL ? c->lnext->ticket : 0))
+		return;
+	if (c == NULL) {
+		up_loops_unlock(l->g, l->index);
+		return;
 	}
+	list_remove(c);
+	timer_start(l, c);
 }
 
 /*
