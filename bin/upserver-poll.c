@@ -46,6 +46,10 @@
  *    place end to end and sent with one send(2). One read per connection
  *    per turn is the bound that keeps a streaming client from starving
  *    the others.
+ *  - One loop uses one core. With -w N, N loops run this same code, each
+ *    in a process of its own under lib/pool.c's supervision, and share
+ *    the listening socket; lib/loops.c keeps what they must share: who
+ *    may accept next, -c in all, and the lock of --counter mutex.
  *
  * Memory per connection, whatever the client does: a struct conn and a
  * pointer (about 320 bytes), what the backend keeps per descriptor, and a
