@@ -110,10 +110,19 @@ start_server_nofile() {
 	[ "$(tail -n 1 "$SERVER_LOG" | awk '{ print $4 }')" = requests=20000 ]
 }
 
-@test "poll: -w is refused, the model has no worker pool" {
-	run upserver-poll -w 4
-	[ "$status" -eq 2 ]
-	[[ "$output" == *"--workers: the poll model has no worker pool"* ]]
+@test "poll: -w 2 runs two loops on this backend, each line says which" {
+	start_server poll -d 0 -w 2
+	grep -qE " listening .* workers=2 .*backend=$UP_BACKEND\$" "$SERVER_LOG"
+	run timeout 60 upclient -H 127.0.0.1 -p "$PORT" -c 50 -n 4 -r 50 \
+	    --verify
+	[ "$status" -eq 0 ]
+	wait_for_log "$SERVER_LOG" ' closed ' 50
+	stop_server
+	[ "$SERVER_STATUS" -eq 0 ]
+	# accepted, closed: 50 each; received, responded: 200 each
+	[ "$(grep -cE ' (accepted|received|responded|closed) .* pid=[0-9]+$' \
+	    "$SERVER_LOG")" -eq 500 ]
+	grep -qE ' stopped .* requests=200$' "$SERVER_LOG"
 }
 
 @test "poll: four clients with -d 1s are all accepted, then all answered" {
