@@ -6,8 +6,7 @@
 # header) in the background like start_server, so teardown_server stops
 # it; sets SERVER_PID, SERVER_LOG, SERVER_ERR and PORT.
 start_fake() {
-	SERVER_LOG="$BATS_TEST_TMPDIR/server-fake.log"
-	SERVER_ERR="$BATS_TEST_TMPDIR/server-fake.err"
+	new_server_logs fake
 	python3 "$BATS_TEST_DIRNAME/fake-server.py" -p 0 "$@" \
 	    >"$SERVER_LOG" 2>"$SERVER_ERR" 3>&- &
 	SERVER_PID=$!

@@ -64,8 +64,7 @@ start_fiu_server() {
 	local model=$1
 	shift
 	FIU_CTRL="$BATS_TEST_TMPDIR/fiu"
-	SERVER_LOG="$BATS_TEST_TMPDIR/server-$model.log"
-	SERVER_ERR="$BATS_TEST_TMPDIR/server-$model.err"
+	new_server_logs "$model"
 	fiu-run -x -f "$FIU_CTRL" "$FIU_BIN/upserver-$model" -p 0 "$@" \
 	    >"$SERVER_LOG" 2>"$SERVER_ERR" 3>&- &
 	SERVER_PID=$!
@@ -140,8 +139,7 @@ as_nobody_with_nproc() {
 	    skip "nobody cannot run upserver-$model from $NOBODY_DIR"
 	[ -z "$(pgrep -u nobody)" ] ||
 	    skip "nobody already runs processes, which count toward the limit"
-	SERVER_LOG="$BATS_TEST_TMPDIR/server-$model.log"
-	SERVER_ERR="$BATS_TEST_TMPDIR/server-$model.err"
+	new_server_logs "$model"
 	# shellcheck disable=SC2016 # expanded by that bash, not this one
 	setpriv --reuid=nobody --regid=nogroup --clear-groups \
 	    bash -c 'ulimit -u "$1" && shift && exec "$@"' limit "$n" \

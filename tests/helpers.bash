@@ -53,6 +53,16 @@ poll_models() {
 	done
 }
 
+# new_server_logs NAME: sets SERVER_LOG and SERVER_ERR for a server about
+# to start, and removes what an earlier server of the test left in them:
+# that one's "listening" line could be read before the shell that starts
+# the new server has truncated the file.
+new_server_logs() {
+	SERVER_LOG="$BATS_TEST_TMPDIR/server-$1.log"
+	SERVER_ERR="$BATS_TEST_TMPDIR/server-$1.err"
+	rm -f "$SERVER_LOG" "$SERVER_ERR"
+}
+
 # start_server MODEL [ARGS...]: runs bin/upserver-MODEL -p 0 ARGS in the
 # background and sets SERVER_PID, SERVER_LOG, SERVER_ERR and PORT. MODEL
 # poll-BACKEND is upserver-poll --backend BACKEND, and plain poll takes
@@ -68,8 +78,7 @@ start_server() {
 	poll)
 		[ -z "${UP_BACKEND:-}" ] || extra=(--backend "$UP_BACKEND") ;;
 	esac
-	SERVER_LOG="$BATS_TEST_TMPDIR/server-$model.log"
-	SERVER_ERR="$BATS_TEST_TMPDIR/server-$model.err"
+	new_server_logs "$model"
 	"$BIN/upserver-$bin" -p 0 "${extra[@]}" "$@" >"$SERVER_LOG" \
 	    2>"$SERVER_ERR" 3>&- &
 	SERVER_PID=$!

@@ -72,8 +72,7 @@ cpu_ticks() {
 start_server_nofile() {
 	local nofile=$1
 	shift
-	SERVER_LOG="$BATS_TEST_TMPDIR/server-poll.log"
-	SERVER_ERR="$BATS_TEST_TMPDIR/server-poll.err"
+	new_server_logs poll
 	(
 		ulimit -n "$nofile"
 		exec "$BIN/upserver-poll" -p 0 --backend "$UP_BACKEND" "$@" \
