@@ -462,7 +462,7 @@ def main():
     out += extra
     if not ws:
         return finish(out, args, t_start)
-    out += ["## Targets (issue 6)", ""]
+    out += ["", "## Targets (issue 6)", ""]
 
     def med(wid, name, key):
         runs = next((w["rows"].get(name) for w in ws if w["id"] == wid),
