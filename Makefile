@@ -67,7 +67,7 @@ LIB_SRC	 = $(sort $(wildcard lib/*.c))
 LIB_OBJ	 = $(patsubst %.c,$(O)/%.o,$(LIB_SRC))
 LIB	 = $(O)/lib/libup.a
 MANS	 = $(wildcard man/*.[1-9])
-SCRIPTS	 = .ci/run $(wildcard tests/*.sh examples/*.sh bench/*.sh) \
+SCRIPTS	 = .ci/run .ci/fresh-debian $(wildcard tests/*.sh examples/*.sh bench/*.sh) \
 	   completion/up.bash
 
 .PHONY: all check lint install uninstall clean demo deps check-asan check-tsan check-valgrind soak bench \
