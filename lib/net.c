@@ -29,31 +29,40 @@ up_fd_setup(int fd, int nonblock)
 	return fcntl(fd, F_SETFL, fl);
 }
 
+#ifndef UP_LINUX
+/*
+ * The POSIX way to a new descriptor's flags, after the call that made it:
+ * returns fd set up as up_fd_setup() says, or -1 with fd closed (and -1
+ * for a call that failed, fd -1, with its errno).
+ */
+static int
+setup_or_close(int fd, int nonblock)
+{
+	int saved;
+
+	if (fd == -1 || up_fd_setup(fd, nonblock) == 0)
+		return fd;
+	saved = errno;
+	close(fd);
+	errno = saved;
+	return -1;
+}
+#endif
+
 int
 up_socket(int domain, int type, int protocol, int nonblock)
 {
-	int fd, saved;
-
 #ifdef UP_LINUX
 	return socket(domain, type | SOCK_CLOEXEC |
 	    (nonblock ? SOCK_NONBLOCK : 0), protocol);
+#else
+	return setup_or_close(socket(domain, type, protocol), nonblock);
 #endif
-	if ((fd = socket(domain, type, protocol)) == -1)
-		return -1;
-	if (up_fd_setup(fd, nonblock) == -1) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return -1;
-	}
-	return fd;
 }
 
 int
 up_accept_fd(int lfd, struct sockaddr *sa, socklen_t *len, int nonblock)
 {
-	int fd, saved;
-
 	if (UP_FAULT("up/net/accept")) {	/* the connection stays queued */
 		errno = UP_FAULT_ERRNO();
 		return -1;
@@ -61,17 +70,10 @@ up_accept_fd(int lfd, struct sockaddr *sa, socklen_t *len, int nonblock)
 #ifdef UP_LINUX
 	return accept4(lfd, sa, len, SOCK_CLOEXEC |
 	    (nonblock ? SOCK_NONBLOCK : 0));
-#endif
+#else
 	/* Between accept and fcntl a fork+exec could inherit fd: POSIX. */
-	if ((fd = accept(lfd, sa, len)) == -1)
-		return -1;
-	if (up_fd_setup(fd, nonblock) == -1) {
-		saved = errno;
-		close(fd);
-		errno = saved;
-		return -1;
-	}
-	return fd;
+	return setup_or_close(accept(lfd, sa, len), nonblock);
+#endif
 }
 
 /* "1.2.3.4:80" or "[::1]:80"; an IPv4-mapped IPv6 address prints as IPv4. */
