@@ -463,9 +463,6 @@ conn_send(struct loop *l, struct conn *c)
 static void
 reply_start(struct loop *l, struct conn *c)
 {
-	size_t need;
-	char *p;
-
 	c->sent = 0;
 	c->nreq = 1;
 	if (!l->o->http) {
@@ -475,15 +472,7 @@ reply_start(struct loop *l, struct conn *c)
 		conn_send(l, c);
 		return;
 	}
-	need = UP_HTTP_HEAD_MAX + c->http.target_len + 1;
-	if (c->outcap < need) {
-		if ((p = realloc(c->out, need)) == NULL) {
-			conn_fail(l, c, "malloc", errno);
-			return;
-		}
-		c->out = p;
-		c->outcap = need;
-	}
+	/* response_room made room for it before the work began */
 	c->replylen = up_http_response(&c->http, c->out, c->outcap, &c->body);
 	c->reply = c->out;
 	conn_send(l, c);
@@ -515,6 +504,31 @@ reply_batch(struct loop *l, struct conn *c)
 }
 
 static void	work_done(struct loop *, struct conn *);
+
+/*
+ * --http: makes room in c->out for the response to the request just
+ * parsed, before its work begins, so that memory that runs short costs
+ * the request a wait (conn_starve, then the same request again), never
+ * the connection. Returns 0, or -1 when c waits for memory.
+ */
+static int
+response_room(struct loop *l, struct conn *c)
+{
+	size_t need = UP_HTTP_HEAD_MAX + c->http.target_len + 1;
+	char *p;
+
+	if (c->outcap >= need)
+		return 0;
+	if ((p = realloc(c->out, need)) == NULL) {
+		c->reqlen = 0;		/* not begun: still pending */
+		conn_starve(l, c, errno);
+		return -1;
+	}
+	c->out = p;
+	c->outcap = need;
+	memory_back(l);
+	return 0;
+}
 
 /*
  * --counter mutex: once the lock has been handed to this loop, its
@@ -557,6 +571,8 @@ start_request(struct loop *l, struct conn *c, size_t len)
 	if (l->o->http) {
 		up_http_parse(c->in.buf + c->in.start, len, l->o->max_line,
 		    &c->http);
+		if (response_room(l, c) == -1)
+			return;
 		if (c->http.status != 200) {
 			/* refused: no work */
 			up_log_received(c->peer, l->who, len, 0, 0);

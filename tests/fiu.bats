@@ -385,6 +385,25 @@ as_nobody_with_nproc() {
 	shortages_paired malloc
 }
 
+@test "30% of malloc(3) calls failing in upserver-poll --http: ab -k loses no request" {
+	command -v ab >/dev/null || skip "ab is not installed (apache2-utils)"
+	start_fiu_server poll -d 0 --http
+	fiu_ctrl "enable_random name=libc/mm/malloc,probability=0.3" \
+	    "enable_random name=libc/mm/realloc,probability=0.3" \
+	    "enable_random name=libc/mm/calloc,probability=0.3"
+	run timeout 120 ab -k -n 1000 -c 20 "http://127.0.0.1:$PORT/a-long-enough-target-to-need-a-response-buffer"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"Complete requests:      1000"* ]]
+	[[ "$output" == *"Failed requests:        0"* ]]
+	[[ "$output" != *"Non-2xx responses"* ]]
+	stop_server
+	[ "$SERVER_STATUS" -eq 0 ]
+	[ "$(grep -c 'reason=error' "$SERVER_LOG")" -eq 0 ]
+	[ "$(grep -c ' error .* op=malloc' "$SERVER_LOG")" -ge 1 ]
+	shortages_paired malloc
+}
+
 # held_client NAME: a python3 client that connects, writes NAME.ready,
 # sends "held" once NAME.go exists, and writes what it reads to NAME
 # until the server closes (or resets) the connection.
