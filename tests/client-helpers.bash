@@ -9,14 +9,9 @@ start_fake() {
 	new_server_logs fake
 	python3 "$BATS_TEST_DIRNAME/fake-server.py" -p 0 "$@" \
 	    >"$SERVER_LOG" 2>"$SERVER_ERR" 3>&- &
+	# shellcheck disable=SC2034 # read_port exports it
 	SERVER_PID=$!
-	if ! wait_for_log "$SERVER_LOG" ' listening ' 1 20; then
-		cat "$SERVER_ERR" >&2
-		return 1
-	fi
-	PORT=$(awk '$2 == "listening" { n = split($3, a, ":"); print a[n]; exit }' \
-	    "$SERVER_LOG")
-	export PORT SERVER_PID SERVER_LOG SERVER_ERR
+	read_port 20
 }
 
 # concurrent_servers: the concurrent servers built so far (fork, thread,

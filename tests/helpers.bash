@@ -82,7 +82,13 @@ start_server() {
 	"$BIN/upserver-$bin" -p 0 "${extra[@]}" "$@" >"$SERVER_LOG" \
 	    2>"$SERVER_ERR" 3>&- &
 	SERVER_PID=$!
-	if ! wait_for_log "$SERVER_LOG" ' listening ' 1 10; then
+	read_port 10
+}
+
+# read_port [SECONDS]: waits for the "listening" line of SERVER_LOG (10 s
+# by default) and sets PORT from it; on a time-out shows SERVER_ERR.
+read_port() {
+	if ! wait_for_log "$SERVER_LOG" ' listening ' 1 "${1:-10}"; then
 		cat "$SERVER_ERR" >&2
 		return 1
 	fi

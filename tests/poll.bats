@@ -79,9 +79,7 @@ start_server_nofile() {
 		    >"$SERVER_LOG" 2>"$SERVER_ERR" 3>&-
 	) &
 	SERVER_PID=$!
-	wait_for_log "$SERVER_LOG" ' listening ' 1 10
-	PORT=$(awk '$2 == "listening" { n = split($3, a, ":"); print a[n] }' \
-	    "$SERVER_LOG")
+	read_port 10
 }
 
 @test "poll: the listening line names the backend; 200 clients x 20 verified" {
