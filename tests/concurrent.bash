@@ -137,6 +137,22 @@ less_than() {
 	    { echo "$1 is not < $2" >&2; return 1; }
 }
 
+# teardown_family: the teardown of a test whose server has children (a
+# fork server, a pool, several loops): ends the clients, then the server's
+# children, with the server stopped first so that it cannot replace them
+# meanwhile (a killed parent may leave them behind), then the server.
+teardown_family() {
+	kill_clients
+	if [ -n "${SERVER_PID:-}" ]; then
+		local pid _
+		kill -STOP "$SERVER_PID" 2>/dev/null || true
+		while read -r pid _; do
+			kill -KILL "$pid" 2>/dev/null || true
+		done < <(children "$SERVER_PID")
+	fi
+	teardown_server
+}
+
 # children PID: the pids of PID's child processes, one per line, as
 # "pid state" (state Z: a zombie nobody has waited for).
 children() {

@@ -43,15 +43,7 @@ setup() {
 }
 
 teardown() {
-	kill_clients
-	if [ -n "${SERVER_PID:-}" ]; then
-		local pid _
-		kill -STOP "$SERVER_PID" 2>/dev/null || true
-		while read -r pid _; do
-			kill -KILL "$pid" 2>/dev/null || true
-		done < <(children "$SERVER_PID")
-	fi
-	teardown_server
+	teardown_family
 	if [ -n "${NOBODY_DIR:-}" ]; then
 		rm -rf "$NOBODY_DIR"
 		NOBODY_DIR=
@@ -68,18 +60,7 @@ start_fiu_server() {
 	fiu-run -x -f "$FIU_CTRL" "$FIU_BIN/upserver-$model" -p 0 "$@" \
 	    >"$SERVER_LOG" 2>"$SERVER_ERR" 3>&- &
 	SERVER_PID=$!
-	read_port
-}
-
-# read_port: waits for the listening line of SERVER_LOG and sets PORT.
-read_port() {
-	if ! wait_for_log "$SERVER_LOG" ' listening ' 1 10; then
-		cat "$SERVER_ERR" >&2
-		return 1
-	fi
-	PORT=$(awk '$2 == "listening" { n = split($3, a, ":"); print a[n]; exit }' \
-	    "$SERVER_LOG")
-	export PORT SERVER_PID SERVER_LOG SERVER_ERR
+	read_port 10
 }
 
 # fiu_ctrl COMMAND...: runs each libfiu control command in the server
@@ -146,7 +127,7 @@ as_nobody_with_nproc() {
 	    "$NOBODY_DIR/upserver-$model" -p 0 "$@" \
 	    >"$SERVER_LOG" 2>"$SERVER_ERR" 3>&- &
 	SERVER_PID=$!
-	read_port
+	read_port 10
 }
 
 @test "libfiu reaches every server, and a server outlives a fault that passes" {

@@ -8,17 +8,7 @@ load helpers
 load concurrent
 
 teardown() {
-	kill_clients
-	# a killed parent may leave its children behind: end them too, with
-	# the parent stopped first so that it cannot replace them meanwhile
-	if [ -n "${SERVER_PID:-}" ]; then
-		local pid _
-		kill -STOP "$SERVER_PID" 2>/dev/null || true
-		while read -r pid _; do
-			kill -KILL "$pid" 2>/dev/null || true
-		done < <(children "$SERVER_PID")
-	fi
-	teardown_server
+	teardown_family
 }
 
 # no_children: the server has no child process left, not even a zombie.

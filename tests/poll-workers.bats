@@ -9,16 +9,7 @@ load helpers
 load concurrent
 
 teardown() {
-	kill_clients
-	# stop the parent first, so that it cannot replace the loops killed
-	if [ -n "${SERVER_PID:-}" ]; then
-		local pid _
-		kill -STOP "$SERVER_PID" 2>/dev/null || true
-		while read -r pid _; do
-			kill -KILL "$pid" 2>/dev/null || true
-		done < <(children "$SERVER_PID")
-	fi
-	teardown_server
+	teardown_family
 }
 
 # loops N: the server has N live (not zombie) children, its loops.
