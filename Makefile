@@ -1,6 +1,11 @@
 # up: four TCP servers, one per concurrency model, a client, and a tool
 # that draws their event logs.
 #
+# The tree: bin/ the server lessons, one model a file; lib/ the library in
+# layers, a folder and a header each (core, proto, ev, robust, pool, server,
+# timeline); client/ upclient; viewer/ uptimeline; tests/, man/, examples/.
+# Every binary is built into bin/.
+#
 #   make            build bin/upserver-{seq,fork,thread,poll}, bin/upclient
 #                   and bin/uptimeline
 #   make demo       build, then show the models side by side
@@ -44,7 +49,7 @@ endif
 UP_CFLAGS   = -std=c11 -pthread $(WARN)
 UP_LDLIBS   = -pthread
 
-# FIU=1 compiles in the fault points of our own (UP_FAULT in lib/up.h) and
+# FIU=1 compiles in the fault points of our own (UP_FAULT in core/core.h) and
 # links libfiu: the build that tests/fiu.bats runs (make fiu-build).
 ifeq ($(FIU),1)
 UP_CPPFLAGS += -DUP_FIU
@@ -60,12 +65,23 @@ endif
 
 SERVERS	 = upserver-seq upserver-fork upserver-thread upserver-poll
 PROGS	 = $(SERVERS) upclient uptimeline
-# A binary is built once its main exists, so the tree builds at every step.
-BINS	 = $(patsubst %,$(O)/bin/%,$(foreach p,$(PROGS),$(if $(wildcard bin/$(p).c),$(p))))
+# A server is built once its main exists, so the tree builds at every step.
+BINS	 = $(patsubst %,$(O)/bin/%,$(foreach p,$(SERVERS),$(if $(wildcard bin/$(p).c),$(p)))) \
+	   $(O)/bin/upclient $(O)/bin/uptimeline
 
-LIB_SRC	 = $(sort $(wildcard lib/*.c))
-LIB_OBJ	 = $(patsubst %.c,$(O)/%.o,$(LIB_SRC))
-LIB	 = $(O)/lib/libup.a
+# Objects go under OBJ, out of the way of the sources.
+OBJ	 = $(if $(filter .,$(O)),build/obj,$(O)/obj)
+LAYERS	 = core proto ev robust pool server timeline
+LIB_SRC	 = $(sort $(foreach l,$(LAYERS),$(wildcard lib/$(l)/*.c)))
+LIB_OBJ	 = $(patsubst %.c,$(OBJ)/%.o,$(LIB_SRC))
+LIB	 = $(OBJ)/libup.a
+CLIENT_SRC = $(sort $(wildcard client/*.c))
+CLIENT_OBJ = $(patsubst %.c,$(OBJ)/%.o,$(CLIENT_SRC))
+VIEWER_SRC = $(sort $(wildcard viewer/*.c))
+VIEWER_OBJ = $(patsubst %.c,$(OBJ)/%.o,$(VIEWER_SRC))
+# -MMD: each object lists the headers it includes (a .d file beside it),
+# so that it is rebuilt when one of them changes, and only then.
+DEPFLAGS = -MMD -MP
 MANS	 = $(wildcard man/*.[1-9])
 SCRIPTS	 = .ci/run .ci/fresh-debian $(wildcard tests/*.sh examples/*.sh bench/*.sh) \
 	   completion/up.bash
@@ -76,22 +92,31 @@ SCRIPTS	 = .ci/run .ci/fresh-debian $(wildcard tests/*.sh examples/*.sh bench/*.
 
 all: $(BINS)
 
-$(O)/lib/%.o: lib/%.c lib/up.h lib/ev.h
-	@mkdir -p $(O)/lib $(O)/bin
-	$(CC) $(UP_CPPFLAGS) $(CPPFLAGS) $(UP_CFLAGS) $(CFLAGS) -c -o $@ $<
+COMPILE	 = $(CC) $(UP_CPPFLAGS) $(CPPFLAGS) $(UP_CFLAGS) $(CFLAGS) $(DEPFLAGS)
+
+$(OBJ)/%.o: %.c
+	@mkdir -p $(@D)
+	$(COMPILE) -c -o $@ $<
 
 $(LIB): $(LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $(LIB_OBJ)
 
-# upclient may be split into bin/upclient-*.c files beside its main.
-$(O)/bin/upclient: bin/upclient.c $(wildcard bin/upclient-*.c bin/upclient-*.h) $(LIB)
-	$(CC) $(UP_CPPFLAGS) $(CPPFLAGS) $(UP_CFLAGS) $(CFLAGS) $(LDFLAGS) \
-	    -o $@ $(filter %.c,$^) $(LIB) $(UP_LDLIBS) $(LDLIBS)
+$(O)/bin/upclient: $(CLIENT_OBJ) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLIENT_OBJ) $(LIB) $(UP_LDLIBS) $(LDLIBS)
 
-$(O)/bin/%: bin/%.c $(LIB)
-	$(CC) $(UP_CPPFLAGS) $(CPPFLAGS) $(UP_CFLAGS) $(CFLAGS) $(LDFLAGS) \
-	    -o $@ $< $(LIB) $(UP_LDLIBS) $(LDLIBS)
+$(O)/bin/uptimeline: $(VIEWER_OBJ) $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(VIEWER_OBJ) $(LIB) $(UP_LDLIBS) $(LDLIBS)
+
+.SECONDARY: $(patsubst %,$(OBJ)/bin/%.o,$(SERVERS))
+$(O)/bin/upserver-%: $(OBJ)/bin/upserver-%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(UP_LDLIBS) $(LDLIBS)
+
+-include $(LIB_OBJ:.o=.d) $(CLIENT_OBJ:.o=.d) $(VIEWER_OBJ:.o=.d) \
+	$(patsubst %,$(OBJ)/bin/%.d,$(SERVERS))
 
 # Installs what the tests and lint need when it is missing (Debian).
 deps:
@@ -114,7 +139,7 @@ FUZZERS	      = $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_SECONDS ?= 30
 FUZZ_CFLAGS   = -g -O1 -fsanitize=fuzzer,address,undefined $(UP_CPPFLAGS) -std=c11
 
-build/fuzz/fuzz-%: tests/fuzz/fuzz_%.c $(LIB_SRC) lib/up.h
+build/fuzz/fuzz-%: tests/fuzz/fuzz_%.c $(LIB_SRC) $(wildcard lib/*/*.h)
 	@mkdir -p build/fuzz
 	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) -pthread
 
@@ -226,5 +251,5 @@ uninstall:
 	rm -f $(DESTDIR)$(ZSHCOMPDIR)/_up
 
 clean:
-	rm -f lib/libup.a lib/*.o $(patsubst %,bin/%,$(PROGS))
+	rm -f $(patsubst %,bin/%,$(PROGS))
 	rm -rf build

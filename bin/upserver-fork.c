@@ -31,14 +31,15 @@
  * - fork(2) fails when the user runs out of processes (ulimit -u) or the
  *   system out of memory. That is nobody's fault and passes when a child
  *   ends: the parent keeps the connection, accepts no one else, and
- *   tries again when a child ends or after a backoff. The client is
- *   served late, not reset;
+ *   tries again when a child ends or after a backoff: the client is
+ *   served late, not reset (lib/robust/spawn.c, the same retry as
+ *   upserver-thread's);
  * - with -w N, N processes forked once each loop on accept(2) on the
  *   listening socket they inherited, and the kernel gives each connection
  *   to one of them. The fork is paid once, not per client, and at most N
  *   clients are served at once; a worker that dies is logged and
  *   replaced (later and later if workers keep dying young), and a parent
- *   that dies takes its workers with it: lib/pool.c, which upserver-poll
+ *   that dies takes its workers with it: lib/robust/pool.c, which upserver-poll
  *   -w runs its event loops with too.
  */
 #include <sys/types.h>
@@ -46,18 +47,19 @@
 
 #include <err.h>
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
-#include "up.h"
+#include "server/server.h"
 
 #define DEFAULT_MAX_CHILDREN	256
 
+static struct up_server s;
 static long forked;			/* children started, by main */
 static volatile sig_atomic_t reaped;	/* children waited for */
+static long reaped_before;		/* reaped as the last fork began */
 
 /* Waits for every child that has ended, without blocking; keeps errno. */
 static void
@@ -98,73 +100,37 @@ reaped_since(long seen)
 	return reaped != seen;
 }
 
-/* A connection the server could not hand over: logged and closed. */
-static void
-drop(struct up_conn *c, const char *op, int e, const char *reason)
-{
-	if (e != 0)
-		up_log_error(c->peer, NULL, op, e);
-	close(c->fd);
-	up_log("closed", c->peer, "requests=0 reason=%s", reason);
-	if (e != 0)
-		up_wait(up_stop_fd(), POLLIN, 100); /* let children end */
-}
-
-/* The child: serves its one connection, then exits. */
-static _Noreturn void
-serve_child(struct up_server *s, struct up_conn *c)
-{
-	close(s->lfd);
-	snprintf(c->who, sizeof(c->who), "pid=%ld", (long)getpid());
-	up_serve(c, &s->opt, s->shared);
-	_exit(0);
-}
-
 /*
- * Hands c to a child of its own. When fork(2) fails for lack of processes
- * or memory, c is kept and, accepting no one else meanwhile, we try again
- * as soon as a child ends, or after the shortage's backoff. The shortage
- * is over when a connection forks at its first try (or when nobody is
- * left waiting, see main). c is closed unserved only at a stop, or when
- * fork fails for another reason.
+ * Forks a child to serve the connection c and exit. Returns 0 in the
+ * parent, or fork's error number (c is still ours).
  */
-static void
-hand_over(struct up_server *s, struct up_conn *c, struct up_shortage *sh)
+static int
+fork_child(void *job, void *arg)
 {
-	int first = 1, ms, e;
-	long seen;
+	struct up_conn *c = job;
 	pid_t pid;
 
-	for (;;) {
-		seen = reaped;
-		if ((pid = up_fork()) == 0)
-			serve_child(s, c);
-		if (pid > 0)
-			break;
-		if (!up_shortage_error(e = errno)) {
-			drop(c, "fork", e, "error");
-			return;
-		}
-		ms = up_shortage_failed(sh, s->addr, "fork", e, first);
-		first = 0;
-		if (!up_sleep_until(reaped_since, seen, ms, 1)) {
-			drop(c, NULL, 0, "stop");
-			return;
-		}
+	(void)arg;
+	reaped_before = reaped;
+	if ((pid = up_fork()) == -1)
+		return errno;
+	if (pid == 0) {
+		/* the child: serves its one connection, then exits */
+		close(s.lfd);
+		snprintf(c->who, sizeof(c->who), "pid=%ld", (long)getpid());
+		up_serve(&s, c);
+		_exit(0);
 	}
 	forked++;
-	close(c->fd);	/* the child's now */
-	if (first)
-		up_shortage_over(sh, s->addr);
+	return 0;
 }
 
-/* 1 when a connection waits in the listening socket's backlog. */
+/* Sleeps until a child ends, or ms pass; 0 at a stop. */
 static int
-pending(int lfd)
+child_ended(int ms, void *arg)
 {
-	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
-
-	return poll(&pfd, 1, 0) == 1;
+	(void)arg;
+	return up_sleep_until(reaped_since, reaped_before, ms, 1);
 }
 
 /*
@@ -172,40 +138,42 @@ pending(int lfd)
  * its own or the parent's.
  */
 static _Noreturn void
-work_in_pool(struct up_server *s)
+work_in_pool(void)
 {
 	struct up_conn c;
 
-	while (up_server_accept(s, &c) == 1) {
+	while (up_server_accept(&s, &c) == 1) {
 		snprintf(c.who, sizeof(c.who), "pid=%ld", (long)getpid());
 		up_log("accepted", c.peer, "%s", c.who);
-		up_serve(&c, &s->opt, s->shared);
+		up_serve(&s, &c);
 	}
 	_exit(0);
 }
 
+static const struct up_model fork_model = {
+	.name = "fork",
+	.max_conns = DEFAULT_MAX_CHILDREN,
+	.workers = 1,
+	.processes = 1,		/* the request total and the counter */
+};
+
 int
 main(int argc, char **argv)
 {
-	struct up_server s = { .opt.max_conns = DEFAULT_MAX_CHILDREN };
-	struct up_shortage sh = { 0 };
+	struct up_spawner sp = { .op = "fork", .start = fork_child,
+	    .ended = child_ended };
 	struct up_conn c;
-	char msg[UP_MSG_MAX];
 	long index;
-	int status;
 
-	/* The request total and the counter must be shared: MAP_SHARED. */
-	status = up_server_start(&s, argc, argv, "fork", 0, 1,
-	    msg, sizeof(msg));
-	if (status >= 0) {
-		fputs(msg, status == 0 ? stdout : stderr);
-		return status;
+	if (up_server_start(&s, &fork_model, argc, argv) == -1) {
+		fputs(s.msg, s.exit == 0 ? stdout : stderr);
+		return s.exit;
 	}
 
 	if (s.opt.workers > 0) {
-		switch (up_pool_run(&s, s.opt.workers, NULL, NULL, &index)) {
+		switch (up_pool_run(s.addr, s.opt.workers, NULL, NULL, &index)) {
 		case 1:
-			work_in_pool(&s);
+			work_in_pool();
 			/* NOTREACHED */
 		case 0:
 			return up_server_stop(&s);
@@ -217,17 +185,17 @@ main(int argc, char **argv)
 		err(1, "sigaction");
 
 	/*
-	 * Accept, fork, repeat: the child serves while we accept the next.
-	 * "accepted" is logged before the fork, so it always comes before
-	 * the child's own lines.
+	 * Accept, fork, repeat: the child serves while we accept the next,
+	 * and we close our copy of its connection. "accepted" is logged
+	 * before the fork, so it always comes before the child's own lines.
 	 */
 	while (up_sleep_until(fewer_than, s.opt.max_conns, -1, 1)) {
-		if (sh.active && !pending(s.lfd))
-			up_shortage_over(&sh, s.addr);	/* nobody waits */
+		up_spawn_idle(&sp, s.addr, s.lfd);
 		if (up_server_accept(&s, &c) != 1)
 			break;
 		up_log("accepted", c.peer, NULL);
-		hand_over(&s, &c, &sh);
+		if (up_spawn(&sp, s.addr, c.peer, c.fd, &c) == 0)
+			close(c.fd);	/* the child's now */
 	}
 
 	/* The children see the stop too: they finish, then we report. */

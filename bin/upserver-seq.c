@@ -12,28 +12,29 @@
  */
 #include <stdio.h>
 
-#include "up.h"
+#include "server/server.h"
+
+static const struct up_model seq = {
+	.name = "seq",
+	.max_conns = 1,
+	.one_at_a_time = 1,
+};
 
 int
 main(int argc, char **argv)
 {
-	struct up_server s = { .opt.max_conns = 1 };
+	struct up_server s;
 	struct up_conn c;
-	char msg[UP_MSG_MAX];
-	int status;
 
-	status = up_server_start(&s, argc, argv, "seq",
-	    UP_REFUSE_WORKERS | UP_ONE_AT_A_TIME, 0,
-	    msg, sizeof(msg));
-	if (status >= 0) {
-		fputs(msg, status == 0 ? stdout : stderr);
-		return status;
+	if (up_server_start(&s, &seq, argc, argv) == -1) {
+		fputs(s.msg, s.exit == 0 ? stdout : stderr);
+		return s.exit;
 	}
 
 	/* Accept, serve, close, repeat: the next client waits meanwhile. */
 	while (up_server_accept(&s, &c) == 1) {
 		up_log("accepted", c.peer, NULL);
-		up_serve(&c, &s.opt, s.shared);
+		up_serve(&s, &c);
 	}
 
 	return up_server_stop(&s);

@@ -29,7 +29,8 @@
  *   (ulimit -u counts threads) or memory; that passes when a thread ends,
  *   so the main thread keeps the connection, accepts no one else, and
  *   tries again when a thread ends or after a backoff: the client is
- *   served late, not reset;
+ *   served late, not reset (lib/robust/spawn.c, the same retry as
+ *   upserver-fork's);
  * - with -w N, N threads started once each loop on accept(2): like Python's
  *   ThreadPoolExecutor(max_workers=N), five clients on -w 2 are answered
  *   two, two, then one.
@@ -44,7 +45,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "up.h"
+#include "server/server.h"
 
 #define DEFAULT_MAX_THREADS	4096
 #define STACK_SIZE		(64 * 1024)
@@ -179,7 +180,7 @@ serve_thread(void *arg)
 	struct job *j = arg;
 
 	snprintf(j->c.who, sizeof(j->c.who), "tid=%ld", thread_id());
-	up_serve(&j->c, &j->s->opt, j->s->shared);
+	up_serve(j->s, &j->c);
 	free(j);
 	thread_ended();
 	return NULL;
@@ -195,74 +196,37 @@ pool_thread(void *arg)
 	while (up_server_accept(s, &c) == 1) {
 		snprintf(c.who, sizeof(c.who), "tid=%ld", thread_id());
 		up_log("accepted", c.peer, "%s", c.who);
-		up_serve(&c, &s->opt, s->shared);
+		up_serve(s, &c);
 	}
 	thread_ended();
 	return NULL;
 }
 
 /*
- * Starts a thread to serve c; 0, or an error number (c is still ours).
+ * Starts a thread to serve the connection c, handed over in memory of
+ * its own. Returns 0, or an error number (c is still ours).
  */
 static int
-try_spawn(struct up_server *s, struct up_conn *c)
+spawn_thread(void *c, void *s)
 {
 	struct job *j;
 	int e;
 
 	if ((j = malloc(sizeof(*j))) == NULL)
 		return errno;
-	j->c = *c;
+	j->c = *(struct up_conn *)c;
 	j->s = s;
 	if ((e = start_thread(serve_thread, j)) != 0)
 		free(j);
 	return e;
 }
 
-/*
- * Hands c to a new thread. When none can start for lack of tasks or
- * memory, c is kept and, accepting no one else meanwhile, we try again
- * as soon as a thread ends, or after the shortage's backoff. The shortage
- * is over when a connection gets its thread at the first try (or when
- * nobody is left waiting, see main). c is closed unserved only at a stop,
- * or when pthread_create fails for another reason.
- */
-static void
-spawn(struct up_server *s, struct up_conn *c, struct up_shortage *sh)
-{
-	const char *reason = "stop";
-	int first = 1, e, ms;
-
-	while ((e = try_spawn(s, c)) != 0) {
-		if (!up_shortage_error(e)) {
-			up_log_error(c->peer, NULL, "pthread_create", e);
-			reason = "error";
-			break;
-		}
-		ms = up_shortage_failed(sh, s->addr, "pthread_create", e,
-		    first);
-		first = 0;
-		if (!wait_thread_end(ms))
-			break;
-	}
-	if (e == 0) {
-		if (first)
-			up_shortage_over(sh, s->addr);
-		return;
-	}
-	close(c->fd);
-	up_log("closed", c->peer, "requests=0 reason=%s", reason);
-	if (!up_shortage_error(e))	/* not a busy loop */
-		up_wait(up_stop_fd(), POLLIN, 100);
-}
-
-/* 1 when a connection waits in the listening socket's backlog. */
+/* Sleeps until a thread ends, or ms pass; 0 at a stop. */
 static int
-pending(int lfd)
+thread_ended_within(int ms, void *s)
 {
-	struct pollfd pfd = { .fd = lfd, .events = POLLIN };
-
-	return poll(&pfd, 1, 0) == 1;
+	(void)s;
+	return wait_thread_end(ms);
 }
 
 /*
@@ -296,20 +260,23 @@ run_pool(struct up_server *s)
 	return up_server_stop(s);
 }
 
+static const struct up_model thread_model = {
+	.name = "thread",
+	.max_conns = DEFAULT_MAX_THREADS,
+	.workers = 1,
+};
+
 int
 main(int argc, char **argv)
 {
-	struct up_server s = { .opt.max_conns = DEFAULT_MAX_THREADS };
-	struct up_shortage sh = { 0 };
+	static struct up_server s;
+	struct up_spawner sp = { .op = "pthread_create", .arg = &s,
+	    .start = spawn_thread, .ended = thread_ended_within };
 	struct up_conn c;
-	char msg[UP_MSG_MAX];
-	int status;
 
-	status = up_server_start(&s, argc, argv, "thread", 0, 0,
-	    msg, sizeof(msg));
-	if (status >= 0) {
-		fputs(msg, status == 0 ? stdout : stderr);
-		return status;
+	if (up_server_start(&s, &thread_model, argc, argv) == -1) {
+		fputs(s.msg, s.exit == 0 ? stdout : stderr);
+		return s.exit;
 	}
 
 	if (s.opt.workers > 0)
@@ -321,12 +288,11 @@ main(int argc, char **argv)
 	 * own lines.
 	 */
 	while (wait_threads(s.opt.max_conns, 1)) {
-		if (sh.active && !pending(s.lfd))
-			up_shortage_over(&sh, s.addr);	/* nobody waits */
+		up_spawn_idle(&sp, s.addr, s.lfd);
 		if (up_server_accept(&s, &c) != 1)
 			break;
 		up_log("accepted", c.peer, NULL);
-		spawn(&s, &c, &sh);
+		up_spawn(&sp, s.addr, c.peer, c.fd, &c);
 	}
 
 	/* The threads see the stop too: they finish, then we report. */

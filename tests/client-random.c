@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "upclient-load.h"
+#include "client.h"
 
 int
 main(int argc, char **argv)

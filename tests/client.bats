@@ -102,15 +102,15 @@ expect_usage_error() {
 	command -v "$cc" >/dev/null || skip "no C compiler"
 	local top="$BATS_TEST_DIRNAME/.."
 	# Built without make, both ways, from the client's own source.
-	"$cc" -std=c11 -D_GNU_SOURCE -I"$top/bin" -o "$BATS_TEST_TMPDIR/random-getrandom" \
-	    "$BATS_TEST_DIRNAME/client-random.c" "$top/bin/upclient-payload.c"
+	"$cc" -std=c11 -D_GNU_SOURCE -I"$top/client" -o "$BATS_TEST_TMPDIR/random-getrandom" \
+	    "$BATS_TEST_DIRNAME/client-random.c" "$top/client/payload.c"
 	local variants=getrandom
 	if pkg-config --exists libsodium 2>/dev/null; then
 		# shellcheck disable=SC2046 # pkg-config's words are meant to split
-		"$cc" -std=c11 -D_GNU_SOURCE -DUP_SODIUM -I"$top/bin" \
+		"$cc" -std=c11 -D_GNU_SOURCE -DUP_SODIUM -I"$top/client" \
 		    $(pkg-config --cflags libsodium) \
 		    -o "$BATS_TEST_TMPDIR/random-libsodium" \
-		    "$BATS_TEST_DIRNAME/client-random.c" "$top/bin/upclient-payload.c" \
+		    "$BATS_TEST_DIRNAME/client-random.c" "$top/client/payload.c" \
 		    $(pkg-config --libs libsodium)
 		variants="getrandom libsodium"
 	fi

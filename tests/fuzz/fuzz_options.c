@@ -11,7 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "up.h"
+#include "server/server.h"
+
+/* A model with no workers, as upserver-seq is. */
+static const struct up_model model = { .name = "fuzz", .max_conns = 7 };
 
 #define MAX_ARGS	16
 
@@ -56,8 +59,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	argv[argc] = NULL;
 
 	memset(&o, 0, sizeof(o));
-	o.max_conns = 7;
-	if (up_server_options(&o, argc, argv, UP_REFUSE_WORKERS, "fuzz", err,
+	if (up_server_options(&o, &model, argc, argv, err,
 	    sizeof(err)) == UP_PARSE_OK) {
 		if (o.delay_ns < 0 || o.timeout_ns < 0 || o.max_line < 1 ||
 		    o.max_line > UP_MAX_MAX_LINE || o.max_conns < 1 ||

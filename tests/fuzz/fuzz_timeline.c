@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "up.h"
+#include "timeline/timeline.h"
 
 #define ROWS	8
 #define COLS	97

@@ -1,0 +1,1164 @@
+/*
+ * upclient-load.c: many connections from one process, the load mode.
+ *
+ * The tutorials open five terminals and type fast; this opens -c
+ * connections at once from one thread, the way upserver-poll serves them:
+ * non-blocking sockets and one loop that waits for whichever is ready,
+ * on the same event engine (lib/ev.c). It picks the cheapest backend the
+ * system has, epoll or kqueue, because it must stay cheap at 10 000
+ * connections: poll(2) hands the kernel the whole array at every wait,
+ * epoll and kqueue remember it and return only the sockets that are
+ * ready, so each event costs O(1) whatever the number of connections.
+ * Where neither exists (make PORTABLE=1), it falls back to poll.
+ *
+ * Each connection sends its -n requests one after another, the next as
+ * soon as the reply to the previous one is complete; after the last it
+ * shuts down its sending side and waits for the server to close. A reply
+ * is complete when as many bytes came back as the request had, which
+ * holds however the server cuts long lines. A connection is a job, from
+ * its connect to its close, and with -j only that many jobs run at once,
+ * the next connection starting when one ends, like a pool of workers
+ * that each connect, send, receive and close. (Opening
+ * every connection first and holding requests back would let a one-at-a-
+ * time server accept a connection that has nothing to send, while those
+ * that do wait behind it: a deadlock.) Timeouts are the same length for
+ * everyone, so a list in deadline order (append at the tail, expire from
+ * the head) is all the timer wheel needed.
+ *
+ * What is allocated is allocated once: the connections at the start, a
+ * request buffer per connection at work (reused through a free list), and
+ * the latencies go into a fixed-size histogram.
+ *
+ * SIGINT (Ctrl-C) ends a run early without losing what it measured: no
+ * request is sent any more, the replies in flight get INTERRUPT_GRACE_NS
+ * to arrive, and the timeline and statistics so far are printed, marked
+ * as interrupted; the exit status is then 130, as for a shell's Ctrl-C.
+ */
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <netdb.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ev/ev.h"
+#include "client.h"
+
+#define CONNECT_BATCH	256	/* connects in progress at once */
+#define RECV_SIZE	65536
+#define OUT_SIZE	65536	/* replies printed are gathered here */
+#define SHOWN_ERRORS	10	/* failures described; the rest counted */
+#define SPARE_FDS	16	/* standard streams, the engine, the resolver */
+
+/* The cheapest way to wait that this system has. */
+#if defined(__linux__) && !defined(UP_PORTABLE)
+#define BACKEND		"epoll"
+#elif !defined(UP_PORTABLE) && (defined(__APPLE__) || defined(__FreeBSD__) || \
+    defined(__OpenBSD__) || defined(__NetBSD__) || defined(__DragonFly__))
+#define BACKEND		"kqueue"
+#else
+#define BACKEND		"poll"
+#endif
+#define MAX_ADDRS	16
+#define INTERRUPT_GRACE_NS	UP_NS_PER_SEC	/* for replies in flight */
+#define EXIT_INTERRUPTED	130		/* 128 + SIGINT */
+
+enum reason {
+	R_REFUSED, R_RESET, R_TIMEOUT, R_CLOSED, R_MISMATCH, R_OTHER,
+	R_COUNT
+};
+
+static const char *const reason_names[R_COUNT] = {
+	"refused", "reset", "timeout", "closed", "mismatch", "other"
+};
+
+enum conn_state {
+	C_NEW,		/* not started */
+	C_CONNECTING,	/* connect(2) in progress */
+	C_IDLE,		/* connected, no request yet */
+	C_BUSY,		/* a request sent or being sent, reply incomplete */
+	C_DRAIN,	/* every reply in, waiting for the server to close */
+	C_DONE		/* closed */
+};
+
+struct conn {
+	struct conn	*tprev, *tnext;	/* the timeout list */
+	char		*buf;		/* request, and reply to print */
+	int64_t		 deadline;	/* monotonic ns, when timed */
+	int64_t		 sent_at;	/* when the request started */
+	unsigned long	 id;		/* 1 to clients */
+	unsigned long	 done;		/* requests answered */
+	size_t		 len;		/* of the request, and of its reply */
+	size_t		 sent, got;	/* bytes of each so far */
+	int		 fd;
+	int		 row;		/* on the timeline, or -1 */
+	unsigned char	 state;
+	unsigned char	 addr;		/* the address tried, in l->addrs */
+	unsigned char	 tries;		/* addresses tried */
+	unsigned char	 out;		/* watched for writing too */
+	unsigned char	 timed;		/* on the timeout list */
+	unsigned char	 job;		/* holds a job */
+};
+
+struct addr {
+	struct sockaddr_storage ss;
+	socklen_t	 len;
+	char		 text[UP_PEER_MAX];
+};
+
+struct load {
+	const struct load_options *o;
+	struct addr	 addrs[MAX_ADDRS];
+	int		 naddrs;
+	int		 good;		/* the address that answered last */
+	struct up_ev	*ev;		/* the event engine */
+	struct conn	**byfd;		/* what the engine reports: sockets */
+	size_t		 byfdcap;
+	struct conn	*conns;
+	unsigned long	 next;		/* the next connection to start */
+	unsigned long	 connecting;	/* connects in progress */
+	unsigned long	 active;	/* started and not closed */
+	unsigned long	 open, open_max; /* connected at once */
+	unsigned long	 running;	/* jobs: connecting or requesting */
+	struct conn	*thead, *ttail;	/* timed, earliest deadline first */
+	char		*free_bufs;	/* request buffers to reuse */
+	size_t		 reqmax;	/* longest request */
+	size_t		 bufsize;
+	int		 print;		/* replies go to standard output */
+	char		*out;
+	size_t		 outlen;
+	int		 out_failed;
+	char		*rbuf;		/* RECV_SIZE, for every recv(2) */
+	uint64_t	 answered;	/* replies complete (and verified) */
+	uint64_t	 errors[R_COUNT];
+	uint64_t	 unanswered;	/* requests lost with a connection */
+	uint64_t	 shown;		/* failures described */
+	struct hist	 hist;
+	struct timeline	*tl;
+	int64_t		 start, end;
+	int64_t		 interrupted;	/* when SIGINT came, or 0 */
+};
+
+static volatile sig_atomic_t got_sigint;
+
+static void fail(struct load *, struct conn *, enum reason, int,
+    const char *, ...) __attribute__((format(printf, 5, 6)));
+
+/* The reason a failed system call counts under. */
+static enum reason
+reason_of(int err)
+{
+	switch (err) {
+	case ECONNREFUSED:
+		return R_REFUSED;
+	case ECONNRESET:
+	case EPIPE:
+	case ECONNABORTED:
+		return R_RESET;
+	case ETIMEDOUT:
+		return R_TIMEOUT;
+	default:
+		return R_OTHER;
+	}
+}
+
+/* ---- timeouts: one list in deadline order ----------------------------- */
+
+/* Takes c off the timeout list, if it is on it. */
+static void
+timer_clear(struct load *l, struct conn *c)
+{
+	if (!c->timed)
+		return;
+	if (c->tprev != NULL)
+		c->tprev->tnext = c->tnext;
+	else
+		l->thead = c->tnext;
+	if (c->tnext != NULL)
+		c->tnext->tprev = c->tprev;
+	else
+		l->ttail = c->tprev;
+	c->tprev = c->tnext = NULL;
+	c->timed = 0;
+}
+
+/*
+ * Gives c a deadline of now plus the timeout. Every deadline is that far
+ * from when it is set, so the tail is always the latest: O(1).
+ */
+static void
+timer_set(struct load *l, struct conn *c, int64_t now)
+{
+	if (l->o->timeout_ns == 0)
+		return;
+	timer_clear(l, c);
+	c->deadline = now + l->o->timeout_ns;
+	c->tprev = l->ttail;
+	c->tnext = NULL;
+	if (l->ttail != NULL)
+		l->ttail->tnext = c;
+	else
+		l->thead = c;
+	l->ttail = c;
+	c->timed = 1;
+}
+
+/* ---- output ------------------------------------------------------------ */
+
+/* Writes the replies gathered so far to standard output. */
+static void
+out_flush(struct load *l)
+{
+	if (l->outlen == 0)
+		return;
+	if (!l->out_failed && up_write_all(STDOUT_FILENO, l->out,
+	    l->outlen) == -1) {
+		fprintf(stderr, "upclient: write standard output: %s\n",
+		    strerror(errno));
+		l->out_failed = 1;
+	}
+	l->outlen = 0;
+}
+
+/* Adds a whole reply to standard output's buffer. */
+static void
+out_reply(struct load *l, const char *p, size_t len)
+{
+	if (len > OUT_SIZE - l->outlen)
+		out_flush(l);
+	if (len > OUT_SIZE) {
+		if (!l->out_failed && up_write_all(STDOUT_FILENO, p,
+		    len) == -1) {
+			fprintf(stderr, "upclient: write standard output:"
+			    " %s\n", strerror(errno));
+			l->out_failed = 1;
+		}
+		return;
+	}
+	memcpy(l->out + l->outlen, p, len);
+	l->outlen += len;
+}
+
+/* ---- connections ------------------------------------------------------- */
+
+/* The text of the server address c uses, for the event log. */
+static const char *
+peer(const struct load *l, const struct conn *c)
+{
+	return l->addrs[c->addr].text;
+}
+
+/* Records an event on the timeline when c has a row there. */
+static void
+draw(struct load *l, struct conn *c, int64_t t, int marks,
+    enum tl_state state)
+{
+	if (c->row >= 0)
+		timeline_event(l->tl, c->row, t, marks, state);
+}
+
+/* The connection whose socket is fd, or NULL. */
+static struct conn *
+fd_conn(struct load *l, int fd)
+{
+	return fd >= 0 && (size_t)fd < l->byfdcap ? l->byfd[fd] : NULL;
+}
+
+/* Notes that c's new socket is c->fd; 0, or -1 with errno. */
+static int
+remember(struct load *l, struct conn *c)
+{
+	struct conn **p;
+	size_t cap = l->byfdcap > 0 ? l->byfdcap : 64;
+
+	while (cap <= (size_t)c->fd)
+		cap *= 2;
+	if (cap != l->byfdcap) {
+		if ((p = realloc(l->byfd, cap * sizeof(*p))) == NULL)
+			return -1;
+		memset(p + l->byfdcap, 0, (cap - l->byfdcap) * sizeof(*p));
+		l->byfd = p;
+		l->byfdcap = cap;
+	}
+	l->byfd[c->fd] = c;
+	return 0;
+}
+
+/* Stops watching c's socket and closes it. */
+static void
+close_socket(struct load *l, struct conn *c)
+{
+	up_ev_set(l->ev, c->fd, 0);
+	l->byfd[c->fd] = NULL;
+	close(c->fd);
+	c->fd = -1;
+}
+
+/* Watches c for input, and for output too when out is set. */
+static int
+watch(struct load *l, struct conn *c, int out)
+{
+	if (up_ev_set(l->ev, c->fd, UP_EV_READ | (out ? UP_EV_WRITE : 0)) ==
+	    -1)
+		return -1;
+	c->out = (unsigned char)out;
+	return 0;
+}
+
+/* Puts c's request buffer back on the free list. */
+static void
+free_buffer(struct load *l, struct conn *c)
+{
+	if (c->buf != NULL) {
+		*(char **)(void *)c->buf = l->free_bufs;
+		l->free_bufs = c->buf;
+		c->buf = NULL;
+	}
+}
+
+/* Hands c's job and its buffer back, for the next connection to start. */
+static void
+end_job(struct load *l, struct conn *c)
+{
+	free_buffer(l, c);
+	if (c->job) {
+		c->job = 0;
+		l->running--;
+	}
+}
+
+/* Closes c's socket and takes it out of every list. */
+static void
+close_conn(struct load *l, struct conn *c, int64_t now, int marks)
+{
+	if (c->state == C_CONNECTING)
+		l->connecting--;
+	else if (c->state != C_NEW && c->state != C_DONE)
+		l->open--;
+	end_job(l, c);
+	timer_clear(l, c);
+	if (c->fd != -1)
+		close_socket(l, c);
+	c->state = C_DONE;
+	l->active--;
+	draw(l, c, now, marks, TL_NONE);
+}
+
+/*
+ * Counts c as failed for reason, describes why on standard error (the
+ * first SHOWN_ERRORS times) with its connection and request numbers,
+ * logs "error" and "closed" with -v, and closes c. err is the errno
+ * value, or 0.
+ */
+static void
+fail(struct load *l, struct conn *c, enum reason reason, int err,
+    const char *fmt, ...)
+{
+	char msg[512], req[48], eno[48];
+	const char *name;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	req[0] = '\0';
+	if (c->state == C_BUSY)
+		snprintf(req, sizeof(req), " request %lu", c->done + 1);
+	if (l->shown++ < SHOWN_ERRORS)
+		fprintf(stderr, "upclient: connection %lu%s: %s\n", c->id, req,
+		    msg);
+	if (l->o->verbose) {
+		eno[0] = '\0';
+		if (err != 0 && (name = up_errno_name(err)) != NULL)
+			snprintf(eno, sizeof(eno), " errno=%s", name);
+		if (c->state == C_BUSY)
+			up_log_fd(STDERR_FILENO, "error", peer(l, c),
+			    "conn=%lu request=%lu reason=%s%s", c->id,
+			    c->done + 1, reason_names[reason], eno);
+		else
+			up_log_fd(STDERR_FILENO, "error", peer(l, c),
+			    "conn=%lu reason=%s%s", c->id,
+			    reason_names[reason], eno);
+	}
+	l->errors[reason]++;
+	l->unanswered += l->o->requests - c->done;
+	if (l->o->verbose)
+		up_log_fd(STDERR_FILENO, "closed", peer(l, c),
+		    "conn=%lu requests=%lu reason=%s", c->id, c->done,
+		    reason_names[reason]);
+	close_conn(l, c, up_now_ns(), TL_ERROR);
+}
+
+/* Closes c after the server closed it at the end: c succeeded. */
+static void
+finish(struct load *l, struct conn *c)
+{
+	if (l->o->verbose)
+		up_log_fd(STDERR_FILENO, "closed", peer(l, c),
+		    "conn=%lu requests=%lu", c->id, c->done);
+	close_conn(l, c, up_now_ns(), 0);
+}
+
+static void connected(struct load *, struct conn *, int64_t);
+
+/*
+ * Starts connecting c to its current address, moving on to the next
+ * address when one fails at once. Returns when c is connected, waiting
+ * for its connect, or failed.
+ */
+static void
+try_connect(struct load *l, struct conn *c)
+{
+	struct addr *a;
+	int err;
+
+	for (;;) {
+		a = &l->addrs[c->addr];
+		c->fd = up_socket(a->ss.ss_family, SOCK_STREAM, IPPROTO_TCP,
+		    1);
+		if (c->fd == -1 || remember(l, c) == -1) {
+			err = errno;
+			if (c->fd != -1)
+				close(c->fd);
+			c->fd = -1;
+			fail(l, c, R_OTHER, err, "socket: %s", strerror(err));
+			return;
+		}
+		if (connect(c->fd, (struct sockaddr *)&a->ss, a->len) == 0) {
+			if (watch(l, c, 0) == -1)
+				break;
+			connected(l, c, up_now_ns());
+			return;
+		}
+		if (errno == EINPROGRESS) {
+			if (watch(l, c, 1) == -1)
+				break;
+			timer_set(l, c, up_now_ns());
+			return;
+		}
+		err = errno;
+		close_socket(l, c);
+		if (++c->tries >= l->naddrs) {
+			fail(l, c, reason_of(err), err, "connect %s: %s",
+			    l->o->where, strerror(err));
+			return;
+		}
+		c->addr = (unsigned char)((c->addr + 1) % l->naddrs);
+	}
+	err = errno;
+	fail(l, c, R_OTHER, err, "watch: %s", strerror(err));
+}
+
+/* Starts the next connection, which takes a job. */
+static void
+start_connect(struct load *l, struct conn *c)
+{
+	int64_t now = up_now_ns();
+
+	c->job = 1;
+	l->running++;
+	c->state = C_CONNECTING;
+	c->addr = (unsigned char)l->good;
+	c->tries = 0;
+	l->connecting++;
+	l->active++;
+	draw(l, c, now, 0, TL_CONNECTING);
+	try_connect(l, c);
+}
+
+/* A connect finished, well or not: see how, and go on. */
+static void
+connect_done(struct load *l, struct conn *c)
+{
+	socklen_t len = sizeof(int);
+	int err = 0;
+
+	struct sockaddr_storage ss;
+	socklen_t sslen = sizeof(ss);
+
+	if (getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len) == -1)
+		err = errno;
+	/*
+	 * An event meant for a socket closed earlier in the same batch, whose
+	 * number this one took: still connecting, wait on.
+	 */
+	if (err == 0 && getpeername(c->fd, (struct sockaddr *)&ss,
+	    &sslen) == -1 && errno == ENOTCONN)
+		return;
+	if (err == 0) {
+		connected(l, c, up_now_ns());
+		return;
+	}
+	timer_clear(l, c);
+	close_socket(l, c);
+	if (++c->tries >= l->naddrs) {
+		fail(l, c, reason_of(err), err, "connect %s: %s", l->o->where,
+		    strerror(err));
+		return;
+	}
+	c->addr = (unsigned char)((c->addr + 1) % l->naddrs);
+	timer_set(l, c, up_now_ns());
+	try_connect(l, c);
+}
+
+static void start_requests(struct load *, struct conn *);
+
+/*
+ * Closes c, cut short by SIGINT: not a failure. A request still in
+ * flight counts as unanswered.
+ */
+static void
+interrupt_close(struct load *l, struct conn *c, int64_t now)
+{
+	if (c->state == C_BUSY)
+		l->unanswered++;
+	if (l->o->verbose)
+		up_log_fd(STDERR_FILENO, "closed", peer(l, c),
+		    "conn=%lu requests=%lu reason=interrupted", c->id,
+		    c->done);
+	close_conn(l, c, now, 0);
+}
+
+/* c is connected: it sends its first request. */
+static void
+connected(struct load *l, struct conn *c, int64_t now)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	char local[UP_PEER_MAX];
+	int on = 1;
+
+	l->connecting--;
+	if (++l->open > l->open_max)
+		l->open_max = l->open;
+	l->good = c->addr;
+	c->state = C_IDLE;
+	timer_clear(l, c);
+	if (c->out && watch(l, c, 0) == -1) {
+		fail(l, c, R_OTHER, errno, "watch: %s", strerror(errno));
+		return;
+	}
+	/* Requests go out whole, in one write each: no reason to wait. */
+	setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	if (l->o->verbose) {
+		if (getsockname(c->fd, (struct sockaddr *)&ss, &len) == 0)
+			up_format_addr((struct sockaddr *)&ss, local,
+			    sizeof(local));
+		else
+			snprintf(local, sizeof(local), "unknown");
+		up_log_fd(STDERR_FILENO, "connected", peer(l, c),
+		    "conn=%lu local=%s", c->id, local);
+	}
+	draw(l, c, now, 0, TL_IDLE);
+	start_requests(l, c);
+}
+
+/*
+ * Sends what is left of c's request. After the last request, shuts down
+ * the sending side: the server answers and closes.
+ */
+static void
+try_send(struct load *l, struct conn *c)
+{
+	ssize_t n;
+	int err;
+
+	while (c->sent < c->len) {
+		n = up_send(c->fd, c->buf + c->sent, c->len - c->sent,
+		    MSG_NOSIGNAL);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN) {
+				if (!c->out && watch(l, c, 1) == -1)
+					break;
+				return;
+			}
+			err = errno;
+			fail(l, c, reason_of(err), err, "write %s: %s",
+			    l->o->where, strerror(err));
+			return;
+		}
+		c->sent += (size_t)n;
+		timer_set(l, c, up_now_ns());
+	}
+	if (c->sent < c->len) {
+		err = errno;
+		fail(l, c, R_OTHER, err, "watch: %s", strerror(err));
+		return;
+	}
+	if (c->out && watch(l, c, 0) == -1) {
+		err = errno;
+		fail(l, c, R_OTHER, err, "watch: %s", strerror(err));
+		return;
+	}
+	if (l->o->verbose)
+		up_log_fd(STDERR_FILENO, "sent", peer(l, c),
+		    "conn=%lu request=%lu bytes=%zu", c->id, c->done + 1,
+		    c->len);
+	if (c->done + 1 == l->o->requests)
+		shutdown(c->fd, SHUT_WR);	/* an error shows in recv */
+}
+
+/* Makes c's next request and starts sending it. */
+static void
+next_request(struct load *l, struct conn *c, int64_t now)
+{
+	const struct load_options *o = l->o;
+
+	if (o->text != NULL && o->literal) {
+		memcpy(c->buf, o->text, o->textlen);
+		c->buf[o->textlen] = '\n';
+		c->len = o->textlen + 1;
+	} else if (o->text != NULL)
+		c->len = payload_text(c->buf, o->text, o->textlen, c->id,
+		    c->done + 1);
+	else {
+		if (payload_random(c->buf, (size_t)o->random) == -1) {
+			fprintf(stderr, "upclient: random bytes: %s\n",
+			    strerror(errno));
+			exit(1);
+		}
+		c->len = (size_t)o->random + 1;
+	}
+	c->sent = c->got = 0;
+	c->sent_at = now;
+	c->state = C_BUSY;
+	draw(l, c, now, TL_SENT, TL_WAIT);
+	timer_set(l, c, now);
+	try_send(l, c);
+}
+
+/* Gives c a request buffer and sends its first request. */
+static void
+start_requests(struct load *l, struct conn *c)
+{
+	if (l->free_bufs != NULL) {
+		c->buf = l->free_bufs;
+		l->free_bufs = *(char **)(void *)c->buf;
+	} else if ((c->buf = malloc(l->bufsize)) == NULL) {
+		fail(l, c, R_OTHER, errno, "malloc: %s", strerror(errno));
+		return;
+	}
+	next_request(l, c, up_now_ns());
+}
+
+/* The reply to c's request is complete and right: go on. */
+static void
+reply_done(struct load *l, struct conn *c)
+{
+	int64_t now = up_now_ns();
+
+	hist_add(&l->hist, now - c->sent_at);
+	l->answered++;
+	c->done++;
+	if (l->o->verbose)
+		up_log_fd(STDERR_FILENO, "received", peer(l, c),
+		    "conn=%lu request=%lu bytes=%zu latency=%.6f", c->id,
+		    c->done, c->len, (double)(now - c->sent_at) / 1e9);
+	if (l->print)
+		out_reply(l, c->buf + l->reqmax, c->len);
+	if (c->done < l->o->requests && l->interrupted != 0) {
+		draw(l, c, now, TL_RECEIVED, TL_IDLE);
+		c->state = C_IDLE;	/* nothing in flight any more */
+		interrupt_close(l, c, now);
+		return;
+	}
+	if (c->done < l->o->requests) {
+		draw(l, c, now, TL_RECEIVED, TL_IDLE);
+		next_request(l, c, now);
+		return;
+	}
+	draw(l, c, now, TL_RECEIVED, TL_IDLE);
+	free_buffer(l, c);	/* the job ends when the server closes */
+	c->state = C_DRAIN;
+	timer_set(l, c, now);
+}
+
+/* The position of the first byte of reply that is not req uppercased. */
+static size_t
+first_difference(const char *req, const char *reply, size_t n)
+{
+	size_t i;
+	char want;
+
+	for (i = 0; i < n; i++) {
+		want = req[i];
+		if (want >= 'a' && want <= 'z')
+			want = (char)(want - 'a' + 'A');
+		if (reply[i] != want)
+			break;
+	}
+	return i;
+}
+
+/* Takes n bytes that arrived on c; they belong to its reply. */
+static void
+take_reply(struct load *l, struct conn *c, const char *p, size_t n)
+{
+	size_t take, d;
+
+	while (n > 0) {
+		if (c->state != C_BUSY) {
+			fail(l, c, R_MISMATCH, 0, "%zu bytes came with no"
+			    " request in flight", n);
+			return;
+		}
+		take = c->len - c->got;
+		if (take > n)
+			take = n;
+		if (l->o->verify) {
+			d = first_difference(c->buf + c->got, p, take);
+			if (d < take) {
+				fail(l, c, R_MISMATCH, 0, "reply differs from"
+				    " the request at byte %zu of %zu",
+				    c->got + d + 1, c->len);
+				return;
+			}
+		}
+		if (take < n) {
+			fail(l, c, R_MISMATCH, 0, "reply longer than the"
+			    " request (%zu bytes)", c->len);
+			return;
+		}
+		if (l->print)
+			memcpy(c->buf + l->reqmax + c->got, p, take);
+		c->got += take;
+		p += take;
+		n -= take;
+		if (c->got == c->len)
+			reply_done(l, c);
+		else
+			timer_set(l, c, up_now_ns());
+	}
+}
+
+/* Reads what arrived on c: replies, the server's close, or an error. */
+static void
+readable(struct load *l, struct conn *c)
+{
+	ssize_t n;
+	int err;
+
+	for (;;) {
+		n = up_recv(c->fd, l->rbuf, RECV_SIZE, 0);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				return;
+			err = errno;
+			fail(l, c, reason_of(err), err, "read %s: %s",
+			    l->o->where, strerror(err));
+			return;
+		}
+		if (n == 0) {
+			if (c->state == C_DRAIN)
+				finish(l, c);
+			else if (c->state == C_BUSY && c->got > 0)
+				fail(l, c, R_CLOSED, 0, "the server closed the"
+				    " connection after %zu of the %zu bytes of"
+				    " the reply", c->got, c->len);
+			else if (c->state == C_BUSY)
+				fail(l, c, R_CLOSED, 0, "the server closed the"
+				    " connection before the reply");
+			else
+				fail(l, c, R_CLOSED, 0, "the server closed the"
+				    " connection before request %lu",
+				    c->done + 1);
+			return;
+		}
+		take_reply(l, c, l->rbuf, (size_t)n);
+		if (c->state == C_DONE || n < RECV_SIZE)
+			return;
+	}
+}
+
+/* Handles what the engine reported for c. */
+static void
+handle(struct load *l, struct conn *c, int events)
+{
+	switch (c->state) {
+	case C_CONNECTING:
+		connect_done(l, c);
+		break;
+	case C_IDLE:
+	case C_BUSY:
+	case C_DRAIN:
+		if (events & UP_EV_READ)
+			readable(l, c);
+		if (c->state == C_BUSY && (events & UP_EV_WRITE) &&
+		    c->sent < c->len)
+			try_send(l, c);
+		break;
+	default:		/* closed since it was reported */
+		break;
+	}
+}
+
+/* Fails every connection whose deadline has passed. */
+static void
+expire(struct load *l, int64_t now)
+{
+	char t[32];
+	struct conn *c;
+
+	while ((c = l->thead) != NULL && c->deadline <= now) {
+		up_format_time(l->o->timeout_ns, t, sizeof(t));
+		switch (c->state) {
+		case C_CONNECTING:
+			fail(l, c, R_TIMEOUT, ETIMEDOUT, "connect %s: no"
+			    " answer within %s", l->o->where, t);
+			break;
+		case C_BUSY:
+			fail(l, c, R_TIMEOUT, ETIMEDOUT, c->got == 0 ?
+			    "no reply within %s" : "reply stalled for %s", t);
+			break;
+		default:
+			fail(l, c, R_TIMEOUT, ETIMEDOUT, "the server did not"
+			    " close the connection within %s of the last"
+			    " reply", t);
+			break;
+		}
+	}
+}
+
+/* ---- SIGINT ------------------------------------------------------------ */
+
+static void
+on_sigint(int signo)
+{
+	(void)signo;
+	got_sigint = 1;
+}
+
+/*
+ * Makes SIGINT end the run early (see the top of the file) instead of the
+ * process; with no SA_RESTART, the engine's wait returns EINTR at once.
+ * Returns 0 or -1 with errno.
+ */
+static int
+catch_sigint(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigint;
+	sigemptyset(&sa.sa_mask);
+	return sigaction(SIGINT, &sa, NULL);
+}
+
+/*
+ * SIGINT came: no connection starts and no request is sent from now on.
+ * Connections with a request in flight have INTERRUPT_GRACE_NS for its
+ * reply (see interrupt_expire); the others close now.
+ */
+static void
+interrupt_begin(struct load *l)
+{
+	int64_t now = up_now_ns();
+	unsigned long i;
+	struct conn *c;
+
+	l->interrupted = now;
+	for (i = 0; i < l->next; i++) {
+		c = &l->conns[i];
+		if (c->state != C_DONE && c->state != C_BUSY)
+			interrupt_close(l, c, now);
+	}
+}
+
+/* The grace is over: what is still in flight is given up. */
+static void
+interrupt_expire(struct load *l)
+{
+	int64_t now = up_now_ns();
+	unsigned long i;
+
+	for (i = 0; i < l->next; i++)
+		if (l->conns[i].state != C_DONE)
+			interrupt_close(l, &l->conns[i], now);
+}
+
+/* Milliseconds the engine may wait: the next timeout or the grace's end. */
+static int
+wait_ms(const struct load *l)
+{
+	int ms = l->thead != NULL ? up_ms_until(l->thead->deadline) : -1;
+	int grace;
+
+	if (l->interrupted == 0)
+		return ms;
+	grace = up_ms_until(l->interrupted + INTERRUPT_GRACE_NS);
+	return ms < 0 || grace < ms ? grace : ms;
+}
+
+/* ---- start and end ----------------------------------------------------- */
+
+/*
+ * Resolves the server's name into l->addrs. Returns 0, or -1 after
+ * saying why.
+ */
+static int
+resolve(struct load *l)
+{
+	struct addrinfo hints, *res, *ai;
+	int gai;
+
+	memset(&hints, 0, sizeof(hints));
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	if ((gai = up_resolve(l->o->host, l->o->port, &hints, &res)) != 0) {
+		fprintf(stderr, "upclient: connect %s: %s\n", l->o->where,
+		    gai == EAI_SYSTEM ? strerror(errno) : gai_strerror(gai));
+		return -1;
+	}
+	for (ai = res; ai != NULL && l->naddrs < MAX_ADDRS; ai = ai->ai_next) {
+		if (ai->ai_addrlen > sizeof(l->addrs[0].ss))
+			continue;
+		memcpy(&l->addrs[l->naddrs].ss, ai->ai_addr, ai->ai_addrlen);
+		l->addrs[l->naddrs].len = ai->ai_addrlen;
+		up_format_addr(ai->ai_addr, l->addrs[l->naddrs].text,
+		    sizeof(l->addrs[0].text));
+		l->naddrs++;
+	}
+	freeaddrinfo(res);
+	if (l->naddrs == 0) {
+		fprintf(stderr, "upclient: connect %s: no usable address\n",
+		    l->o->where);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Raises the soft descriptor limit to the hard one and checks that the
+ * connections open at once (all of them, or -j of them) fit. Returns 0,
+ * or -1 after saying why.
+ */
+static int
+enough_descriptors(unsigned long clients, unsigned long open)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+		fprintf(stderr, "upclient: getrlimit: %s\n", strerror(errno));
+		return -1;
+	}
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < (rlim_t)open + SPARE_FDS) {
+		fprintf(stderr, "upclient: %s %lu needs %lu descriptors, the"
+		    " limit is %llu (ulimit -n)\n", open < clients ? "-j" :
+		    "-c", open, open + SPARE_FDS,
+		    (unsigned long long)rl.rlim_cur);
+		return -1;
+	}
+	return 0;
+}
+
+/* Prints the summary of -s in "key: value" lines; see upclient(1). */
+static void
+print_stats(struct load *l, FILE *f)
+{
+	double secs = (double)(l->end - l->start) / 1e9;
+	uint64_t errors = 0;
+	int r;
+
+	for (r = 0; r < R_COUNT; r++)
+		errors += l->errors[r];
+	fprintf(f, "connections: %lu\n", l->o->clients);
+	fprintf(f, "connections_open_max: %lu\n", l->open_max);
+	fprintf(f, "requests: %llu\n", (unsigned long long)l->answered);
+	fprintf(f, "requests_unanswered: %llu\n",
+	    (unsigned long long)l->unanswered);
+	fprintf(f, "errors: %llu\n", (unsigned long long)errors);
+	for (r = 0; r < R_COUNT; r++)
+		fprintf(f, "errors_%s: %llu\n", reason_names[r],
+		    (unsigned long long)l->errors[r]);
+	fprintf(f, "wall_s: %.6f\n", secs);
+	fprintf(f, "requests_per_s: %.1f\n",
+	    secs > 0 ? (double)l->answered / secs : 0.0);
+	fprintf(f, "latency_p50_ms: %.3f\n",
+	    (double)hist_percentile(&l->hist, 50) / 1e3);
+	fprintf(f, "latency_p90_ms: %.3f\n",
+	    (double)hist_percentile(&l->hist, 90) / 1e3);
+	fprintf(f, "latency_p99_ms: %.3f\n",
+	    (double)hist_percentile(&l->hist, 99) / 1e3);
+	fprintf(f, "latency_max_ms: %.3f\n", (double)l->hist.max_us / 1e3);
+}
+
+/*
+ * Prints the timeline and the statistics asked for on standard error,
+ * gathered first so that they leave in one write.
+ */
+static void
+report(struct load *l)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	if (!l->o->timeline && !l->o->stats)
+		return;
+	if ((f = open_memstream(&text, &len)) == NULL) {
+		fprintf(stderr, "upclient: open_memstream: %s\n",
+		    strerror(errno));
+		return;
+	}
+	if (l->interrupted != 0)
+		fprintf(f, "upclient: interrupted after %.3f s: the"
+		    " replies until then\n",
+		    (double)(l->interrupted - l->start) / 1e9);
+	if (l->o->timeline)
+		timeline_print(l->tl, f, l->end);
+	if (l->o->stats)
+		print_stats(l, f);
+	if (fclose(f) == 0)
+		up_write_all(STDERR_FILENO, text, len);
+	free(text);
+}
+
+/* Allocates what the run needs; 0, or -1 after saying why. */
+static int
+setup(struct load *l, const struct load_options *o)
+{
+	unsigned long i;
+	int row;
+
+	l->o = o;
+	l->print = o->text != NULL;
+	l->reqmax = o->text != NULL ? o->textlen + PAYLOAD_NUMBERS_MAX :
+	    (size_t)o->random + 1;
+	l->bufsize = l->reqmax * (l->print ? 2 : 1);
+	if (l->bufsize < sizeof(char *))
+		l->bufsize = sizeof(char *);
+	if (resolve(l) == -1 || enough_descriptors(o->clients,
+	    o->jobs != 0 && o->jobs < o->clients ? o->jobs : o->clients) == -1)
+		return -1;
+	if (o->text == NULL && payload_init() == -1) {
+		fprintf(stderr, "upclient: %s: %s\n", payload_source(),
+		    strerror(errno));
+		return -1;
+	}
+	l->conns = calloc(o->clients, sizeof(*l->conns));
+	l->rbuf = malloc(RECV_SIZE);
+	l->out = malloc(OUT_SIZE);
+	if (l->conns == NULL || l->rbuf == NULL || l->out == NULL) {
+		fprintf(stderr, "upclient: %s\n", strerror(ENOMEM));
+		return -1;
+	}
+	for (i = 0; i < o->clients; i++) {
+		l->conns[i].id = i + 1;
+		l->conns[i].fd = -1;
+		l->conns[i].row = -1;
+	}
+	l->start = up_now_ns();
+	if (o->timeline) {
+		if ((l->tl = timeline_new(o->clients, l->start)) == NULL) {
+			fprintf(stderr, "upclient: %s\n", strerror(errno));
+			return -1;
+		}
+		for (row = 0; row < timeline_rows(l->tl); row++)
+			l->conns[timeline_conn(l->tl, row) - 1].row = row;
+	}
+	if ((l->ev = up_ev_new(BACKEND)) == NULL) {
+		fprintf(stderr, "upclient: %s: %s\n", BACKEND,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Frees what setup() allocated. */
+static void
+cleanup(struct load *l)
+{
+	char *b;
+
+	while ((b = l->free_bufs) != NULL) {
+		l->free_bufs = *(char **)(void *)b;
+		free(b);
+	}
+	up_ev_free(l->ev);
+	free(l->byfd);
+	timeline_free(l->tl);
+	free(l->conns);
+	free(l->rbuf);
+	free(l->out);
+}
+
+/*
+ * The load mode: connects in batches, lets the engine say which one can
+ * move, and ends when every connection is closed. Returns the exit
+ * status.
+ */
+int
+load_run(const struct load_options *o)
+{
+	struct up_ev_fired *fired;
+	struct load l;
+	uint64_t errors = 0;
+	struct conn *c;
+	int i, n, r, status;
+
+	memset(&l, 0, sizeof(l));
+	if (setup(&l, o) == -1 || catch_sigint() == -1) {
+		cleanup(&l);
+		return 1;
+	}
+	for (;;) {
+		if (got_sigint && l.interrupted == 0)
+			interrupt_begin(&l);
+		if (l.interrupted != 0 &&
+		    up_now_ns() >= l.interrupted + INTERRUPT_GRACE_NS)
+			interrupt_expire(&l);
+		while (l.interrupted == 0 && l.connecting < CONNECT_BATCH &&
+		    l.next < o->clients &&
+		    (o->jobs == 0 || l.running < o->jobs))
+			start_connect(&l, &l.conns[l.next++]);
+		out_flush(&l);
+		if (l.active == 0 &&
+		    (l.next == o->clients || l.interrupted != 0))
+			break;
+		n = up_ev_wait(l.ev, wait_ms(&l), &fired);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			fprintf(stderr, "upclient: %s: %s\n", BACKEND,
+			    strerror(errno));
+			cleanup(&l);
+			return 1;
+		}
+		for (i = 0; i < n; i++)
+			if ((c = fd_conn(&l, fired[i].fd)) != NULL)
+				handle(&l, c, fired[i].events);
+		if (l.thead != NULL)
+			expire(&l, up_now_ns());
+	}
+	l.end = up_now_ns();
+
+	for (r = 0; r < R_COUNT; r++)
+		errors += l.errors[r];
+	if (l.shown > SHOWN_ERRORS)
+		fprintf(stderr, "upclient: %llu more failures not described"
+		    " (-s counts them, -v logs them)\n",
+		    (unsigned long long)(l.shown - SHOWN_ERRORS));
+	report(&l);
+	status = errors > 0 || l.out_failed ? 1 : 0;
+	if (l.interrupted != 0)
+		status = EXIT_INTERRUPTED;
+	cleanup(&l);
+	return status;
+}

@@ -1,0 +1,199 @@
+/*
+ * signal.c: SIGINT and SIGTERM as a stop request, one per process.
+ *
+ * The handler only sets a flag and writes one byte to a pipe (both are
+ * async-signal-safe; errno is saved around the write). Nobody ever reads
+ * the pipe, so once written it stays readable: every poll(2) that watches
+ * it, in any thread, wakes up and sees the stop, with no race between
+ * checking a flag and blocking.
+ *
+ * Each process has a pipe of its own. A child made by up_fork() gets a new
+ * one and keeps only the read end of its parent's: a signal to the child
+ * stops the child alone, a signal to the parent stops the parent and,
+ * through the pipe they still watch, every child. (One shared pipe would
+ * let a SIGTERM to any child stop the whole server.)
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "core/core.h"
+
+/*
+ * Read by every thread, so a lock-free atomic rather than a volatile
+ * sig_atomic_t, which is only safe between a handler and the thread it
+ * interrupts; C11 lets a handler store to a lock-free atomic.
+ */
+static atomic_int stop_requested;
+static int stop_pipe[2] = { -1, -1 };	/* this process's own stop */
+static int parent_stop = -1;		/* the read end of the parent's */
+
+/* 1 when the read end fd of a stop pipe has a byte waiting, else 0. */
+static int
+readable(int fd)
+{
+	struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+	return fd >= 0 && poll(&pfd, 1, 0) == 1;
+}
+
+static void
+on_stop_signal(int signo)
+{
+	int saved = errno;
+	char c = 0;
+	ssize_t n;
+
+	(void)signo;
+	atomic_store(&stop_requested, 1);
+	n = write(stop_pipe[1], &c, 1);	/* a full pipe is readable already */
+	(void)n;
+	errno = saved;
+}
+
+/* pipe(2), both ends non-blocking and close-on-exec; 0 or -1. */
+static int
+nonblocking_pipe(int fds[2])
+{
+#ifdef UP_LINUX
+	return pipe2(fds, O_CLOEXEC | O_NONBLOCK);
+#else
+	int saved;
+
+	if (pipe(fds) == -1)
+		return -1;
+	if (up_fd_setup(fds[0], 1) == 0 && up_fd_setup(fds[1], 1) == 0)
+		return 0;
+	saved = errno;
+	close(fds[0]);
+	close(fds[1]);
+	errno = saved;
+	return -1;
+#endif
+}
+
+int
+up_signals_init(void)
+{
+	struct sigaction sa;
+
+	if (stop_pipe[0] == -1 && nonblocking_pipe(stop_pipe) == -1)
+		return -1;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_IGN;
+	if (sigaction(SIGPIPE, &sa, NULL) == -1)
+		return -1;
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = 0;	/* no SA_RESTART: blocking calls see EINTR */
+	if (sigaction(SIGINT, &sa, NULL) == -1 ||
+	    sigaction(SIGTERM, &sa, NULL) == -1)
+		return -1;
+	return 0;
+}
+
+/*
+ * In a new child: the parent's pipe becomes the one to watch, and the
+ * child's signals go to a pipe of its own. Should no pipe be had (out of
+ * descriptors), the child's signals still set the flag and interrupt its
+ * poll(2) with EINTR; only a signal landing between a check of the flag
+ * and the poll could then go unseen until the next event.
+ */
+static void
+own_stop(void)
+{
+	int fds[2];
+
+	if (stop_pipe[0] == -1)
+		return;
+	if (parent_stop != -1)		/* a grandchild watches its parent */
+		close(parent_stop);
+	parent_stop = stop_pipe[0];
+	close(stop_pipe[1]);
+	if (nonblocking_pipe(fds) == -1)
+		fds[0] = fds[1] = -1;
+	stop_pipe[0] = fds[0];
+	stop_pipe[1] = fds[1];
+	if (readable(parent_stop))
+		atomic_store(&stop_requested, 1);
+}
+
+/*
+ * fork(2) with SIGINT and SIGTERM blocked until the child has its own
+ * stop, so that a signal meant for the child never lands on its parent's
+ * pipe. Returns what fork(2) returns.
+ */
+pid_t
+up_fork(void)
+{
+	sigset_t block, old;
+	pid_t pid;
+	int saved;
+
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigprocmask(SIG_BLOCK, &block, &old);
+	pid = fork();
+	saved = errno;
+	if (pid == 0)
+		own_stop();
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	errno = saved;
+	return pid;
+}
+
+int
+up_stopping(void)
+{
+	return atomic_load(&stop_requested);
+}
+
+int
+up_stop_fd(void)
+{
+	return stop_pipe[0];
+}
+
+int
+up_parent_stop_fd(void)
+{
+	return parent_stop;
+}
+
+/*
+ * Waits for fd, or for the stop pipes; see up.h. A child process learns
+ * of its parent's stop here, through the read end it kept.
+ */
+int
+up_wait(int fd, short events, int timeout_ms)
+{
+	struct pollfd pfd[3];
+	nfds_t n = 1;
+	int r;
+
+	pfd[0].fd = fd;
+	pfd[0].events = events;
+	pfd[0].revents = 0;
+	if (stop_pipe[0] >= 0) {
+		pfd[n].fd = stop_pipe[0];
+		pfd[n++].events = POLLIN;
+	}
+	if (parent_stop >= 0) {
+		pfd[n].fd = parent_stop;
+		pfd[n++].events = POLLIN;
+	}
+	r = poll(pfd, n, timeout_ms);
+	if (r <= 0)
+		return r;
+	if ((n > 1 && pfd[1].revents != 0) ||
+	    (n > 2 && pfd[2].revents != 0))
+		atomic_store(&stop_requested, 1);
+	if (pfd[0].revents != 0)
+		return 1;
+	return UP_WAIT_STOP;
+}

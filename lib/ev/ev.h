@@ -1,0 +1,114 @@
+/*
+ * ev.h: the event engine of the event-loop programs (ev.c, and a file
+ * per readiness mechanism: select.c, poll.c, epoll.c, kqueue.c), and the
+ * timer queues that go with it (timeq.c): what upserver-poll and
+ * upclient's load mode wait on.
+ */
+#ifndef UP_EV_H
+#define UP_EV_H
+
+#include "core/core.h"
+
+/* ---- ev.c: which descriptors are ready ------------------------------- */
+
+/*
+ * One small API over select(2), poll(2), epoll(7) and kqueue(2): say which
+ * descriptors to watch for what, wait, and get back the ready ones. The
+ * mechanisms differ in what each wait costs (see up(7)); the engine hides
+ * that from the caller, so one program runs on any of them.
+ */
+#define UP_EV_READ	0x1
+#define UP_EV_WRITE	0x2
+
+/*
+ * A ready descriptor. A hangup or an error is reported as every direction
+ * fd is watched for, so the read or write that follows meets it. With
+ * kqueue the same fd may come twice in one batch, once per direction.
+ */
+struct up_ev_fired {
+	int	fd;
+	int	events;		/* UP_EV_READ and/or UP_EV_WRITE */
+};
+
+struct up_ev;
+
+/*
+ * A new engine on the named backend ("select", "poll", "epoll",
+ * "kqueue"), or NULL with errno: EINVAL for a name that is none of these,
+ * ENOSYS for one this build or system does not have.
+ */
+struct up_ev *up_ev_new(const char *backend);
+void	up_ev_free(struct up_ev *ev);
+
+/* The backends this build has, as "select, poll, epoll". */
+const char *up_ev_backends(void);
+
+/*
+ * The descriptors a backend can watch are those below this number:
+ * FD_SETSIZE for select, INT_MAX for the others (their limit is the
+ * process's descriptor limit); -1 for an unknown or absent backend.
+ */
+int	up_ev_max_fd(const char *backend);
+
+/*
+ * Watches fd for mask (UP_EV_READ | UP_EV_WRITE), replacing what it was
+ * watched for; mask 0 stops watching it, which must be done before fd is
+ * closed. Costs nothing when mask is unchanged. 0, or -1 with errno
+ * (EINVAL for select and a descriptor not below FD_SETSIZE).
+ */
+int	up_ev_set(struct up_ev *ev, int fd, int mask);
+
+/*
+ * Makes room for watching any descriptor below nfds, so that up_ev_set
+ * allocates no memory for them: a server calls it before accepting, so as
+ * never to hold a connection it cannot watch. 0, or -1 with errno.
+ */
+int	up_ev_reserve(struct up_ev *ev, int nfds);
+
+/*
+ * Waits at most timeout_ms milliseconds (-1: until something is ready)
+ * and points *fired at the ready descriptors, valid until the next call.
+ * Returns how many (0 on timeout), or -1 with errno (EINTR: a signal).
+ */
+int	up_ev_wait(struct up_ev *ev, int timeout_ms, struct up_ev_fired **fired);
+
+/* ---- timeq.c: deadlines that are all the same distance away --------- */
+
+/*
+ * A timer queue: entries in deadline order, for waits that all last the
+ * same time (a delay, an idle timeout, a linger): appending at the tail
+ * keeps it sorted, so the next deadline is always at the head, and every
+ * operation is O(1), where a heap or a timer wheel would be for
+ * deadlines that differ. An entry is on one queue at most; it is put in
+ * the structure it times (UP_CONTAINER_OF gets that back).
+ */
+struct up_timer {
+	struct up_timer	*prev, *next;
+	struct up_timeq	*q;		/* the queue it is on, or NULL */
+	int64_t		 deadline;	/* when its wait ends */
+};
+
+struct up_timeq {
+	struct up_timer	*head, *tail;
+};
+
+/* Moves t to the tail of q (off any queue it was on), due at deadline. */
+void	up_timeq_push(struct up_timeq *q, struct up_timer *t,
+	    int64_t deadline);
+
+/* Takes t off its queue, if it is on one. */
+void	up_timer_cancel(struct up_timer *t);
+
+/* The head of q when it is due at now, else NULL. */
+struct up_timer *up_timeq_due(const struct up_timeq *q, int64_t now);
+
+/* The deadline of q's head, or INT64_MAX when q is empty. */
+int64_t	up_timeq_next(const struct up_timeq *q);
+
+/*
+ * Milliseconds from now to deadline (INT64_MAX: none), rounded up, as
+ * an up_ev_wait timeout: -1 for none, 0 when it has passed.
+ */
+int	up_ev_timeout(int64_t deadline, int64_t now);
+
+#endif /* UP_EV_H */

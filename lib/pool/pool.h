@@ -1,0 +1,100 @@
+/*
+ * pool.h: workers in processes of their own, for -w: the pool of worker
+ * processes under a supervising parent (pool.c), as upserver-fork -w and
+ * upserver-poll -w run them, and what the event loops of upserver-poll
+ * -w share (loops.c).
+ */
+#ifndef UP_POOL_H
+#define UP_POOL_H
+
+#include "robust/robust.h"
+
+/* ---- pool.c: a fixed pool of worker processes ------------------------- */
+
+/*
+ * Sleeps until done(arg) says so, until timeout_ms passes (-1: no
+ * limit), or (stop_too) until a stop is requested. Returns 1, or 0 for a
+ * stop. A SIGCHLD that comes meanwhile wakes it (ppoll/pselect unblock
+ * it atomically), so done() may count children reaped by a handler.
+ */
+int	up_sleep_until(int (*done)(long), long arg, int timeout_ms,
+	    int stop_too);
+
+/*
+ * Runs a pool of n worker processes until a stop: like fork(2), it
+ * returns 1 in each new worker, with *index its place in the pool
+ * (0..n-1, a replacement taking the place of the one it replaces), and
+ * the worker then serves and exits. In the parent it returns 0 once
+ * stopped and every worker has ended, or -1 with errno when the pool
+ * cannot start. A worker that ends is logged as "error <addr> op=worker
+ * pid=N exit=S|signal=NAME", then died(index, arg) is called (died may
+ * be NULL), and it is replaced, after a backoff if workers die young.
+ * A worker gets SIGTERM should the parent die. SIGCHLD stays blocked in
+ * the parent.
+ */
+int	up_pool_run(const char *addr, long n, void (*died)(long, void *),
+	    void *arg, long *index);
+
+/* ---- loops.c: what the event loops of upserver-poll -w share ---------- */
+
+struct up_loops;
+
+/*
+ * Shared state for n event loops (processes forked after it) serving at
+ * most max_conns connections in all, with a wake-up pipe per loop.
+ * Returns NULL with errno.
+ */
+struct up_loops *up_loops_new(long n, long max_conns);
+
+/*
+ * In loop i's process, as it starts: marks it alive with no connections
+ * and closes the others' read ends. Returns the descriptor to watch for
+ * reading: readable when another loop wants this one to look again
+ * (up_loops_may_accept, up_loops_granted); up_loops_drain empties it.
+ */
+int	up_loops_enter(struct up_loops *g, long i);
+void	up_loops_drain(struct up_loops *g, long i);
+
+/*
+ * 1 when loop i may accept: fewer than max_conns in all, and no live
+ * loop serves fewer than it. When 0, the loop is woken once that may
+ * have changed.
+ */
+int	up_loops_may_accept(struct up_loops *g, long i);
+
+/*
+ * Reserves a place for one more connection in loop i before accepting
+ * it: 1, or 0 when up_loops_may_accept would say 0. unreserve gives the
+ * place back: an accept that found nobody, or a connection closed.
+ */
+int	up_loops_reserve(struct up_loops *g, long i);
+void	up_loops_unreserve(struct up_loops *g, long i);
+
+/*
+ * The queued lock of --counter mutex, across loops, as an event loop
+ * takes it without ever blocking: a request that finds it held waits
+ * in q, this loop's queue of waiters in ticket order (the ticket is the
+ * timer's deadline), and the lock is handed on in ticket order across
+ * every loop. No call blocks for longer than a few instructions.
+ *
+ * up_loops_acquire: 1 when t holds the lock now, 0 when it waits in q.
+ * up_loops_release: releases it; returns the waiter of this loop that
+ * holds it now, or NULL (another loop's, woken, or nobody's).
+ * up_loops_handed: once woken, the waiter of this loop the lock was
+ * handed to, taken off q, or NULL (should nobody wait here any more,
+ * the lock is handed on at once rather than held by no one).
+ */
+int	up_loops_acquire(struct up_loops *g, long i, struct up_timeq *q,
+	    struct up_timer *t);
+struct up_timer *up_loops_release(struct up_loops *g, long i,
+	    struct up_timeq *q);
+struct up_timer *up_loops_handed(struct up_loops *g, long i,
+	    struct up_timeq *q);
+
+/*
+ * In the parent, once loop i has died: its connections are gone, and a
+ * lock it held or waited for passes on.
+ */
+void	up_loops_died(struct up_loops *g, long i);
+
+#endif /* UP_POOL_H */

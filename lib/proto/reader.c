@@ -1,0 +1,151 @@
+/*
+ * reader.c: a connection's requests, read from its socket into a bounded
+ * buffer that the framing cuts (frame.c). The blocking servers wait in
+ * up_reader_next; the event loop reads once a turn with up_reader_fill
+ * and allocates nothing for a connection that sends nothing.
+ */
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <poll.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/proto.h"
+
+/* A buffer of max_line bytes: the most a connection ever holds. */
+int
+up_reader_init(struct up_reader *r, size_t max_line)
+{
+	r->buf = malloc(max_line);
+	if (r->buf == NULL)
+		return -1;
+	r->frame = up_request_length;
+	r->cap = max_line;
+	r->start = r->end = 0;
+	r->eof = 0;
+	return 0;
+}
+
+void
+up_reader_free(struct up_reader *r)
+{
+	free(r->buf);
+	r->buf = NULL;
+}
+
+size_t
+up_reader_pending(const struct up_reader *r)
+{
+	return r->buf != NULL ? r->end - r->start : 0;
+}
+
+/*
+ * The next request, reading until one is complete. When the server is
+ * stopping, only what has already arrived is served: a read that would
+ * wait ends the connection with ECANCELED instead.
+ */
+int
+up_reader_next(struct up_reader *r, int fd, int timeout_ms, char **req,
+    size_t *len)
+{
+	size_t n;
+	ssize_t got;
+	int w;
+
+	for (;;) {
+		n = r->frame(r->buf + r->start, r->end - r->start, r->cap,
+		    r->eof);
+		if (n > 0) {
+			*req = r->buf + r->start;
+			*len = n;
+			r->start += n;
+			return 1;
+		}
+		if (r->eof)
+			return 0;
+		/*
+		 * Slide what is left to the front to make room. (Under
+		 * --framing read nothing is left: each read lands in an
+		 * empty buffer and is one request.)
+		 */
+		if (r->start > 0) {
+			memmove(r->buf, r->buf + r->start, r->end - r->start);
+			r->end -= r->start;
+			r->start = 0;
+		}
+		w = up_wait(fd, POLLIN, up_stopping() ? 0 : timeout_ms);
+		if (w == -1 && errno == EINTR)
+			continue;
+		if (w == -1)
+			return -1;
+		if (w == 0 || w == UP_WAIT_STOP) {
+			errno = up_stopping() ? ECANCELED : ETIMEDOUT;
+			return -1;
+		}
+		got = up_read(fd, r->buf + r->end, r->cap - r->end);
+		if (got == -1)
+			return -1;
+		if (got == 0)
+			r->eof = 1;
+		r->end += (size_t)got;
+	}
+}
+
+ssize_t
+up_reader_fill(struct up_reader *r, int fd, size_t max)
+{
+	size_t first = max < UP_FIRST_BUF ? max : UP_FIRST_BUF, cap;
+	ssize_t n;
+	char *p, byte;
+
+	if (r->buf == NULL) {
+		/*
+		 * One byte peeked first: a client that sent nothing costs no
+		 * buffer, and one the memory cannot be found for loses none.
+		 */
+		if ((n = recv(fd, &byte, 1, MSG_PEEK)) <= 0) {
+			if (n == 0)
+				r->eof = 1;
+			return n;
+		}
+		if ((r->buf = malloc(first)) == NULL)
+			return -1;
+		r->cap = first;
+		r->start = r->end = 0;
+	}
+	if (r->start > 0) {
+		memmove(r->buf, r->buf + r->start, r->end - r->start);
+		r->end -= r->start;
+		r->start = 0;
+	}
+	if ((r->end == r->cap || r->filled) && r->cap < max) {
+		cap = r->cap * 2 < max ? r->cap * 2 : max;
+		if ((p = realloc(r->buf, cap)) != NULL) {
+			r->buf = p;
+			r->cap = cap;
+		} else if (r->end == r->cap)
+			return -1;	/* nothing read, nothing lost */
+	}
+	n = up_recv(fd, r->buf + r->end, r->cap - r->end, 0);
+	if (n > 0) {
+		r->filled = (size_t)n == r->cap - r->end;
+		r->end += (size_t)n;
+	}
+	if (n == 0)
+		r->eof = 1;
+	return n;
+}
+
+void
+up_reader_shrink(struct up_reader *r)
+{
+	if (r->start < r->end)
+		return;
+	r->start = r->end = 0;
+	if (r->cap > UP_FIRST_BUF && !r->filled) {
+		free(r->buf);
+		r->buf = NULL;
+		r->cap = 0;
+	}
+}

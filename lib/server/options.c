@@ -1,0 +1,309 @@
+/*
+ * options.c: the command line that every server shares, parsed once.
+ *
+ * All four servers take the same options, so one can be swapped for
+ * another in a script; a model that cannot honour one (the sequential
+ * server has no workers) refuses it here with a reason.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "server/server.h"
+
+#define MAX_TIME_NS	(86400LL * UP_NS_PER_SEC)	/* one day */
+#define MAX_CONNS	1000000L
+#define MAX_WORKERS	4096L
+
+/* getopt_long codes of the options with no letter, beyond any char. */
+#define OPT_BACKLOG	1101
+#define OPT_CPU		1102
+#define OPT_FRAMING	1103
+#define OPT_BACKEND	1104
+
+const char up_server_synopsis[] =
+    " [-hqV] [-b addr] [-c n] [-d time] [-p port] [-t time] [-w n]\n"
+    "       [--backend name] [--backlog n] [--counter mode] [--cpu]\n"
+    "       [--framing mode] [--http] [--max-line n]\n";
+
+const char up_server_help[] =
+    "\n"
+    "  -b, --bind ADDR      address to listen on (:: or 0.0.0.0 for all)"
+    " [127.0.0.1]\n"
+    "  -p, --port PORT      port, 0 for any free one [40001]\n"
+    "  -d, --delay TIME     simulated work per request: 1.5, 250ms, 2s, 0"
+    " [1s]\n"
+    "  -c, --max-conns N    connections served at once, more wait"
+    " [model's own]\n"
+    "  -w, --workers N      (fork, thread) a pool of N workers; (poll) N"
+    " loops\n"
+    "  -t, --timeout TIME   close a connection idle this long, 0 never"
+    " [60s]\n"
+    "      --backend NAME   (poll) select, poll, epoll or kqueue [poll]\n"
+    "      --backlog N      the listen(2) backlog, capped by the kernel"
+    " [65535]\n"
+    "      --counter MODE   shared request counter: off, unsafe, mutex,"
+    " atomic [off]\n"
+    "      --cpu            spend the delay computing, not waiting\n"
+    "      --framing MODE   a request is a line, or one read(2): line, read"
+    " [line]\n"
+    "      --http           speak minimal HTTP/1.1 instead of lines\n"
+    "      --max-line N     longest request (HTTP: request head) in one"
+    " piece [65536]\n"
+    "  -q, --quiet          log only listening and stopped\n"
+    "  -h, --help           show this help and exit\n"
+    "  -V, --version        show the version and exit\n";
+
+static const char *const counter_names[] = {
+	"off", "unsafe", "mutex", "atomic"
+};
+
+/* The name of a counter mode. */
+const char *
+up_counter_name(enum up_counter_mode m)
+{
+	return counter_names[m];
+}
+
+/* Writes a reason into errbuf and returns UP_PARSE_ERROR. */
+static int fail(char *, size_t, const char *, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+fail(char *errbuf, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(errbuf, errlen, fmt, ap);
+	va_end(ap);
+	return UP_PARSE_ERROR;
+}
+
+/* Parses a duration option; 0 or UP_PARSE_ERROR with a reason. */
+static int
+time_arg(const char *name, const char *arg, int64_t *ns, char *errbuf,
+    size_t errlen)
+{
+	if (up_parse_time(arg, MAX_TIME_NS, ns) == 0)
+		return 0;
+	if (errno == ERANGE)
+		return fail(errbuf, errlen,
+		    "%s: '%s' is out of range (at most one day)", name, arg);
+	return fail(errbuf, errlen,
+	    "%s: '%s' is not a time (try 1.5, 250ms, 2s or 0)", name, arg);
+}
+
+/* Parses a count option in [min, max]; 0 or UP_PARSE_ERROR. */
+static int
+number_arg(const char *name, const char *arg, long min, long max, long *v,
+    char *errbuf, size_t errlen)
+{
+	if (up_parse_number(arg, min, max, v) == 0)
+		return 0;
+	if (errno == EINVAL)
+		return fail(errbuf, errlen, "%s: '%s' is not a number",
+		    name, arg);
+	return fail(errbuf, errlen, "%s: '%s' is out of range (%ld to %ld)",
+	    name, arg, min, max);
+}
+
+/*
+ * Checks that --backend names an engine this build has, and that -c fits
+ * under its ceiling: select watches descriptors below FD_SETSIZE only, so
+ * an explicit -c beyond that is refused, and the default is lowered to it
+ * (the listening line shows max-conns=). 0 or UP_PARSE_ERROR.
+ */
+static int
+backend_check(struct up_options *o, int explicit_conns, char *errbuf,
+    size_t errlen)
+{
+	int max_fd = up_ev_max_fd(o->backend);
+	long most;
+
+	if (max_fd == -1 && errno == ENOSYS)
+		return fail(errbuf, errlen, "--backend: %s is not available"
+		    " in this build (it has %s)", o->backend,
+		    up_ev_backends());
+	if (max_fd == -1)
+		return fail(errbuf, errlen, "--backend: unknown backend '%s'"
+		    " (%s)", o->backend, up_ev_backends());
+	most = (long)max_fd - UP_RESERVED_FDS;
+	if (o->max_conns <= most)
+		return UP_PARSE_OK;
+	if (explicit_conns)
+		return fail(errbuf, errlen, "--max-conns: %ld is more than"
+		    " %s can watch: its bitmaps stop at FD_SETSIZE (%d)"
+		    " descriptors, so at most %ld connections (or use"
+		    " --backend poll)", o->max_conns, o->backend, max_fd,
+		    most);
+	o->max_conns = most;
+	return UP_PARSE_OK;
+}
+
+int
+up_server_options(struct up_options *o, const struct up_model *m, int argc,
+    char **argv, char *errbuf, size_t errlen)
+{
+	static const struct option longopts[] = {
+		{ "bind",	required_argument,	NULL, 'b' },
+		{ "max-conns",	required_argument,	NULL, 'c' },
+		{ "delay",	required_argument,	NULL, 'd' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "port",	required_argument,	NULL, 'p' },
+		{ "quiet",	no_argument,		NULL, 'q' },
+		{ "timeout",	required_argument,	NULL, 't' },
+		{ "version",	no_argument,		NULL, 'V' },
+		{ "workers",	required_argument,	NULL, 'w' },
+		{ "counter",	required_argument,	NULL, 'C' },
+		{ "http",	no_argument,		NULL, 'T' },
+		{ "max-line",	required_argument,	NULL, 'L' },
+		{ "backend",	required_argument,	NULL, OPT_BACKEND },
+		{ "backlog",	required_argument,	NULL, OPT_BACKLOG },
+		{ "cpu",	no_argument,		NULL, OPT_CPU },
+		{ "framing",	required_argument,	NULL, OPT_FRAMING },
+		{ NULL,		0,			NULL, 0 }
+	};
+	long n, port;
+	size_t i;
+	int ch, explicit_conns = 0;
+
+	/* an event loop's connections are descriptors: as many as fit */
+	o->max_conns = m->event_loop ? up_fd_room(m->max_conns) :
+	    m->max_conns;
+	o->bind = UP_DEFAULT_BIND;
+	o->port = UP_DEFAULT_PORT;
+	o->delay_ns = UP_NS_PER_SEC;
+	o->workers = 0;
+	o->timeout_ns = 60 * UP_NS_PER_SEC;
+	o->counter = UP_COUNTER_OFF;
+	o->max_line = UP_DEFAULT_MAX_LINE;
+	o->quiet = 0;
+	o->http = 0;
+	o->backend = m->event_loop ? "poll" : NULL;
+	o->framing = UP_FRAMING_LINE;
+	o->cpu = 0;
+	o->backlog = -1;
+
+	opterr = 0;	/* the library does not print: we explain below */
+#ifdef __GLIBC__
+	optind = 0;	/* glibc: a full reset, for a caller that parses twice */
+#else
+	optind = 1;
+#endif
+	while ((ch = getopt_long(argc, argv, ":b:c:d:hp:qt:Vw:", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 'b':
+			o->bind = optarg;
+			break;
+		case 'c':
+			if (number_arg("--max-conns", optarg, 1, MAX_CONNS, &n,
+			    errbuf, errlen) != 0)
+				return UP_PARSE_ERROR;
+			if (!m->one_at_a_time)
+				o->max_conns = n;
+			explicit_conns = 1;
+			break;
+		case 'd':
+			if (time_arg("--delay", optarg, &o->delay_ns, errbuf,
+			    errlen) != 0)
+				return UP_PARSE_ERROR;
+			break;
+		case 'h':
+			return UP_PARSE_HELP;
+		case 'p':
+			if (number_arg("--port", optarg, 0, 65535, &port,
+			    errbuf, errlen) != 0)
+				return UP_PARSE_ERROR;
+			o->port = optarg;
+			break;
+		case 'q':
+			o->quiet = 1;
+			break;
+		case 't':
+			if (time_arg("--timeout", optarg, &o->timeout_ns,
+			    errbuf, errlen) != 0)
+				return UP_PARSE_ERROR;
+			break;
+		case 'V':
+			return UP_PARSE_VERSION;
+		case 'w':
+			if (!m->workers)
+				return fail(errbuf, errlen,
+				    "--workers: the %s model has no worker pool",
+				    m->name);
+			if (number_arg("--workers", optarg, 1, MAX_WORKERS,
+			    &o->workers, errbuf, errlen) != 0)
+				return UP_PARSE_ERROR;
+			break;
+		case 'C':
+			for (i = 0; i < sizeof(counter_names) /
+			    sizeof(counter_names[0]); i++)
+				if (strcmp(optarg, counter_names[i]) == 0)
+					break;
+			if (i == sizeof(counter_names) / sizeof(counter_names[0]))
+				return fail(errbuf, errlen,
+				    "--counter: unknown mode '%s' (off, unsafe, "
+				    "mutex or atomic)", optarg);
+			o->counter = (enum up_counter_mode)i;
+			break;
+		case 'T':
+			o->http = 1;
+			break;
+		case 'L':
+			if (number_arg("--max-line", optarg, 1, UP_MAX_MAX_LINE,
+			    &n, errbuf, errlen) != 0)
+				return UP_PARSE_ERROR;
+			o->max_line = (size_t)n;
+			break;
+		case OPT_BACKEND:
+			if (!m->event_loop)
+				return fail(errbuf, errlen,
+				    "--backend: the %s model has no event loop",
+				    m->name);
+			o->backend = optarg;
+			break;
+		case OPT_BACKLOG:
+			if (number_arg("--backlog", optarg, 0, UP_BACKLOG,
+			    &o->backlog, errbuf, errlen) != 0)
+				return UP_PARSE_ERROR;
+			break;
+		case OPT_CPU:
+			o->cpu = 1;
+			break;
+		case OPT_FRAMING:
+			if (strcmp(optarg, "line") == 0)
+				o->framing = UP_FRAMING_LINE;
+			else if (strcmp(optarg, "read") == 0)
+				o->framing = UP_FRAMING_READ;
+			else
+				return fail(errbuf, errlen,
+				    "--framing: unknown mode '%s' (line or read)",
+				    optarg);
+			break;
+		case ':':
+			return fail(errbuf, errlen, "option %s needs a value",
+			    argv[optind - 1]);
+		default:
+			if (optopt != 0) {
+				char opt[3] = { '-', (char)optopt, '\0' };
+				return fail(errbuf, errlen,
+				    "unknown option %s", opt);
+			}
+			return fail(errbuf, errlen, "unknown option %s",
+			    argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return fail(errbuf, errlen, "unexpected argument '%s'",
+		    argv[optind]);
+	if (o->http && o->framing == UP_FRAMING_READ)
+		return fail(errbuf, errlen, "--framing read: an HTTP request "
+		    "is framed by its head, not by reads");
+	if (o->backend != NULL)
+		return backend_check(o, explicit_conns, errbuf, errlen);
+	return UP_PARSE_OK;
+}

@@ -1,0 +1,116 @@
+/*
+ * serve.c: one connection from accept to close, for the blocking models.
+ *
+ * The sequential, fork and thread servers differ only in who calls
+ * up_serve() and how many run at once; the service itself is here once.
+ * Each step blocks: the read until a whole request is in, the work, the
+ * send until the reply is out. The protocol (what a request is, what its
+ * reply is, what comes after) is proto/service.c's, as for the event
+ * loop, which does the same steps without ever blocking.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "server/server.h"
+
+/*
+ * Does the work of request r: logs "received" as it begins (in mutex
+ * mode, once the lock is ours), with the counter as the request read
+ * it, spends the delay, and returns the counter as the request left it.
+ */
+static long
+work(struct up_server *s, const struct up_conn *c, const struct up_request *r)
+{
+	long seen;
+
+	seen = up_work_begin(s->shared, s->opt.counter);
+	up_log_received(c->peer, c->who, r->len,
+	    s->opt.counter != UP_COUNTER_OFF, seen);
+	up_work_spend(s->opt.delay_ns, s->opt.cpu);
+	return up_work_end(s->shared, s->opt.counter, seen);
+}
+
+/* The reason a read or a send failed, as "closed" says it. */
+static const char *
+failure(const struct up_conn *c, const char *op, int err)
+{
+	if (err == ETIMEDOUT)
+		return "idle";
+	if (err == ECANCELED)
+		return "stop";
+	up_log_error(c->peer, c->who, op, err);
+	return "error";
+}
+
+unsigned long
+up_serve(struct up_server *s, struct up_conn *c)
+{
+	const struct up_options *o = &s->opt;
+	const char *reason = NULL;
+	int tmo = up_timeout_ms(o->timeout_ns);
+	unsigned long served = 0;
+	struct up_request r;
+	struct up_reader in;
+	char *req, *out = NULL, *p;
+	size_t len, cap = 0, pending;
+	long count;
+	int rc;
+
+	if (up_reader_init(&in, o->max_line) == -1) {
+		up_log_error(c->peer, c->who, "malloc", errno);
+		reason = "error";
+		goto out;
+	}
+	in.frame = s->proto.frame;
+	for (;;) {
+		rc = up_reader_next(&in, c->fd, tmo, &req, &len);
+		if (rc == 0)
+			break;		/* the client is done */
+		if (rc == -1) {
+			reason = failure(c, "read", errno);
+			break;
+		}
+		up_request_open(&s->proto, &r, req, len);
+		if (r.room > cap) {
+			if ((p = realloc(out, r.room)) == NULL) {
+				up_log_error(c->peer, c->who, "malloc", errno);
+				reason = "error";
+				break;
+			}
+			out = p;
+			cap = r.room;
+		}
+		/* a request refused (HTTP) costs no work */
+		count = 0;
+		if (r.status == 200)
+			count = work(s, c, &r);
+		else
+			up_log_received(c->peer, c->who, r.len, 0, 0);
+		up_request_reply(&s->proto, &r, out);
+		/* a client that takes none of its reply for -t is idle too */
+		if (up_send_all(c->fd, r.reply, r.replylen, tmo) == -1) {
+			reason = failure(c, "write", errno);
+			break;
+		}
+		served++;
+		if (r.status == 200)
+			atomic_fetch_add(&s->shared->requests, 1);
+		up_log_responded(c->peer, c->who, r.body,
+		    up_request_status(&s->proto, &r),
+		    o->counter != UP_COUNTER_OFF && r.status == 200, count);
+		if (r.next == UP_NEXT_LINGER) {
+			up_linger_close(c->fd);
+			break;
+		}
+	}
+out:
+	/* A line the client began and never ended is lost: say so. */
+	pending = reason != NULL ? up_reader_pending(&in) : 0;
+	up_reader_free(&in);
+	free(out);
+	close(c->fd);
+	c->fd = -1;
+	up_log_closed(c->peer, c->who, served, reason, pending);
+	return served;
+}

@@ -1,0 +1,210 @@
+/*
+ * server.c: what every server does at start and at stop, so that the file
+ * of each model holds its model and little else.
+ */
+#include <sys/resource.h>
+#include <sys/socket.h>
+
+#include <errno.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "server/server.h"
+
+/* The name a binary was called by, without its directory. */
+static const char *
+basename_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash != NULL ? slash + 1 : path;
+}
+
+/* Lets the process open as many descriptors as its hard limit allows. */
+static void
+raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+long
+up_fd_room(long want)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 &&
+	    rl.rlim_max != RLIM_INFINITY &&
+	    rl.rlim_max < (rlim_t)want + UP_RESERVED_FDS)
+		return rl.rlim_max > 2 * UP_RESERVED_FDS ?
+		    (long)rl.rlim_max - UP_RESERVED_FDS : UP_RESERVED_FDS;
+	return want;
+}
+
+/* Fills s->msg and s->exit for a server that is not to run; -1. */
+static int
+not_to_run(struct up_server *s, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+not_to_run(struct up_server *s, int status, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->msg, sizeof(s->msg), fmt, ap);
+	va_end(ap);
+	s->exit = status;
+	return -1;
+}
+
+int
+up_server_start(struct up_server *s, const struct up_model *m, int argc,
+    char **argv)
+{
+	const char *name = basename_of(argv[0]);
+	struct sockaddr_storage ss;
+	char err[256], where[320], delay[32], extra[128] = "";
+	socklen_t len = sizeof(ss);
+	size_t n;
+	int gai;
+
+	s->model = m;
+	s->lfd = -1;
+	switch (up_server_options(&s->opt, m, argc, argv, err, sizeof(err))) {
+	case UP_PARSE_HELP:
+		return not_to_run(s, 0, "usage: %s%s%s", name,
+		    up_server_synopsis, up_server_help);
+	case UP_PARSE_VERSION:
+		return not_to_run(s, 0, "%s (up) %s\n", name, UP_VERSION);
+	case UP_PARSE_ERROR:
+		return not_to_run(s, 2, "%s: %s\nusage: %s%s", name, err,
+		    name, up_server_synopsis);
+	default:
+		break;
+	}
+	s->proto.frame = up_framer(s->opt.http, s->opt.framing);
+	s->proto.max_line = s->opt.max_line;
+	s->proto.http = s->opt.http;
+	up_log_quiet(s->opt.quiet);
+	raise_nofile();
+	if (up_signals_init() == -1)
+		return not_to_run(s, 1, "%s: signals: %s\n", name,
+		    strerror(errno));
+	if ((s->shared = up_shared_new(m->processes)) == NULL)
+		return not_to_run(s, 1, "%s: shared memory: %s\n", name,
+		    strerror(errno));
+	s->lfd = up_listen(s->opt.bind, s->opt.port, (int)s->opt.backlog,
+	    &gai);
+	up_format_hostport(s->opt.bind, s->opt.port, where, sizeof(where));
+	if (s->lfd == -1)
+		return not_to_run(s, 1, "%s: bind %s: %s\n", name, where,
+		    gai != 0 ? gai_strerror(gai) : strerror(errno));
+	if (getsockname(s->lfd, (struct sockaddr *)&ss, &len) == -1)
+		return not_to_run(s, 1, "%s: getsockname %s: %s\n", name,
+		    where, strerror(errno));
+	up_format_addr((struct sockaddr *)&ss, s->addr, sizeof(s->addr));
+
+	/* What differs from the defaults, and changes what a client sees. */
+	n = 0;
+	if (s->opt.workers > 0)
+		n += (size_t)snprintf(extra + n, sizeof(extra) - n,
+		    " workers=%ld", s->opt.workers);
+	if (s->opt.http)
+		n += (size_t)snprintf(extra + n, sizeof(extra) - n,
+		    " proto=http");
+	if (s->opt.framing == UP_FRAMING_READ)
+		n += (size_t)snprintf(extra + n, sizeof(extra) - n,
+		    " framing=read");
+	if (s->opt.cpu)
+		n += (size_t)snprintf(extra + n, sizeof(extra) - n,
+		    " work=cpu");
+	if (s->opt.backlog >= 0)
+		snprintf(extra + n, sizeof(extra) - n, " backlog=%ld",
+		    s->opt.backlog);
+	up_log("listening", s->addr, "model=%s pid=%ld delay=%s "
+	    "max-conns=%ld%s counter=%s%s%s", m->name, (long)getpid(),
+	    up_format_time(s->opt.delay_ns, delay, sizeof(delay)),
+	    s->opt.max_conns, extra, up_counter_name(s->opt.counter),
+	    s->opt.backend != NULL ? " backend=" : "",
+	    s->opt.backend != NULL ? s->opt.backend : "");
+	return 0;
+}
+
+/*
+ * Accepts one connection, waiting in poll(2) on the listening socket and
+ * the stop pipe. The listening socket is non-blocking so that when several
+ * processes or threads wait on it, those that lose the race go back to
+ * waiting instead of blocking in accept(2) past a stop request.
+ */
+int
+up_accept(int lfd, struct up_conn *c)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, r;
+
+	for (;;) {
+		if (up_stopping())
+			return 0;
+		r = up_wait(lfd, POLLIN, -1);
+		if (r == UP_WAIT_STOP)
+			return 0;
+		if (r == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		len = sizeof(ss);
+		fd = up_accept_fd(lfd, (struct sockaddr *)&ss, &len, 0);
+		if (fd >= 0)
+			break;
+		if (errno != EAGAIN && !up_accept_transient(errno))
+			return -1;	/* EAGAIN: another worker took it */
+	}
+	c->fd = fd;
+	up_format_addr((struct sockaddr *)&ss, c->peer, sizeof(c->peer));
+	c->who[0] = '\0';
+	return 1;
+}
+
+int
+up_server_accept(struct up_server *s, struct up_conn *c)
+{
+	int r;
+
+	while ((r = up_accept(s->lfd, c)) == -1) {
+		/*
+		 * Out of descriptors or memory: the waiting client stays in
+		 * the backlog. Say so, and wait a moment (or for a stop)
+		 * for a connection to end, instead of spinning on accept.
+		 */
+		up_log_error(s->addr, NULL, "accept", errno);
+		if (up_wait(up_stop_fd(), POLLIN, 100) > 0)
+			return 0;
+	}
+	return r;
+}
+
+int
+up_server_stop(struct up_server *s)
+{
+	unsigned long requests = atomic_load(&s->shared->requests);
+
+	close(s->lfd);
+	s->lfd = -1;
+	if (s->opt.counter != UP_COUNTER_OFF)
+		up_log("stopped", s->addr, "requests=%lu count=%ld", requests,
+		    atomic_load(&s->shared->count));
+	else
+		up_log("stopped", s->addr, "requests=%lu", requests);
+	return 0;
+}

@@ -1,0 +1,213 @@
+/*
+ * server.h: the top layer of libup, what the servers share: their
+ * options (options.c), start and stop (server.c), the simulated work and
+ * the shared counter (work.c), and the blocking service of a connection
+ * (serve.c) that upserver-seq, -fork and -thread call. What is left in
+ * bin/ is the model itself.
+ */
+#ifndef UP_SERVER_H
+#define UP_SERVER_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "core/core.h"
+#include "proto/proto.h"
+#include "ev/ev.h"
+#include "robust/robust.h"
+#include "pool/pool.h"
+
+#define UP_MSG_MAX		4096
+
+/* ---- options.c: the options every server shares ---------------------- */
+
+enum up_counter_mode {
+	UP_COUNTER_OFF,
+	UP_COUNTER_UNSAFE,
+	UP_COUNTER_MUTEX,
+	UP_COUNTER_ATOMIC
+};
+
+struct up_options {
+	const char	*bind;		/* -b: address to listen on */
+	const char	*port;		/* -p: port, "0" for any */
+	int64_t		 delay_ns;	/* -d: simulated work per request */
+	long		 max_conns;	/* -c: connections served at once */
+	long		 workers;	/* -w: fixed pool size, 0 for none */
+	int64_t		 timeout_ns;	/* -t: idle timeout, 0 for never */
+	enum up_counter_mode counter;	/* --counter */
+	size_t		 max_line;	/* --max-line */
+	int		 quiet;		/* -q */
+	int		 http;		/* --http */
+	const char	*backend;	/* --backend: poll only, else NULL */
+	enum up_framing	 framing;	/* --framing */
+	int		 cpu;		/* --cpu: the delay is spent computing */
+	long		 backlog;	/* --backlog, or -1 for UP_BACKLOG */
+};
+
+/*
+ * A model, as its binary describes itself to the library: its name, its
+ * default -c, and what it takes beyond the options every server takes.
+ */
+struct up_model {
+	const char	*name;		/* "seq", "fork", "thread", "poll" */
+	long		 max_conns;	/* the default of -c */
+	int		 workers;	/* it takes -w */
+	int		 event_loop;	/* it takes --backend (default poll) */
+	int		 one_at_a_time;	/* it serves one connection anyway */
+	int		 processes;	/* it forks: shared state is MAP_SHARED */
+};
+
+/*
+ * Descriptors an event-loop server keeps for itself (standard streams,
+ * the stop pipe, the listener, the engine): with select, -c may be at
+ * most FD_SETSIZE minus these.
+ */
+#define UP_RESERVED_FDS		16
+
+enum up_parse_result {
+	UP_PARSE_ERROR = -1,	/* message in errbuf: print usage, exit 2 */
+	UP_PARSE_OK = 0,
+	UP_PARSE_HELP,		/* -h: print usage to stdout, exit 0 */
+	UP_PARSE_VERSION	/* -V: print the version, exit 0 */
+};
+
+/*
+ * Fills *o from the command line, with model m's defaults and the
+ * contract's; an option m does not take is refused with a message that
+ * says why. On UP_PARSE_ERROR a one-line reason is in errbuf.
+ */
+int	up_server_options(struct up_options *o, const struct up_model *m,
+	    int argc, char **argv, char *errbuf, size_t errlen);
+
+/*
+ * The usage of every server: the synopsis follows "usage: NAME" (shown on
+ * a usage error and by -h), the option list follows it for -h only.
+ */
+extern const char up_server_synopsis[];
+extern const char up_server_help[];
+
+/* The name of a counter mode: "off", "unsafe", "mutex", "atomic". */
+const char *up_counter_name(enum up_counter_mode m);
+
+/* ---- work.c: the simulated work and the shared counter ---------------- */
+
+/*
+ * State shared by everyone serving requests: threads of one process, or
+ * (allocated with across_processes) every process forked after it.
+ */
+struct up_shared {
+	atomic_ulong	requests;	/* replies sent, for "stopped" */
+	atomic_long	count;		/* the counter of --counter */
+	pthread_mutex_t	lock;		/* held by --counter mutex */
+};
+
+/*
+ * Maps a zeroed struct up_shared, in memory that child processes share
+ * when across_processes is set (MAP_SHARED), with its mutex made
+ * process-shared then. Returns NULL with errno.
+ */
+struct up_shared *up_shared_new(int across_processes);
+
+/*
+ * One request's simulated work is up_work_begin, up_work_spend, then
+ * up_work_end, with the counter updated as its mode says (see work.c).
+ *
+ * up_work_begin starts it: in mutex mode it waits for the lock. Returns
+ * the counter as this request found it (the tutorial's "before" count),
+ * or 0 when the counter is off.
+ */
+long	up_work_begin(struct up_shared *sh, enum up_counter_mode mode);
+
+/*
+ * Spends the delay: waiting (sleeping), or with cpu computing until the
+ * calling thread has used delay_ns of CPU time.
+ */
+void	up_work_spend(int64_t delay_ns, int cpu);
+
+/*
+ * Ends it: unsafe and mutex write back seen + 1 (mutex then releases the
+ * lock), atomic adds one. Returns the counter after this request, or 0
+ * when the counter is off.
+ */
+long	up_work_end(struct up_shared *sh, enum up_counter_mode mode,
+	    long seen);
+
+/*
+ * Computes, in a loop the compiler cannot remove, until the calling
+ * thread has used ns nanoseconds of CPU time (its CPU clock, or the
+ * process's where there is none per thread).
+ */
+void	up_compute_ns(int64_t ns);
+
+/* ---- server.c: what every server does at start and stop ------------- */
+
+/*
+ * A connection just accepted: its socket (blocking), the peer's address
+ * as text, and a tag the model adds to every log line ("pid=7", "tid=3").
+ */
+struct up_conn {
+	int	fd;
+	char	peer[UP_PEER_MAX];
+	char	who[32];
+};
+
+/*
+ * Waits for a connection on the (non-blocking) listening socket lfd while
+ * watching for a stop request. Returns 1 with *c filled (c->fd blocking,
+ * close-on-exec), 0 when the server is asked to stop, or -1 with errno for
+ * a real problem (EMFILE, ENFILE, ENOBUFS, ENOMEM); transient failures
+ * (a client that reset while waiting, EINTR) are retried here.
+ */
+int	up_accept(int lfd, struct up_conn *c);
+
+struct up_server {
+	struct up_options opt;
+	struct up_proto	 proto;		/* what opt says of the protocol */
+	const struct up_model *model;
+	int		 lfd;		/* the listening socket */
+	char		 addr[UP_PEER_MAX]; /* its address, real port */
+	struct up_shared *shared;	/* requests served, the counter */
+	int		 exit;		/* see up_server_start */
+	char		 msg[UP_MSG_MAX];
+};
+
+/*
+ * Parses the options as model m takes them, sets up signals, raises the
+ * descriptor limit to its hard maximum, listens, and logs "listening".
+ * Returns 0 when the server is ready to run. Returns -1 when it is not
+ * to run, with s->exit the status to exit with and s->msg the text to
+ * print: on standard output for 0 (-h, -V), else on standard error (2 a
+ * usage error, 1 a failure such as a port that cannot be had).
+ */
+int	up_server_start(struct up_server *s, const struct up_model *m,
+	    int argc, char **argv);
+
+/*
+ * up_accept() for the blocking models: a descriptor shortage (EMFILE,
+ * ENFILE, ENOBUFS, ENOMEM) is logged and waited out for a moment, so the
+ * loop never spins. Returns 1 with *c filled, or 0 when stopping.
+ */
+int	up_server_accept(struct up_server *s, struct up_conn *c);
+
+/*
+ * want, or fewer when the hard descriptor limit (to which the soft one is
+ * raised at start) cannot hold that many connections besides
+ * UP_RESERVED_FDS: an event loop's default for -c.
+ */
+long	up_fd_room(long want);
+
+/* Closes the listening socket and logs "stopped"; returns exit status 0. */
+int	up_server_stop(struct up_server *s);
+
+/* ---- serve.c: one connection, start to end, for the blocking models --- */
+
+/*
+ * Serves c until the client's end of stream, the idle timeout, an error
+ * or a stop request; logs "received" and "responded" for each request,
+ * "error" if one occurs and "closed" at the end; closes c->fd. Returns
+ * the number of requests answered.
+ */
+unsigned long up_serve(struct up_server *s, struct up_conn *c);
+
+#endif /* UP_SERVER_H */

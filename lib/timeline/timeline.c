@@ -1,0 +1,288 @@
+/*
+ * timeline.c: the picture of connections over time that upclient -T and
+ * uptimeline draw, one row per connection on one shared time axis.
+ *
+ * The picture is what the tutorials' five terminals showed: against the
+ * sequential server four clients are served one delay apart, a
+ * staircase; against a concurrent server all at once, one column.
+ *
+ * Memory stays bounded however long the run: each row is recorded in
+ * UP_TL_CELLS cells of one shared width, and when time runs past the last
+ * cell every row folds pairs of cells into one and the width doubles.
+ * A cell holds the flags of everything that happened in it (the states
+ * and moments of up.h); a drawing asks for the flags of a span of time and
+ * gets the cells of that span folded together the same way.
+ *
+ * Nothing here prints: the callers lay out the text or the SVG.
+ */
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "timeline/timeline.h"
+
+#define FIRST_WIDTH	1000		/* ns per cell to begin with */
+
+struct up_tl_row {
+	int64_t		 last;		/* time of its latest event */
+	enum up_tl_state state;		/* since then */
+	unsigned char	*cells;		/* UP_TL_CELLS flags */
+};
+
+struct up_timeline {
+	int64_t		 start;		/* ns of time 0 */
+	int64_t		 width;		/* ns per cell */
+	int		 nrows, cap;
+	struct up_tl_row *rows;
+};
+
+struct up_timeline *
+up_timeline_new(int64_t start_ns)
+{
+	struct up_timeline *tl;
+
+	if ((tl = calloc(1, sizeof(*tl))) == NULL)
+		return NULL;
+	tl->start = start_ns;
+	tl->width = FIRST_WIDTH;
+	return tl;
+}
+
+void
+up_timeline_free(struct up_timeline *tl)
+{
+	int i;
+
+	if (tl == NULL)
+		return;
+	for (i = 0; i < tl->nrows; i++)
+		free(tl->rows[i].cells);
+	free(tl->rows);
+	free(tl);
+}
+
+int
+up_timeline_add_row(struct up_timeline *tl)
+{
+	struct up_tl_row *r;
+	int cap;
+
+	if (tl->nrows == tl->cap) {
+		if (tl->cap > INT32_MAX / 2) {
+			errno = ENOMEM;
+			return -1;
+		}
+		cap = tl->cap ? 2 * tl->cap : 16;
+		if ((r = realloc(tl->rows, (size_t)cap * sizeof(*r))) == NULL)
+			return -1;
+		tl->rows = r;
+		tl->cap = cap;
+	}
+	r = &tl->rows[tl->nrows];
+	if ((r->cells = calloc(1, UP_TL_CELLS)) == NULL)
+		return -1;
+	r->last = tl->start;
+	r->state = UP_TL_NONE;
+	return tl->nrows++;
+}
+
+int
+up_timeline_rows(const struct up_timeline *tl)
+{
+	return tl->nrows;
+}
+
+/* Halves the resolution: every pair of cells becomes one, on every row. */
+static void
+fold(struct up_timeline *tl)
+{
+	unsigned char *c;
+	int i, b;
+
+	for (i = 0; i < tl->nrows; i++) {
+		c = tl->rows[i].cells;
+		for (b = 0; b < UP_TL_CELLS / 2; b++)
+			c[b] = c[2 * b] | c[2 * b + 1];
+		memset(c + UP_TL_CELLS / 2, 0, UP_TL_CELLS / 2);
+	}
+	tl->width *= 2;
+}
+
+/* The cell of time t (before the start counts as the start), folding. */
+static int
+cell_of(struct up_timeline *tl, int64_t t)
+{
+	int64_t d = t - tl->start;
+
+	if (d < 0)
+		d = 0;
+	while (d / tl->width >= UP_TL_CELLS)
+		fold(tl);
+	return (int)(d / tl->width);
+}
+
+void
+up_timeline_event(struct up_timeline *tl, int row, int64_t t, int marks,
+    enum up_tl_state state)
+{
+	struct up_tl_row *r = &tl->rows[row];
+	int b, from, to;
+
+	if (t < r->last)	/* out of order: it happened at the last */
+		t = r->last;
+	to = cell_of(tl, t);
+	from = cell_of(tl, r->last);	/* after folding for t */
+	if (r->state != UP_TL_NONE)
+		for (b = from; b <= to; b++)
+			r->cells[b] |= (unsigned char)r->state;
+	r->cells[to] |= (unsigned char)marks;
+	r->state = state;
+	r->last = t;
+}
+
+void
+up_timeline_end(struct up_timeline *tl, int64_t end_ns)
+{
+	int i;
+
+	for (i = 0; i < tl->nrows; i++)
+		if (tl->rows[i].state != UP_TL_NONE)
+			up_timeline_event(tl, i, end_ns, 0, UP_TL_NONE);
+}
+
+int
+up_timeline_flags(const struct up_timeline *tl, int row, int64_t a,
+    int64_t z)
+{
+	const unsigned char *c = tl->rows[row].cells;
+	int64_t from, to, b;
+	int flags = 0;
+
+	/*
+	 * The span takes the cells that begin in it, so that each cell
+	 * shows in one span only; a span narrower than a cell shows the
+	 * cell it lies in.
+	 */
+	if (a < 0)
+		a = 0;
+	from = (a + tl->width - 1) / tl->width;
+	to = (z + tl->width - 1) / tl->width - 1;
+	if (to < from)
+		from = to = a / tl->width;
+	if (from >= UP_TL_CELLS)
+		from = UP_TL_CELLS - 1;
+	if (to >= UP_TL_CELLS)
+		to = UP_TL_CELLS - 1;
+	for (b = from; b <= to; b++)
+		flags |= c[b];
+	return flags;
+}
+
+char
+up_timeline_symbol(int f)
+{
+	if (f & UP_TL_ERROR)
+		return 'x';
+	if ((f & UP_TL_REQUEST) && (f & UP_TL_REPLY))
+		return '*';
+	if (f & UP_TL_REPLY)
+		return '<';
+	if (f & UP_TL_REQUEST)
+		return '>';
+	if (f & UP_TL_BUSY)
+		return '=';
+	if (f & UP_TL_IDLE)
+		return '.';
+	if (f & UP_TL_CONNECTING)
+		return '-';
+	return ' ';
+}
+
+const char *
+up_format_duration(int64_t ns, char *buf, size_t len)
+{
+	if (ns >= 10 * UP_NS_PER_SEC)
+		snprintf(buf, len, "%.1fs", (double)ns / 1e9);
+	else if (ns >= UP_NS_PER_SEC)
+		snprintf(buf, len, "%.3fs", (double)ns / 1e9);
+	else if (ns >= 10000000)
+		snprintf(buf, len, "%.0fms", (double)ns / 1e6);
+	else if (ns >= 1000000)
+		snprintf(buf, len, "%.1fms", (double)ns / 1e6);
+	else
+		snprintf(buf, len, "%.0fus", (double)ns / 1e3);
+	return buf;
+}
+
+const char *
+up_timeline_tick_label(int64_t ns, char *buf, size_t len)
+{
+	if (ns == 0)
+		snprintf(buf, len, "0");
+	else if (ns % (60 * UP_NS_PER_SEC) == 0 && ns >= 120 *
+	    UP_NS_PER_SEC)
+		snprintf(buf, len, "%lldm", (long long)(ns / (60 *
+		    UP_NS_PER_SEC)));
+	else if (ns >= UP_NS_PER_SEC)
+		snprintf(buf, len, "%gs", (double)ns / 1e9);
+	else if (ns >= 1000000)
+		snprintf(buf, len, "%gms", (double)ns / 1e6);
+	else
+		snprintf(buf, len, "%gus", (double)ns / 1e3);
+	return buf;
+}
+
+int64_t
+up_timeline_step(int64_t total, int ticks)
+{
+	int64_t p = 1, ns;
+
+	ns = ticks > 0 && total / ticks > 0 ? total / ticks : 1;
+	while (p <= INT64_MAX / 10) {
+		if (p >= ns)
+			return p;
+		if (2 * p >= ns)
+			return 2 * p;
+		if (5 * p >= ns)
+			return 5 * p;
+		p *= 10;
+	}
+	return p;
+}
+
+void
+up_timeline_axis(char *top, char *ruler, int label, int cols, int64_t total,
+    int ticks)
+{
+	char lab[32];
+	int64_t step, t;
+	int col, free_from = 0, n, width = label + cols;
+
+	if (total <= 0)
+		total = 1;
+	memset(top, ' ', (size_t)width);
+	memset(ruler, ' ', (size_t)label);
+	memset(ruler + label, '-', (size_t)cols);
+	step = up_timeline_step(total, ticks);
+	for (t = 0; t <= total; t += step) {
+		col = label + (int)((double)t / (double)total * cols);
+		if (col >= width)
+			col = width - 1;
+		ruler[col] = '+';
+		up_timeline_tick_label(t, lab, sizeof(lab));
+		n = (int)strlen(lab);
+		if (col >= free_from && col + n <= width) {
+			memcpy(top + col, lab, (size_t)n);
+			free_from = col + n + 1;
+		}
+		if (t > INT64_MAX - step)
+			break;
+	}
+	n = width;
+	while (n > 0 && top[n - 1] == ' ')
+		n--;
+	top[n] = '\0';
+	ruler[width] = '\0';
+}

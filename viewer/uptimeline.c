@@ -1,0 +1,918 @@
+/*
+ * uptimeline: draws any server's event log, one row per connection on a
+ * shared time axis, in the terminal or as SVG.
+ *
+ * It is the picture upclient -T draws, from the other side: what the
+ * server saw. Against upserver-seq four clients make a staircase, each
+ * accepted when the one before it is closed; against upserver-fork they
+ * are all accepted at once and answered together, one column. Any client
+ * will do (the tutorial's, curl, ab), since only the server's log is read.
+ *
+ * Every event is kept (a few words each) and the picture is built anew
+ * from them at each drawing, so that a log read from a pipe can be drawn
+ * again as it grows, on a scale that grows with it.
+ */
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "timeline/timeline.h"
+
+#define PROG		"uptimeline"
+#define LINE_MAX_LEN	4096	/* a longer line is not an event */
+#define ALL_ROWS	40	/* more connections are drawn as a sample */
+#define SAMPLE_ROWS	32
+#define MAX_TICKS	8
+#define MIN_WIDTH	40
+#define MAX_WIDTH	1000
+#define SVG_WIDTH	960
+#define REDRAW_NS	(200 * 1000000LL)
+
+static const char synopsis[] =
+    "[-ahsV] [-w width] [file ...]";
+
+static const char help[] =
+    "Draws servers' event logs (the files, or standard input) as one row per\n"
+    "connection on a shared time axis, from accepted to closed.\n"
+    "\n"
+    "  -a, --absolute   place the logs on one wall clock, from the earliest\n"
+    "                   event of all (default: each from its own first event)\n"
+    "  -s, --svg        write a standalone SVG picture instead of text\n"
+    "  -w, --width N    columns of text (default: $COLUMNS, the terminal's,\n"
+    "                   or 80), or pixels with --svg (default 960)\n"
+    "  -h, --help       print this help and exit\n"
+    "  -V, --version    print the version and exit\n"
+    "\n"
+    "Reading a pipe with a terminal on standard output, the picture is drawn\n"
+    "again as the log grows. Lines that are not events are skipped and\n"
+    "counted on standard error. Exit status: 0 drawn; 1 an input could not be\n"
+    "read or held no event; 2 usage.\n";
+
+struct conn {
+	char		 peer[UP_PEER_MAX];
+	char		 who[32];	/* "pid=12", "tid=3", or "" */
+	int		 open;		/* still matched by its peer */
+	int		 state;		/* since its latest event */
+};
+
+struct event {
+	int64_t		 ns;
+	int		 conn;		/* index in conns */
+	unsigned char	 marks;
+	unsigned char	 state;
+};
+
+/* One log: the lines read so far, turned into connections and events. */
+struct log {
+	const char	*name;		/* as given, "-" for standard input */
+	int		 fd;
+	char		 line[LINE_MAX_LEN];
+	size_t		 len;		/* bytes in line */
+	int		 overlong;	/* skipping the rest of a long line */
+	int		 eof;
+	unsigned long	 skipped;	/* lines that are not events */
+	unsigned long	 nevents;	/* events of any kind */
+	unsigned long	 nreceived;	/* received events (newer servers) */
+	int64_t		 first, last;	/* of the connections' events */
+	char		 model[24];
+	char		 pid[24];
+	struct conn	*conns;
+	int		 nconns, capconns;
+	struct event	*evs;
+	size_t		 nevs, capevs;
+};
+
+static int	absolute;
+
+static void
+usage(FILE *f, int full)
+{
+	fprintf(f, "usage: %s %s\n", PROG, synopsis);
+	if (full)
+		fprintf(f, "\n%s", help);
+}
+
+static void *
+grow(void *p, size_t *cap, size_t size)
+{
+	size_t n = *cap ? 2 * *cap : 64;
+	void *q;
+
+	if (n > SIZE_MAX / size) {
+		errno = ENOMEM;
+		return NULL;
+	}
+	if ((q = realloc(p, n * size)) != NULL)
+		*cap = n;
+	return q;
+}
+
+/* The connection open with peer (the latest one), or -1. */
+static int
+find_conn(const struct log *l, const char *peer)
+{
+	int i;
+
+	for (i = l->nconns - 1; i >= 0; i--)
+		if (l->conns[i].open && strcmp(l->conns[i].peer, peer) == 0)
+			return i;
+	return -1;
+}
+
+/* A new open connection of peer; its index, or -1 with errno. */
+static int
+new_conn(struct log *l, const char *peer)
+{
+	struct conn *c;
+	size_t cap = (size_t)l->capconns;
+
+	if (l->nconns == l->capconns) {
+		if (cap >= INT32_MAX / 2) {
+			errno = ENOMEM;
+			return -1;
+		}
+		if ((c = grow(l->conns, &cap, sizeof(*c))) == NULL)
+			return -1;
+		l->conns = c;
+		l->capconns = (int)cap;
+	}
+	c = &l->conns[l->nconns];
+	memset(c, 0, sizeof(*c));
+	snprintf(c->peer, sizeof(c->peer), "%s", peer);
+	c->open = 1;
+	return l->nconns++;
+}
+
+/* Records one moment of connection i; 0 or -1 with errno. */
+static int
+add_event(struct log *l, int i, int64_t ns, int marks, int state)
+{
+	struct event *e;
+
+	if (l->nevs == l->capevs) {
+		if ((e = grow(l->evs, &l->capevs, sizeof(*e))) == NULL)
+			return -1;
+		l->evs = e;
+	}
+	e = &l->evs[l->nevs++];
+	e->ns = ns;
+	e->conn = i;
+	e->marks = (unsigned char)marks;
+	e->state = (unsigned char)state;
+	return 0;
+}
+
+/*
+ * Takes one line of l: an event of a connection becomes one of its
+ * moments (a server event of a peer never accepted in this log begins a
+ * row there, the log having started late). Returns 0, or -1 with errno
+ * when memory runs out.
+ */
+static int
+take_line(struct log *l, const char *line, size_t len)
+{
+	struct up_event ev;
+	char v[24];
+	int i, marks, state;
+
+	if (len == 0 || (len == 1 && line[0] == '\n'))
+		return 0;
+	if (up_event_parse(line, len, &ev) == -1) {
+		l->skipped++;
+		return 0;
+	}
+	l->nevents++;
+	if (strcmp(ev.name, "listening") == 0) {
+		if (up_event_value(&ev, "model", v, sizeof(v)) == 0)
+			snprintf(l->model, sizeof(l->model), "%s", v);
+		if (up_event_value(&ev, "pid", v, sizeof(v)) == 0)
+			snprintf(l->pid, sizeof(l->pid), "%s", v);
+		return 0;
+	}
+	if (strcmp(ev.name, "accepted") == 0) {
+		marks = 0;
+		state = UP_TL_IDLE;
+	} else if (strcmp(ev.name, "received") == 0) {
+		l->nreceived++;
+		marks = UP_TL_REQUEST;
+		state = UP_TL_BUSY;
+	} else if (strcmp(ev.name, "responded") == 0) {
+		marks = UP_TL_REPLY;
+		state = UP_TL_IDLE;
+	} else if (strcmp(ev.name, "closed") == 0) {
+		marks = 0;
+		state = UP_TL_NONE;
+	} else if (strcmp(ev.name, "error") == 0) {
+		marks = UP_TL_ERROR;
+		state = -1;	/* as it was */
+	} else
+		return 0;	/* listening, stopped, or one to come */
+
+	i = strcmp(ev.name, "accepted") == 0 ? -1 : find_conn(l, ev.peer);
+	if (i == -1) {
+		if (state == -1)	/* the server's own: op=accept */
+			return 0;
+		if ((i = new_conn(l, ev.peer)) == -1)
+			return -1;
+	}
+	if (l->nevs == 0 || ev.ns < l->first)
+		l->first = ev.ns;
+	if (l->nevs == 0 || ev.ns > l->last)
+		l->last = ev.ns;
+	if (state == -1)
+		state = l->conns[i].state;
+	l->conns[i].state = state;
+	if (l->conns[i].who[0] == '\0') {
+		if (up_event_value(&ev, "pid", v, sizeof(v)) == 0)
+			snprintf(l->conns[i].who, sizeof(l->conns[i].who),
+			    "pid=%s", v);
+		else if (up_event_value(&ev, "tid", v, sizeof(v)) == 0)
+			snprintf(l->conns[i].who, sizeof(l->conns[i].who),
+			    "tid=%s", v);
+	}
+	if (state == UP_TL_NONE)
+		l->conns[i].open = 0;
+	return add_event(l, i, ev.ns, marks, state);
+}
+
+/*
+ * Reads what is there from l's descriptor (blocking until something is)
+ * and takes each complete line; at the end of input, the last line even
+ * without its newline. Returns 0, or -1 with errno.
+ */
+static int
+read_log(struct log *l)
+{
+	char buf[65536], *p, *nl, *end;
+	ssize_t n;
+	size_t k;
+
+	if ((n = up_read(l->fd, buf, sizeof(buf))) == -1)
+		return -1;
+	if (n == 0) {
+		l->eof = 1;
+		if (l->overlong)
+			l->skipped++;
+		else if (take_line(l, l->line, l->len) == -1)
+			return -1;
+		l->len = 0;
+		l->overlong = 0;
+		return 0;
+	}
+	for (p = buf, end = buf + n; p < end; p = nl + 1) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		k = (size_t)(nl - p);
+		if (!l->overlong && l->len + k <= sizeof(l->line)) {
+			memcpy(l->line + l->len, p, k);
+			l->len += k;
+		} else
+			l->overlong = 1;
+		if (nl == end)
+			break;
+		if (l->overlong)
+			l->skipped++;
+		else if (take_line(l, l->line, l->len) == -1)
+			return -1;
+		l->len = 0;
+		l->overlong = 0;
+	}
+	return 0;
+}
+
+/* ---- drawing ----------------------------------------------------------- */
+
+struct view {
+	int64_t		 start;		/* of this log, on its own clock */
+	int64_t		 total;		/* ns the axis spans, every log alike */
+	int64_t		 end;		/* where open connections end, ditto */
+	struct up_timeline *tl;
+	int		*rows;		/* the connection of each row */
+	int		 nrows;
+};
+
+/*
+ * Builds the timeline of l with time 0 at start, open connections ending
+ * at end (on l's clock). Rows are every connection, or SAMPLE_ROWS of them
+ * evenly spaced when there are more than ALL_ROWS. Returns 0 or -1.
+ */
+static int
+build(const struct log *l, struct view *v)
+{
+	int *row_of = NULL;
+	size_t i;
+	int r, n;
+
+	n = l->nconns <= ALL_ROWS ? l->nconns : SAMPLE_ROWS;
+	if ((v->tl = up_timeline_new(v->start)) == NULL ||
+	    (v->rows = calloc((size_t)n + 1, sizeof(int))) == NULL ||
+	    (row_of = malloc(((size_t)l->nconns + 1) * sizeof(int))) == NULL)
+		goto fail;
+	for (i = 0; i < (size_t)l->nconns; i++)
+		row_of[i] = -1;
+	for (r = 0; r < n; r++) {
+		if (up_timeline_add_row(v->tl) == -1)
+			goto fail;
+		v->rows[r] = l->nconns <= ALL_ROWS ? r : (int)((long long)r *
+		    (l->nconns - 1) / (n - 1));
+		row_of[v->rows[r]] = r;
+	}
+	v->nrows = n;
+	for (i = 0; i < l->nevs; i++) {
+		const struct event *e = &l->evs[i];
+
+		if ((r = row_of[e->conn]) != -1)
+			up_timeline_event(v->tl, r, e->ns, e->marks,
+			    (enum up_tl_state)e->state);
+	}
+	up_timeline_end(v->tl, v->end);
+	free(row_of);
+	return 0;
+fail:
+	free(row_of);
+	return -1;
+}
+
+static void
+unbuild(struct view *v)
+{
+	up_timeline_free(v->tl);
+	free(v->rows);
+	v->tl = NULL;
+	v->rows = NULL;
+}
+
+/* The first time of every log, the end of every log and the axis span. */
+static void
+place(struct log *logs, int nlogs, int64_t extra, struct view *views)
+{
+	int64_t first = 0, total = 1;
+	int i;
+
+	for (i = 0; i < nlogs; i++)
+		if (logs[i].nevs > 0 && (first == 0 ||
+		    logs[i].first < first))
+			first = logs[i].first;
+	for (i = 0; i < nlogs; i++) {
+		views[i].start = absolute ? first : logs[i].first;
+		views[i].end = logs[i].last + extra;
+		if (logs[i].nevs > 0 && views[i].end - views[i].start > total)
+			total = views[i].end - views[i].start;
+	}
+	for (i = 0; i < nlogs; i++)
+		views[i].total = total;
+}
+
+/* The name of l for people: its file's, or "standard input". */
+static const char *
+display_name(const struct log *l)
+{
+	return strcmp(l->name, "-") == 0 ? "standard input" : l->name;
+}
+
+/* "seq.log: upserver-seq pid 4312, 4 connections" and the span. */
+static void
+heading(const struct log *l, const char *name, char *buf, size_t len)
+{
+	char d[32];
+	int n;
+
+	n = snprintf(buf, len, "%s:", name);
+	if (l->model[0] != '\0' && n >= 0 && (size_t)n < len)
+		n += snprintf(buf + n, len - (size_t)n, " upserver-%s%s%s,",
+		    l->model, l->pid[0] ? " pid " : "", l->pid);
+	if (n >= 0 && (size_t)n < len)
+		n += snprintf(buf + n, len - (size_t)n,
+		    " %d connection%s in %s", l->nconns,
+		    l->nconns == 1 ? "" : "s", up_format_duration(l->nevs ?
+		    l->last - l->first : 0, d, sizeof(d)));
+	/* A server older than the event: its waiting includes serving. */
+	if (l->nconns > 0 && l->nreceived == 0 && n >= 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, " (no received events)");
+}
+
+/* The text after a row: " 127.0.0.1:58620 pid=4312". */
+static int
+row_note(const struct conn *c, char *buf, size_t len)
+{
+	int n;
+
+	n = snprintf(buf, len, " %s%s%s", c->peer, c->who[0] ? " " : "",
+	    c->who);
+	return n < 0 ? 0 : n;
+}
+
+/* The legend and the scale, wrapped to width columns. */
+static void
+legend(FILE *f, int width, const char *column)
+{
+	static const char *items[] = {
+		"> request read", "= being served", "< reply sent", "* both",
+		". connected, waiting for a request", "x error",
+		"blank: not connected", NULL, NULL
+	};
+	char scale[64];
+	int i, at, n;
+
+	snprintf(scale, sizeof(scale), "one column = %s", column);
+	items[7] = scale;
+	fputs("legend:", f);
+	at = 7;
+	for (i = 0; items[i] != NULL; i++) {
+		n = (int)strlen(items[i]);
+		if (at > 8 && at + 2 + n > width) {
+			fputs("\n       ", f);
+			at = 7;
+		}
+		fprintf(f, "%s%s", at == 7 ? " " : "  ", items[i]);
+		at += (at == 7 ? 1 : 2) + n;
+	}
+	fputc('\n', f);
+}
+
+/*
+ * Prints a log's heading cut to width columns: a long file name loses
+ * its directories first.
+ */
+static void
+print_heading(FILE *f, const struct log *l, int width)
+{
+	char head[512];
+	const char *slash;
+
+	heading(l, display_name(l), head, sizeof(head));
+	if ((int)strlen(head) > width && (slash = strrchr(l->name, '/')) !=
+	    NULL)
+		heading(l, slash + 1, head, sizeof(head));
+	fprintf(f, "%.*s\n", width, head);
+}
+
+/* Draws the logs as text, width columns wide. Returns 0 or -1. */
+static int
+draw_text(FILE *f, struct log *logs, int nlogs, struct view *views,
+    int width)
+{
+	char top[MAX_WIDTH + 1], ruler[MAX_WIDTH + 1], line[MAX_WIDTH + 1];
+	char note[UP_PEER_MAX + 40], d[32];
+	int label = 4, notes = 0, cols, i, r, j, n, k;
+	const struct view *v;
+
+	for (i = 0; i < nlogs; i++) {
+		n = snprintf(note, sizeof(note), "%d", logs[i].nconns);
+		if (n > label)
+			label = n;
+		for (r = 0; r < views[i].nrows; r++) {
+			n = row_note(&logs[i].conns[views[i].rows[r]], note,
+			    sizeof(note));
+			if (n > notes)
+				notes = n;
+		}
+	}
+	label++;
+	if (width - label - notes < 20)
+		notes = 0;	/* no room: the bars matter more */
+	cols = width - label - notes;
+	for (i = 0; i < nlogs; i++) {
+		v = &views[i];
+		print_heading(f, &logs[i], width);
+		if (logs[i].nconns > v->nrows)
+			fprintf(f, "(%d of them shown, evenly spaced from the"
+			    " first to the last)\n", v->nrows);
+		up_timeline_axis(top, ruler, label, cols, v->total, MAX_TICKS);
+		memcpy(top, "conn", 4);
+		fprintf(f, "%s\n%s\n", top, ruler);
+		for (r = 0; r < v->nrows; r++) {
+			n = snprintf(line, sizeof(line), "%*d ", label - 1,
+			    v->rows[r] + 1);
+			for (j = 0; j < cols; j++)
+				line[n + j] = up_timeline_symbol(
+				    up_timeline_flags(v->tl, r,
+				    (int64_t)((double)v->total * j / cols),
+				    (int64_t)((double)v->total * (j + 1) /
+				    cols)));
+			n += cols;
+			if (notes > 0) {
+				k = row_note(&logs[i].conns[v->rows[r]], note,
+				    sizeof(note));
+				memcpy(line + n, note, (size_t)k);
+				n += k;
+			}
+			while (n > 0 && line[n - 1] == ' ')
+				n--;
+			fprintf(f, "%.*s\n", n, line);
+		}
+	}
+	legend(f, width, up_format_duration(views[0].total / cols, d,
+	    sizeof(d)));
+	return fflush(f);
+}
+
+/* Writes s with the five characters XML reserves escaped. */
+static void
+xml_text(FILE *f, const char *s)
+{
+	for (; *s != '\0'; s++)
+		switch (*s) {
+		case '&':
+			fputs("&amp;", f);
+			break;
+		case '<':
+			fputs("&lt;", f);
+			break;
+		case '>':
+			fputs("&gt;", f);
+			break;
+		case '"':
+			fputs("&quot;", f);
+			break;
+		case '\'':
+			fputs("&apos;", f);
+			break;
+		default:
+			if ((unsigned char)*s >= ' ' &&
+			    (unsigned char)*s < 0x7f)
+				fputc(*s, f);
+			else
+				fputc('?', f);	/* valid UTF-8 or nothing */
+		}
+}
+
+#define SVG_MARGIN	12
+#define SVG_LABEL	36	/* the connection numbers */
+#define SVG_NOTE	230	/* peer and pid/tid */
+#define SVG_ROW		16
+#define SVG_HEAD	44	/* a log's title and axis */
+#define SVG_GAP		16
+#define SVG_LEGEND	40
+
+static const char *
+state_color(int flags)
+{
+	if (flags & UP_TL_BUSY)
+		return "#4c78a8";
+	if (flags & UP_TL_IDLE)
+		return "#bbbbbb";
+	if (flags & UP_TL_CONNECTING)
+		return "#dddddd";
+	return NULL;
+}
+
+static const char *
+mark_color(int flags)
+{
+	if (flags & UP_TL_ERROR)
+		return "#d62728";
+	if (flags & UP_TL_REPLY)
+		return "#f58518";
+	if (flags & UP_TL_REQUEST)
+		return "#2ca02c";
+	return NULL;
+}
+
+/* One row of pixels: runs of one state as bars, then the moments. */
+static void
+svg_row(FILE *f, const struct view *v, int r, int x0, int y, int pw)
+{
+	const char *c, *run = NULL;
+	int j, from = 0, h;
+
+	for (j = 0; j <= pw; j++) {
+		c = j < pw ? state_color(up_timeline_flags(v->tl, r,
+		    (int64_t)((double)v->total * j / pw),
+		    (int64_t)((double)v->total * (j + 1) / pw))) : NULL;
+		if (c == run)
+			continue;
+		if (run != NULL) {
+			h = strcmp(run, "#4c78a8") == 0 ? 10 : 4;
+			fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" "
+			    "height=\"%d\" fill=\"%s\"/>\n", x0 + from,
+			    y + (SVG_ROW - h) / 2, j - from, h, run);
+		}
+		run = c;
+		from = j;
+	}
+	for (j = 0; j < pw; j++) {
+		c = mark_color(up_timeline_flags(v->tl, r,
+		    (int64_t)((double)v->total * j / pw),
+		    (int64_t)((double)v->total * (j + 1) / pw)));
+		if (c != NULL)
+			fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"2\" "
+			    "height=\"%d\" fill=\"%s\"/>\n", x0 + j - 1, y + 1,
+			    SVG_ROW - 2, c);
+	}
+}
+
+/* Draws the logs as one standalone SVG, width pixels wide. */
+static int
+draw_svg(FILE *f, struct log *logs, int nlogs, struct view *views,
+    int width)
+{
+	char head[512], lab[32], note[UP_PEER_MAX + 40];
+	int height, i, r, x0, pw, notes = SVG_NOTE, y, x;
+	int64_t step, t;
+	const struct view *v;
+
+	x0 = SVG_MARGIN + SVG_LABEL;
+	if (width - x0 - notes - SVG_MARGIN < 100)
+		notes = 0;
+	pw = width - x0 - notes - SVG_MARGIN;
+	height = SVG_MARGIN + SVG_LEGEND;
+	for (i = 0; i < nlogs; i++)
+		height += SVG_HEAD + views[i].nrows * SVG_ROW + SVG_GAP;
+
+	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+	    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
+	    "height=\"%d\" viewBox=\"0 0 %d %d\" font-family=\"monospace\" "
+	    "font-size=\"12\">\n"
+	    "<title>uptimeline</title>\n"
+	    "<rect width=\"100%%\" height=\"100%%\" fill=\"white\"/>\n",
+	    width, height, width, height);
+	y = SVG_MARGIN;
+	for (i = 0; i < nlogs; i++) {
+		v = &views[i];
+		heading(&logs[i], display_name(&logs[i]), head, sizeof(head));
+		fprintf(f, "<text x=\"%d\" y=\"%d\" font-weight=\"bold\">",
+		    SVG_MARGIN, y + 12);
+		xml_text(f, head);
+		if (logs[i].nconns > v->nrows)
+			fprintf(f, " (%d shown)", v->nrows);
+		fprintf(f, "</text>\n");
+		y += 20;
+		step = up_timeline_step(v->total, MAX_TICKS);
+		for (t = 0; t <= v->total; t += step) {
+			x = x0 + (int)((double)t / (double)v->total * pw);
+			up_timeline_tick_label(t, lab, sizeof(lab));
+			fprintf(f, "<text x=\"%d\" y=\"%d\" fill=\"#555555\">"
+			    "%s</text>\n<line x1=\"%d\" y1=\"%d\" x2=\"%d\" "
+			    "y2=\"%d\" stroke=\"#dddddd\"/>\n", x, y + 12, lab,
+			    x, y + 16, x, y + 24 + v->nrows * SVG_ROW);
+			if (t > INT64_MAX - step)
+				break;
+		}
+		y += 24;
+		for (r = 0; r < v->nrows; r++) {
+			fprintf(f, "<text x=\"%d\" y=\"%d\" "
+			    "text-anchor=\"end\">%d</text>\n", x0 - 6, y + 12,
+			    v->rows[r] + 1);
+			svg_row(f, v, r, x0, y, pw);
+			if (notes > 0) {
+				row_note(&logs[i].conns[v->rows[r]], note,
+				    sizeof(note));
+				fprintf(f, "<text x=\"%d\" y=\"%d\" "
+				    "fill=\"#555555\">", x0 + pw + 4, y + 12);
+				xml_text(f, note + 1);
+				fprintf(f, "</text>\n");
+			}
+			y += SVG_ROW;
+		}
+		y += SVG_GAP;
+	}
+	y += 4;
+	fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"20\" height=\"4\" "
+	    "fill=\"#bbbbbb\"/><text x=\"%d\" y=\"%d\">connected, waiting"
+	    " for a request</text>\n", SVG_MARGIN, y + 4, SVG_MARGIN + 26,
+	    y + 9);
+	fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"20\" height=\"10\" "
+	    "fill=\"#4c78a8\"/><text x=\"%d\" y=\"%d\">being served</text>\n",
+	    SVG_MARGIN + 290, y + 1, SVG_MARGIN + 316, y + 9);
+	y += 18;
+	fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"2\" height=\"12\" "
+	    "fill=\"#2ca02c\"/><text x=\"%d\" y=\"%d\">request read</text>\n"
+	    "<rect x=\"%d\" y=\"%d\" width=\"2\" height=\"12\" "
+	    "fill=\"#f58518\"/><text x=\"%d\" y=\"%d\">reply sent</text>\n"
+	    "<rect x=\"%d\" y=\"%d\" width=\"2\" height=\"12\" "
+	    "fill=\"#d62728\"/><text x=\"%d\" y=\"%d\">error</text>\n",
+	    SVG_MARGIN + 9, y, SVG_MARGIN + 26, y + 10,
+	    SVG_MARGIN + 299, y, SVG_MARGIN + 316, y + 10,
+	    SVG_MARGIN + 459, y, SVG_MARGIN + 476, y + 10);
+	fprintf(f, "</svg>\n");
+	return fflush(f);
+}
+
+/* The width of the picture: -w, $COLUMNS, the terminal's, or 80. */
+static int
+text_width(long opt)
+{
+	struct winsize ws;
+	const char *s;
+	long n;
+
+	if (opt > 0)
+		return (int)opt;
+	if ((s = getenv("COLUMNS")) != NULL && up_parse_number(s, MIN_WIDTH,
+	    MAX_WIDTH, &n) == 0)
+		return (int)n;
+	if (ioctl(STDOUT_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+		return ws.ws_col < MIN_WIDTH ? MIN_WIDTH : ws.ws_col >
+		    MAX_WIDTH ? MAX_WIDTH : ws.ws_col;
+	return 80;
+}
+
+/*
+ * Draws every log, open connections reaching extra ns past each log's
+ * last event; clear first wipes the terminal. Returns 0, or -1 with errno.
+ */
+static int
+draw(struct log *logs, int nlogs, int svg, long width, int64_t extra,
+    int clear)
+{
+	struct view *views;
+	int i, r = -1;
+
+	if ((views = calloc((size_t)nlogs, sizeof(*views))) == NULL)
+		return -1;
+	place(logs, nlogs, extra, views);
+	for (i = 0; i < nlogs; i++)
+		if (build(&logs[i], &views[i]) == -1)
+			goto out;
+	if (clear)
+		fputs("\033[H\033[J", stdout);
+	if (svg)
+		r = draw_svg(stdout, logs, nlogs, views, width > 0 ?
+		    (int)width : SVG_WIDTH);
+	else
+		r = draw_text(stdout, logs, nlogs, views, text_width(width));
+out:
+	for (i = 0; i < nlogs; i++)
+		unbuild(&views[i]);
+	free(views);
+	return r;
+}
+
+/* Whether any connection of l is still open. */
+static int
+any_open(const struct log *l)
+{
+	int i;
+
+	for (i = 0; i < l->nconns; i++)
+		if (l->conns[i].open)
+			return 1;
+	return 0;
+}
+
+/*
+ * Reads the one log l from a pipe while a terminal watches: draws it
+ * again at most every REDRAW_NS as it grows (and as its open connections
+ * grow longer), and once more at its end. Ctrl-C stops the reading after
+ * at most a second more of it. Returns 0, or -1 with errno.
+ */
+static int
+live(struct log *l, long width)
+{
+	struct pollfd pfd[2];
+	int64_t now, drawn = 0, seen = up_now_ns(), stop = 0;
+	unsigned long had = 0;
+	int dirty = 1;
+
+	if (up_signals_init() == -1)
+		return -1;
+	pfd[0].fd = l->fd;
+	pfd[0].events = POLLIN;
+	pfd[1].fd = up_stop_fd();
+	pfd[1].events = POLLIN;
+	while (!l->eof) {
+		if (poll(pfd, stop ? 1 : 2, 100) == -1 && errno != EINTR)
+			return -1;
+		now = up_now_ns();
+		if (up_stopping() && stop == 0)
+			stop = now + UP_NS_PER_SEC;
+		if (stop != 0 && now >= stop)
+			break;
+		if (pfd[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+			if (read_log(l) == -1)
+				return -1;
+			if (l->nevents != had) {
+				had = l->nevents;
+				seen = now;
+				dirty = 1;
+			}
+		}
+		if (now - drawn >= REDRAW_NS && (dirty || any_open(l))) {
+			if (draw(l, 1, 0, width, l->nevs ? now - seen : 0,
+			    1) == -1)
+				return -1;
+			drawn = now;
+			dirty = 0;
+		}
+	}
+	return draw(l, 1, 0, width, 0, 1);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "absolute",	no_argument,		NULL, 'a' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ "svg",	no_argument,		NULL, 's' },
+		{ "version",	no_argument,		NULL, 'V' },
+		{ "width",	required_argument,	NULL, 'w' },
+		{ NULL,		0,			NULL, 0 }
+	};
+	struct log *logs;
+	struct stat st;
+	long width = 0;
+	int ch, nlogs, i, svg = 0, status = 0;
+
+	while ((ch = getopt_long(argc, argv, "ahsVw:", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'a':
+			absolute = 1;
+			break;
+		case 'h':
+			usage(stdout, 1);
+			return 0;
+		case 's':
+			svg = 1;
+			break;
+		case 'V':
+			printf("%s (up) %s\n", PROG, UP_VERSION);
+			return 0;
+		case 'w':
+			if (up_parse_number(optarg, MIN_WIDTH, MAX_WIDTH,
+			    &width) == -1) {
+				fprintf(stderr, "%s: --width: '%s' is not a "
+				    "number from %d to %d\n", PROG, optarg,
+				    MIN_WIDTH, MAX_WIDTH);
+				usage(stderr, 0);
+				return 2;
+			}
+			break;
+		default:
+			usage(stderr, 0);
+			return 2;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+
+	nlogs = argc > 0 ? argc : 1;
+	if ((logs = calloc((size_t)nlogs, sizeof(*logs))) == NULL) {
+		fprintf(stderr, "%s: %s\n", PROG, strerror(errno));
+		return 1;
+	}
+	for (i = 0; i < nlogs; i++) {
+		logs[i].name = argc > 0 ? argv[i] : "-";
+		if (strcmp(logs[i].name, "-") == 0)
+			logs[i].fd = STDIN_FILENO;
+		else if ((logs[i].fd = open(logs[i].name, O_RDONLY |
+		    O_CLOEXEC)) == -1) {
+			fprintf(stderr, "%s: %s: %s\n", PROG, logs[i].name,
+			    strerror(errno));
+			logs[i].eof = 1;
+			status = 1;
+		}
+	}
+
+	if (nlogs == 1 && !svg && !logs[0].eof && isatty(STDOUT_FILENO) &&
+	    fstat(logs[0].fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+		if (live(&logs[0], width) == -1) {
+			fprintf(stderr, "%s: %s\n", PROG, strerror(errno));
+			return 1;
+		}
+	} else {
+		for (i = 0; i < nlogs; i++)
+			while (!logs[i].eof)
+				if (read_log(&logs[i]) == -1) {
+					fprintf(stderr, "%s: %s: %s\n", PROG,
+					    logs[i].name, strerror(errno));
+					logs[i].eof = 1;
+					status = 1;
+				}
+		if (draw(logs, nlogs, svg, width, 0, 0) == -1) {
+			fprintf(stderr, "%s: %s\n", PROG, strerror(errno));
+			return 1;
+		}
+	}
+
+	for (i = 0; i < nlogs; i++) {
+		if (logs[i].skipped > 0)
+			fprintf(stderr, "%s: %s%sskipped %lu %s\n", PROG,
+			    argc > 0 ? display_name(&logs[i]) : "",
+			    argc > 0 ? ": " : "",
+			    logs[i].skipped, logs[i].skipped == 1 ?
+			    "line that is not an event" :
+			    "lines that are not events");
+		if (logs[i].nevents == 0 && logs[i].fd != -1) {
+			fprintf(stderr, "%s: %s: no events\n", PROG,
+			    display_name(&logs[i]));
+			status = 1;
+		}
+		if (logs[i].fd > STDIN_FILENO)
+			close(logs[i].fd);
+		free(logs[i].conns);
+		free(logs[i].evs);
+	}
+	free(logs);
+	return status;
+}
