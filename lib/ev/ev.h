@@ -105,6 +105,9 @@ struct up_timer *up_timeq_due(const struct up_timeq *q, int64_t now);
 /* The deadline of q's head, or INT64_MAX when q is empty. */
 int64_t	up_timeq_next(const struct up_timeq *q);
 
+/* The earlier of two deadlines, where 0 stands for none. */
+int64_t	up_earliest(int64_t a, int64_t b);
+
 /*
  * Milliseconds from now to deadline (INT64_MAX: none), rounded up, as
  * an up_ev_wait timeout: -1 for none, 0 when it has passed.

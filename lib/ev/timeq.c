@@ -60,6 +60,14 @@ up_timeq_next(const struct up_timeq *q)
 	return q->head != NULL ? q->head->deadline : INT64_MAX;
 }
 
+int64_t
+up_earliest(int64_t a, int64_t b)
+{
+	if (a == 0 || (b != 0 && b < a))
+		return b;
+	return a;
+}
+
 int
 up_ev_timeout(int64_t deadline, int64_t now)
 {

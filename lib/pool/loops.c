@@ -33,6 +33,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -370,4 +371,34 @@ up_loops_died(struct up_loops *g, long i)
 		wake(g, to);
 	wake_held(g, i);
 	up_loops_drain(g, i);	/* its replacement starts afresh */
+}
+
+/* The parent of -w: a loop died, and its share goes to the others. */
+static void
+died(long i, void *g)
+{
+	up_loops_died(g, i);
+}
+
+int
+up_loops_run(const char *addr, long workers, long max_conns,
+    int (*run)(struct up_loops *, long, const char *, void *), void *arg)
+{
+	struct up_loops *g;
+	char who[32];
+	long index;
+
+	if ((g = up_loops_new(workers > 0 ? workers : 1, max_conns)) == NULL)
+		return -1;
+	if (workers == 0)
+		return run(g, 0, NULL, arg);
+	switch (up_pool_run(addr, workers, died, g, &index)) {
+	case 1:
+		snprintf(who, sizeof(who), "pid=%ld", (long)getpid());
+		_exit(run(g, index, who, arg));
+	case 0:
+		return 0;
+	default:
+		return -1;
+	}
 }

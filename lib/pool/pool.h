@@ -1,8 +1,8 @@
 /*
  * pool.h: workers in processes of their own, for -w: the pool of worker
  * processes under a supervising parent (pool.c), as upserver-fork -w and
- * upserver-poll -w run them, and what the event loops of upserver-poll
- * -w share (loops.c).
+ * upserver-poll -w run them, what the event loops of upserver-poll -w
+ * share (loops.c), and how an event loop accepts (accept.c).
  */
 #ifndef UP_POOL_H
 #define UP_POOL_H
@@ -96,5 +96,52 @@ struct up_timer *up_loops_handed(struct up_loops *g, long i,
  * lock it held or waited for passes on.
  */
 void	up_loops_died(struct up_loops *g, long i);
+
+/*
+ * Runs run(g, index, who, arg): as the only loop when workers is 0,
+ * else as workers loops, each in a process of its own under up_pool_run
+ * (who is "pid=N" there, NULL for the only loop), sharing g for at most
+ * max_conns connections in all. Returns run's result for the only loop;
+ * with workers, 0 in the parent once every loop has ended (a loop's
+ * process exits with run's result). -1 with errno when g or the pool
+ * cannot be had.
+ */
+int	up_loops_run(const char *addr, long workers, long max_conns,
+	    int (*run)(struct up_loops *, long, const char *, void *),
+	    void *arg);
+
+/* ---- accept.c: how an event loop accepts ------------------------------ */
+
+struct up_acceptor {
+	int		 lfd;		/* the listening socket */
+	const char	*addr, *who;	/* for the log */
+	long		 max_conns;	/* -c, in this loop */
+	struct up_slots	*slots;		/* where connections go */
+	size_t		 size;		/* the memory of one */
+	struct up_ev	*ev;		/* the loop's engine */
+	struct up_memory *memory;	/* its memory shortage */
+	struct up_loops	*g;		/* what the loops share */
+	long		 index;		/* this loop's place among them */
+	int64_t		 pause;		/* no accepting until then, or 0 */
+};
+
+/*
+ * 1 when the listener is worth watching at now: no pause (one that is
+ * over ends here), room for one more connection here and across the
+ * loops.
+ */
+int	up_acceptor_open(struct up_acceptor *a, int64_t now);
+
+/*
+ * Accepts the next connection into the memory reserved for it: returns
+ * that memory (zeroed, now held at *fd in a->slots), with *fd its
+ * non-blocking socket and peer (len bytes) its address. NULL when none
+ * is waiting or may be taken, or when accepting pauses (logged).
+ */
+void	*up_acceptor_next(struct up_acceptor *a, int64_t now, int *fd,
+	    char *peer, size_t len);
+
+/* A connection accepted is closed: its place may be taken again. */
+void	up_acceptor_release(struct up_acceptor *a);
 
 #endif /* UP_POOL_H */

@@ -134,6 +134,17 @@ long	up_work_end(struct up_shared *sh, enum up_counter_mode mode,
 	    long seen);
 
 /*
+ * The counter's two halves without the lock, for an event loop that
+ * guards the section its own way: up_count_read returns the counter as
+ * a request finds it; up_count_write writes what the request leaves
+ * (unsafe, mutex: seen + 1; atomic: one more) and returns it, 0 when
+ * the counter is off.
+ */
+long	up_count_read(struct up_shared *sh);
+long	up_count_write(struct up_shared *sh, enum up_counter_mode mode,
+	    long seen);
+
+/*
  * Computes, in a loop the compiler cannot remove, until the calling
  * thread has used ns nanoseconds of CPU time (its CPU clock, or the
  * process's where there is none per thread).

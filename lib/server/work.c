@@ -90,7 +90,7 @@ up_work_begin(struct up_shared *sh, enum up_counter_mode mode)
 		/* FALLTHROUGH */
 	case UP_COUNTER_UNSAFE:
 	case UP_COUNTER_ATOMIC:
-		return atomic_load_explicit(&sh->count, memory_order_relaxed);
+		return up_count_read(sh);
 	case UP_COUNTER_OFF:
 	default:
 		return 0;
@@ -150,19 +150,21 @@ up_work_spend(int64_t delay_ns, int cpu)
 		up_sleep_ns(delay_ns);
 }
 
-/* Ends a request's work; the counter after it (0 when off). */
 long
-up_work_end(struct up_shared *sh, enum up_counter_mode mode, long seen)
+up_count_read(struct up_shared *sh)
+{
+	return atomic_load_explicit(&sh->count, memory_order_relaxed);
+}
+
+long
+up_count_write(struct up_shared *sh, enum up_counter_mode mode, long seen)
 {
 	switch (mode) {
 	case UP_COUNTER_UNSAFE:
-		atomic_store_explicit(&sh->count, seen + 1,
-		    memory_order_relaxed);
-		return seen + 1;
 	case UP_COUNTER_MUTEX:
+		/* whatever others wrote since this request read it is lost */
 		atomic_store_explicit(&sh->count, seen + 1,
 		    memory_order_relaxed);
-		pthread_mutex_unlock(&sh->lock);
 		return seen + 1;
 	case UP_COUNTER_ATOMIC:
 		return atomic_fetch_add(&sh->count, 1) + 1;
@@ -170,4 +172,15 @@ up_work_end(struct up_shared *sh, enum up_counter_mode mode, long seen)
 	default:
 		return 0;
 	}
+}
+
+/* Ends a request's work; the counter after it (0 when off). */
+long
+up_work_end(struct up_shared *sh, enum up_counter_mode mode, long seen)
+{
+	long count = up_count_write(sh, mode, seen);
+
+	if (mode == UP_COUNTER_MUTEX)
+		pthread_mutex_unlock(&sh->lock);
+	return count;
 }

@@ -1,0 +1,96 @@
+/*
+ * accept.c: accepting for an event loop, one loop or several (-w).
+ *
+ * A blocking server accepts when it is free; an event loop must decide
+ * whether to watch the listening socket at all. It does so only while it
+ * may take another connection: below -c, and with -w no more loaded than
+ * the other loops (loops.c); and it accepts a connection only into
+ * memory reserved for it beforehand (memory.c), since a client accepted
+ * with no room could only be closed. Out of memory or descriptors
+ * (EMFILE, ENFILE, ENOBUFS), it stops watching for a while: the
+ * listener stays readable, and watching it would spin the loop.
+ */
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <errno.h>
+#include <unistd.h>
+
+#include "pool/pool.h"
+
+#define PAUSE_NS	(100 * UP_NS_PER_MS)	/* out of descriptors */
+
+/*
+ * The end of a pause. After a malloc failure the memory of the next
+ * connection is tried now, whether one waits or not, so that the
+ * shortage is seen to end; if it fails again, the pause goes on.
+ */
+static void
+resume(struct up_acceptor *a, int64_t now)
+{
+	a->pause = 0;
+	if (!a->memory->sh.active)
+		return;
+	if (up_slots_reserve(a->slots, a->ev, a->size) == -1)
+		a->pause = up_memory_failed(a->memory, a->addr, errno, now);
+	else
+		up_memory_back(a->memory, a->addr);
+}
+
+int
+up_acceptor_open(struct up_acceptor *a, int64_t now)
+{
+	if (a->pause != 0 && now >= a->pause)
+		resume(a, now);
+	return a->pause == 0 && a->slots->count < (size_t)a->max_conns &&
+	    up_loops_may_accept(a->g, a->index);
+}
+
+void *
+up_acceptor_next(struct up_acceptor *a, int64_t now, int *fd, char *peer,
+    size_t len)
+{
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	void *c = NULL;
+	int on = 1;
+
+	for (;;) {
+		if (up_slots_reserve(a->slots, a->ev, a->size) == -1) {
+			a->pause = up_memory_failed(a->memory, a->addr, errno,
+			    now);
+			return NULL;
+		}
+		up_memory_back(a->memory, a->addr);
+		/* -c across the loops, and each loop its share */
+		if (!up_loops_reserve(a->g, a->index))
+			return NULL;
+		sslen = sizeof(ss);
+		if ((*fd = up_accept_fd(a->lfd, (struct sockaddr *)&ss, &sslen,
+		    1)) != -1 && (c = up_slots_take(a->slots, *fd)) != NULL)
+			break;
+		up_loops_unreserve(a->g, a->index);
+		if (*fd == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return NULL;
+		if (*fd == -1 && up_accept_transient(errno))
+			continue;
+		/* EMFILE, ENFILE, ENOBUFS...: wait for a close */
+		up_log_error(a->addr, a->who, *fd == -1 ? "accept" : "malloc",
+		    errno);
+		if (*fd != -1)
+			close(*fd);
+		a->pause = now + PAUSE_NS;
+		return NULL;
+	}
+	up_format_addr((struct sockaddr *)&ss, peer, len);
+	/* pipelined replies leave back to back, not held by Nagle */
+	setsockopt(*fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+	return c;
+}
+
+void
+up_acceptor_release(struct up_acceptor *a)
+{
+	up_loops_unreserve(a->g, a->index);
+}
