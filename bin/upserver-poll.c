@@ -44,10 +44,6 @@
  * entry, a request buffer once bytes arrive (1 KiB, doubled as needed up
  * to --max-line, freed when empty), with --http a response buffer.
  */
-#include <sys/socket.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-
 #include <err.h>
 #include <errno.h>
 #include <stdio.h>
@@ -125,11 +121,18 @@ conn_close(struct loop *l, struct conn *c, const char *reason)
 	/* a line begun and never ended (not the request in flight) is lost */
 	up_log_closed(c->peer, l->who, c->served, reason, reason == NULL ? 0 :
 	    up_reader_pending(&c->in) - c->req.len);
-	/* only now may another take its place: the log keeps to -c */
-	up_acceptor_release(&l->acc);
+	up_acceptor_release(&l->acc);	/* only now: the log keeps to -c */
 	up_reader_free(&c->in);
 	free(c->out.p);
 	free(c);
+}
+
+/* Logs a failed operation on c and closes it. */
+static void
+conn_fail(struct loop *l, struct conn *c, const char *op, int err)
+{
+	up_log_error(c->peer, l->who, op, err);
+	conn_close(l, c, "error");
 }
 
 /* Watches c's socket for mask (0: not at all); -1 once c is closed. */
@@ -138,58 +141,49 @@ conn_watch(struct loop *l, struct conn *c, int mask)
 {
 	if (up_ev_set(l->ev, c->fd, mask) == 0)
 		return 0;
-	up_log_error(c->peer, l->who, "watch", errno);
-	conn_close(l, c, "error");
+	conn_fail(l, c, "watch", errno);
 	return -1;
 }
 
-/* Restarts c's idle clock: c waits for its client from now on. */
+/*
+ * READING: c waits for its client's next bytes (its idle clock starts
+ * again) or, starved, for memory to read them into: then it is not
+ * watched until a later turn finds memory, and its idle clock runs on,
+ * so -t still ends the wait. At a stop there is no waiting: c closes.
+ */
 static void
-idle_touch(struct loop *l, struct conn *c)
+wait_input(struct loop *l, struct conn *c, int starved)
 {
-	if (l->o->timeout_ns != 0)
+	if (l->stopping) {
+		conn_close(l, c, "stop");
+		return;
+	}
+	if (starved)
+		up_memory_wait(&l->memory, &c->mem, l->s->addr, ENOMEM, l->now);
+	c->state = READING;
+	if (conn_watch(l, c, starved ? 0 : UP_EV_READ) == 0 &&
+	    l->o->timeout_ns != 0 && (!starved || c->timer.q == NULL))
 		up_timeq_push(&l->idle, &c->timer, l->now + l->o->timeout_ns);
 }
 
 /*
- * READING: c waits for its client's next bytes, or with err (ENOMEM,
- * EAGAIN), for memory to read them into: then it is not watched until a
- * later turn finds memory, and its idle clock runs on, so -t still ends
- * the wait; at a stop it is closed.
- */
-static void
-wait_input(struct loop *l, struct conn *c, int err)
-{
-	if (err != 0 && l->stopping) {
-		conn_close(l, c, "stop");
-		return;
-	}
-	if (err != 0)
-		up_memory_wait(&l->memory, &c->mem, l->s->addr, err, l->now);
-	c->state = READING;
-	if (conn_watch(l, c, err != 0 ? 0 : UP_EV_READ) == 0 &&
-	    (err == 0 || c->timer.q == NULL))
-		idle_touch(l, c);
-}
-
-/*
- * c's reply is sent: logs one line per request it answers (a batch is
- * cut again where its requests were) and goes on: to linger and close,
- * to the next request buffered, on the next turn so that nobody keeps
- * the loop to itself, or to reading, with the grown buffers given back.
+ * c's reply is sent: logs it, a line per request it answers (a batch is
+ * cut again where its requests were), and goes on: to linger and close,
+ * to the next request buffered (next turn, so that nobody keeps the loop
+ * to itself), or to reading, with the buffers that grew given back.
  */
 static void
 reply_done(struct loop *l, struct conn *c)
 {
 	struct up_request *r = &c->req;
-	int counted = l->o->counter != UP_COUNTER_OFF && r->status == 200;
 	size_t len, end = c->in.start + r->len;
 
 	for (; c->in.start < end; c->in.start += len) {
 		len = c->nreq == 1 ? r->len : l->p->frame(c->in.buf +
 		    c->in.start, end - c->in.start, l->p->max_line, 1);
 		up_log_responded(c->peer, l->who, c->nreq == 1 ? r->body : len,
-		    up_request_status(l->p, r), counted, c->count);
+		    up_request_status(l->p, r), l->o->counter != UP_COUNTER_OFF
+		    && r->status == 200, c->count);
 	}
 	c->served += c->nreq;
 	if (r->status == 200)	/* not an HTTP request refused */
@@ -216,8 +210,8 @@ reply_done(struct loop *l, struct conn *c)
 }
 
 /*
- * Sends what is left of c's reply; the rest waits until the socket is
- * writable. A client that reads nothing for -t is dropped as idle.
+ * WRITING: sends what is left of c's reply; the rest waits until the
+ * socket is writable. A client that reads nothing for -t is idle too.
  */
 static void
 conn_send(struct loop *l, struct conn *c)
@@ -229,8 +223,7 @@ conn_send(struct loop *l, struct conn *c)
 		    c->req.replylen - c->sent, MSG_NOSIGNAL);
 	while (n == -1 && errno == EINTR);
 	if (n == -1 && errno != EAGAIN && errno != EWOULDBLOCK) {
-		up_log_error(c->peer, l->who, "write", errno);
-		conn_close(l, c, "error");
+		conn_fail(l, c, "write", errno);
 		return;
 	}
 	if (n > 0)
@@ -239,33 +232,31 @@ conn_send(struct loop *l, struct conn *c)
 		reply_done(l, c);
 		return;
 	}
-	if (c->state != WRITING || n > 0)
-		idle_touch(l, c);
+	if ((c->state != WRITING || n > 0) && l->o->timeout_ns != 0)
+		up_timeq_push(&l->idle, &c->timer, l->now + l->o->timeout_ns);
 	c->state = WRITING;
 	conn_watch(l, c, UP_EV_WRITE);
 }
 
-/* Makes c's reply (the service does) and sends it. */
-static void
-reply_start(struct loop *l, struct conn *c)
-{
-	up_request_reply(l->p, &c->req, c->out.p);
-	c->nreq = 1;
-	c->sent = 0;
-	conn_send(l, c);
-}
-
 /*
- * No work to wait for: answers the request of len bytes at the front of
- * c's buffer and every whole one behind it, each reply made in place, so
- * that they lie end to end and leave in one send(2).
+ * Replies to the request of len bytes at the front of c's buffer, the
+ * service making the reply; in batch mode (no work to wait for) to every
+ * whole one behind it too, each made in place, so that the replies lie
+ * end to end and leave with one send(2).
  */
 static void
-reply_batch(struct loop *l, struct conn *c, size_t len)
+reply_start(struct loop *l, struct conn *c, size_t len)
 {
 	struct up_request *r = &c->req;
 	size_t pos = c->in.start;
 
+	c->nreq = 1;
+	c->sent = 0;
+	if (!l->batch) {
+		up_request_reply(l->p, r, c->out.p);
+		conn_send(l, c);
+		return;
+	}
 	for (c->nreq = 0; len > 0; c->nreq++) {
 		up_request_open(l->p, r, c->in.buf + pos, len);
 		up_log_received(c->peer, l->who, len, 0, 0);
@@ -277,7 +268,6 @@ reply_batch(struct loop *l, struct conn *c, size_t len)
 	/* one request alone is all the log needs to know of a batch */
 	r->body = r->len = r->replylen = pos - c->in.start;
 	r->reply = c->in.buf + c->in.start;
-	c->sent = 0;
 	conn_send(l, c);
 }
 
@@ -320,57 +310,56 @@ work_done(struct loop *l, struct conn *c)
 	if (l->o->counter == UP_COUNTER_MUTEX && (next = conn_of(
 	    up_loops_release(l->g, l->index, &l->lockq))) != NULL)
 		work_start(l, next);
-	reply_start(l, c);
+	reply_start(l, c, c->req.len);
 }
 
 /*
- * Starts on the request of len bytes at the front of c's buffer: room
- * for its reply first (memory that runs short then costs a wait, never
- * the connection), then its work, while the socket is not watched: that
- * is the backpressure. --counter mutex is a lock that never blocks the
- * loop: a request that finds it held waits in line (with -w, across the
- * loops, in ticket order) and its work starts when it is handed over.
+ * A whole request of len bytes is at the front of c's buffer: the
+ * service opens it, room is made for its reply before any work (memory
+ * that runs short costs a wait, never the connection), and its work
+ * starts, the socket unwatched meanwhile: that is the backpressure.
+ * --counter mutex is a lock that never blocks the loop: a request that
+ * finds it held waits in line (across the -w loops, by ticket), and its
+ * work starts once the lock is handed to it.
  */
 static void
 start_request(struct loop *l, struct conn *c, size_t len)
 {
-	int now = l->o->delay_ns == 0 && !l->o->cpu;
+	int now = l->o->delay_ns == 0 && !l->o->cpu;	/* nothing to wait */
 
 	up_timer_cancel(&c->timer);
-	if (l->batch) {
-		reply_batch(l, c, len);
-		return;
+	if (!l->batch) {
+		up_request_open(l->p, &c->req, c->in.buf + c->in.start, len);
+		if (up_buf_room(&c->out, c->req.room) == -1) {
+			c->req.len = 0;		/* not begun: still pending */
+			wait_input(l, c, 1);
+			return;
+		}
+		up_memory_back(&l->memory, l->s->addr);
 	}
-	up_request_open(l->p, &c->req, c->in.buf + c->in.start, len);
-	if (up_buf_room(&c->out, c->req.room) == -1) {
-		c->req.len = 0;		/* not begun: still pending */
-		wait_input(l, c, errno);
-		return;
+	if (l->batch || c->req.status != 200) {	/* refused: no work */
+		if (!l->batch)
+			up_log_received(c->peer, l->who, len, 0, 0);
+		reply_start(l, c, len);
+	} else if (now || conn_watch(l, c, 0) == 0) {
+		c->state = LOCKWAIT;
+		if (l->o->counter == UP_COUNTER_MUTEX && !up_loops_acquire(
+		    l->g, l->index, &l->lockq, &c->timer))
+			return;
+		if (!now)
+			work_start(l, c);
+		else {
+			work_begin(l, c);
+			work_done(l, c);
+		}
 	}
-	up_memory_back(&l->memory, l->s->addr);
-	if (c->req.status != 200) {	/* refused: no work */
-		up_log_received(c->peer, l->who, len, 0, 0);
-		reply_start(l, c);
-		return;
-	}
-	if (!now && conn_watch(l, c, 0) == -1)
-		return;
-	c->state = LOCKWAIT;
-	if (l->o->counter == UP_COUNTER_MUTEX && !up_loops_acquire(l->g,
-	    l->index, &l->lockq, &c->timer))
-		return;
-	if (now) {		/* nothing to wait for: answered at once */
-		work_begin(l, c);
-		work_done(l, c);
-	} else
-		work_start(l, c);
 }
 
 /*
- * Moves c on when it owes no reply: to the next request buffered, to
- * its close after the end of its stream, or to reading: at once when
- * try_read says the socket is likely readable or at a stop (then what
- * has arrived is served, no more), else once it is. One read a turn.
+ * Moves c on when it owes no reply: to the next request buffered, to its
+ * close after its end of stream, or to reading: at once when try_read
+ * says the socket is likely readable or at a stop (what has arrived is
+ * served, no more), else once it is. One read a turn.
  */
 static void
 conn_advance(struct loop *l, struct conn *c, int try_read)
@@ -379,43 +368,31 @@ conn_advance(struct loop *l, struct conn *c, int try_read)
 
 	up_memory_leave(&l->memory, &c->mem);	/* it may starve again */
 	for (;;) {
-		len = c->in.end > c->in.start ? l->p->frame(c->in.buf +
+		len = c->in.end == c->in.start ? 0 : l->p->frame(c->in.buf +
 		    c->in.start, c->in.end - c->in.start, l->p->max_line,
-		    c->in.eof) : 0;
-		if (len > 0) {
+		    c->in.eof);
+		if (len > 0)
 			start_request(l, c, len);
-			return;
-		}
-		if (c->in.eof && c->in.end == c->in.start) {
+		else if (c->in.eof)
 			conn_close(l, c, NULL);
-			return;
-		}
-		if (!try_read && !l->stopping) {
+		else if (!try_read && !l->stopping)
 			wait_input(l, c, 0);
-			return;
-		}
-		if (up_reader_fill(&c->in, c->fd, l->p->max_line) >= 0) {
+		else if (up_reader_fill(&c->in, c->fd, l->p->max_line) >= 0) {
 			up_memory_back(&l->memory, l->s->addr);
 			try_read = 0;
-		} else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-			if (l->stopping)
-				conn_close(l, c, "stop");
-			else
-				wait_input(l, c, 0);
-			return;
-		} else if (up_shortage_error(errno)) {
-			wait_input(l, c, errno);
-			return;
-		} else if (errno != EINTR) {
-			up_log_error(c->peer, l->who, errno == ENOMEM ?
-			    "malloc" : "read", errno);
-			conn_close(l, c, "error");
-			return;
-		}
+			continue;
+		} else if (errno == EAGAIN || errno == EWOULDBLOCK ||
+		    errno == ENOMEM)
+			wait_input(l, c, errno == ENOMEM);
+		else if (errno == EINTR)
+			continue;
+		else
+			conn_fail(l, c, "read", errno);
+		return;
 	}
 }
 
-/* The connections in state (or waiting for memory), moved on. */
+/* The connections in state (starved: those waiting for memory). */
 static void
 advance_all(struct loop *l, enum conn_state state, int starved)
 {
@@ -464,12 +441,11 @@ conn_event(struct loop *l, struct conn *c, int events)
 }
 
 /*
- * The queues, after the engine's wait: the work that is over (the clock
- * read again before giving up, so that work started here is done in this
- * pass too), the connections queued last turn (those that queue again
- * wait for the next), and the idle and lingering ones whose time is up.
- * Returns how long the next wait may last: not at all with connections
- * queued, else until the first deadline here or of the loop's own.
+ * After the engine's wait: the work that is over (the clock read again
+ * before giving up, so that work started here ends in this pass too),
+ * the connections queued last turn (those queued now wait for the next),
+ * the idle and lingering ones whose time is up. Returns how long the
+ * next wait may last: until the first deadline, 0 with some queued.
  */
 static int
 run_queues(struct loop *l)
@@ -494,12 +470,29 @@ run_queues(struct loop *l)
 		conn_close(l, conn_of(t), NULL);
 	if (l->ready.head != NULL)
 		return 0;
-	next = up_timeq_next(&l->working);
+	next = up_earliest(up_timeq_next(&l->working), l->acc.pause);
 	next = up_earliest(next, up_timeq_next(&l->idle));
 	next = up_earliest(next, up_timeq_next(&l->lingering));
-	next = up_earliest(next, l->acc.pause);
 	next = up_earliest(next, l->memory.retry_at);
 	return up_ev_timeout(next, up_now_ns());
+}
+
+/*
+ * SIGINT or SIGTERM: no more accepting; the connections that wait for a
+ * request end once what they sent is served, the others once the
+ * requests in flight are answered.
+ */
+static void
+begin_stop(struct loop *l, int parent_stop)
+{
+	l->stopping = 1;
+	up_ev_set(l->ev, l->s->lfd, 0);
+	close(l->s->lfd);
+	l->s->lfd = -1;
+	up_ev_set(l->ev, up_stop_fd(), 0);	/* readable for good now */
+	if (parent_stop != -1)
+		up_ev_set(l->ev, parent_stop, 0);
+	advance_all(l, READING, 0);
 }
 
 /*
@@ -515,25 +508,23 @@ run(struct up_loops *g, long index, const char *who, void *server)
 	    .index = index, .who = who, .memory.sh.who = who };
 	struct up_ev_fired *fired;
 	struct conn *c;
-	int i, n, timeout = 0, accepting, stop_seen = 0, stop = up_stop_fd(),
+	int i, n, timeout = 0, accepting, stop_seen = 0,
 	    parent_stop = up_parent_stop_fd(), wake = up_loops_enter(g, index);
 
 	l.batch = !s->opt.http && s->opt.delay_ns == 0 &&
 	    s->opt.counter == UP_COUNTER_OFF;
-	if ((l.ev = up_ev_new(s->opt.backend)) == NULL ||
-	    up_ev_set(l.ev, stop, UP_EV_READ) == -1 ||
+	l.acc = (struct up_acceptor){ .lfd = s->lfd, .addr = s->addr,
+	    .who = who, .max_conns = s->opt.max_conns, .slots = &l.conns,
+	    .size = sizeof(*c), .memory = &l.memory, .g = g, .index = index };
+	if ((l.acc.ev = l.ev = up_ev_new(s->opt.backend)) == NULL ||
+	    up_ev_set(l.ev, up_stop_fd(), UP_EV_READ) == -1 ||
 	    up_ev_set(l.ev, wake, UP_EV_READ) == -1 || (parent_stop != -1 &&
 	    up_ev_set(l.ev, parent_stop, UP_EV_READ) == -1)) {
 		warn("%s", s->opt.backend);
 		return 1;
 	}
-	l.acc = (struct up_acceptor){ .lfd = s->lfd, .addr = s->addr,
-	    .who = who, .max_conns = s->opt.max_conns, .slots = &l.conns,
-	    .size = sizeof(*c), .ev = l.ev, .memory = &l.memory, .g = g,
-	    .index = index };
-	l.now = up_now_ns();
 
-	while (!l.stopping || l.conns.count > 0) {
+	for (l.now = up_now_ns(); !l.stopping || l.conns.count > 0;) {
 		/* listen with room for one more, here and across the loops */
 		if (!l.stopping)
 			up_ev_set(l.ev, s->lfd, up_acceptor_open(&l.acc, l.now) ?
@@ -560,24 +551,11 @@ run(struct up_loops *g, long index, const char *who, void *server)
 					work_start(&l, c);
 			} else if (fired[i].fd == s->lfd)
 				accepting = 1;
-			else if ((c = up_slots_at(&l.conns, fired[i].fd)))
+			else if ((c = up_slots_at(&l.conns, fired[i].fd)) != NULL)
 				conn_event(&l, c, fired[i].events);
 		}
-		/*
-		 * SIGINT or SIGTERM: no more accepting, and the connections
-		 * that wait for a request end once what they sent is served;
-		 * the others finish the requests in flight, then close.
-		 */
-		if (!l.stopping && (up_stopping() || stop_seen)) {
-			l.stopping = 1;
-			up_ev_set(l.ev, s->lfd, 0);
-			close(s->lfd);
-			s->lfd = -1;
-			up_ev_set(l.ev, stop, 0);	/* readable for good */
-			if (parent_stop != -1)
-				up_ev_set(l.ev, parent_stop, 0);
-			advance_all(&l, READING, 0);
-		}
+		if (!l.stopping && (up_stopping() || stop_seen))
+			begin_stop(&l, parent_stop);
 		if (!l.stopping && accepting)
 			accept_ready(&l);
 		if (l.memory.retry_at != 0 && l.now >= l.memory.retry_at) {
