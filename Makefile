@@ -199,21 +199,23 @@ lint: deps
 	mandoc -Tlint -Wwarning $(MANS)
 	shellcheck -x $(SCRIPTS) tests/*.bash tests/*.bats
 
-# The suite against AddressSanitizer + UndefinedBehaviorSanitizer builds.
+# The unit tests and the suite against AddressSanitizer +
+# UndefinedBehaviorSanitizer builds.
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer
 check-asan: deps
 	$(MAKE) O=build/asan CFLAGS="$(SAN_FLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all" \
-	    LDFLAGS="-fsanitize=address,undefined" all
+	    LDFLAGS="-fsanitize=address,undefined" all unit
 	UP_BIN=$(CURDIR)/build/asan/bin UP_SANITIZER=asan \
 	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    bats tests
 
-# The suite against the POSIX-only build, once nm has shown that its
-# binaries import none of the Linux-only calls the default build uses.
+# The unit tests and the suite against the POSIX-only build, once nm has
+# shown that its binaries import none of the Linux-only calls the default
+# build uses.
 LINUX_ONLY  = epoll_|accept4|prctl|gettid|pipe2|ppoll|getrandom
 LINUX_ONLY := $(LINUX_ONLY)|strerrorname_np|sigabbrev_np
 check-portable: deps
-	$(MAKE) O=build/portable PORTABLE=1 all
+	$(MAKE) O=build/portable PORTABLE=1 all unit
 	@for b in build/portable/bin/*; do \
 	    if nm -D --undefined-only $$b | grep -E ' ($(LINUX_ONLY))'; then \
 		echo "$$b: calls the Linux-only functions above"; exit 1; \
