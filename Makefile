@@ -10,7 +10,9 @@
 #                   and bin/uptimeline
 #   make demo       build, then show the models side by side
 #   make picture    docs/seq-fork.svg, the README's picture, from a real run
-#   make check      build, then run the bats suite (installs bats if missing)
+#   make check      build, then the unit tests and the bats suite (installs
+#                   bats if missing)
+#   make unit       the C unit tests of tests/unit alone
 #   make lint       mandoc -Tlint on man/, shellcheck on the scripts
 #   make install    PREFIX=/usr/local DESTDIR= (uninstall undoes it): the
 #                   binaries, man pages, bash and zsh completion
@@ -87,7 +89,7 @@ SCRIPTS	 = .ci/run .ci/fresh-debian $(wildcard tests/*.sh examples/*.sh bench/*.
 	   completion/up.bash
 
 .PHONY: all check lint install uninstall clean demo deps check-asan check-tsan check-valgrind soak bench \
-	check-portable \
+	check-portable unit \
 	fuzz fuzz-replay picture fiu-build
 
 all: $(BINS)
@@ -122,8 +124,35 @@ $(O)/bin/upserver-%: $(OBJ)/bin/upserver-%.o $(LIB)
 deps:
 	@sh tests/install-deps.sh
 
-check: all deps fuzz-replay fiu-build
+check: all deps unit fuzz-replay fiu-build
 	bats tests
+
+# Unit tests: each tests/unit/*.c is a program linked against the library
+# (no framework; tests/unit/check.h holds the shared macros), built into
+# build/unit (O/unit with O=) and run. Each assertion prints "ok N - ..."
+# or "not ok N - ..."; the run ends with "unit: N passed, N failed", and
+# fails when one did, or when a program died before saying so.
+UNIT_DIR = $(if $(filter .,$(O)),build/unit,$(O)/unit)
+UNIT_BIN = $(patsubst tests/unit/%.c,$(UNIT_DIR)/%,$(sort $(wildcard tests/unit/*.c)))
+
+$(UNIT_DIR)/%: tests/unit/%.c $(LIB)
+	@mkdir -p $(@D)
+	$(COMPILE) $(LDFLAGS) -o $@ $< $(LIB) $(UP_LDLIBS) $(LDLIBS)
+
+-include $(UNIT_BIN:=.d)
+
+unit: $(UNIT_BIN)
+	@pass=0; fail=0; \
+	for t in $(UNIT_BIN); do \
+	    echo "# $$t"; \
+	    $$t >$$t.out 2>&1; rc=$$?; cat $$t.out; \
+	    p=$$(grep -c '^ok ' $$t.out); f=$$(grep -c '^not ok ' $$t.out); \
+	    if [ $$rc -gt 1 ] || { [ $$rc -ne 0 ] && [ $$f -eq 0 ]; }; then \
+		echo "not ok - $$t exited with status $$rc"; f=$$((f + 1)); \
+	    fi; \
+	    pass=$$((pass + p)); fail=$$((fail + f)); \
+	done; \
+	echo "unit: $$pass passed, $$fail failed"; [ $$fail -eq 0 ]
 
 # The binaries of the fault-injection suite, with our own fault points.
 fiu-build: deps
@@ -170,21 +199,23 @@ lint: deps
 	mandoc -Tlint -Wwarning $(MANS)
 	shellcheck -x $(SCRIPTS) tests/*.bash tests/*.bats
 
-# The suite against AddressSanitizer + UndefinedBehaviorSanitizer builds.
+# The unit tests and the suite against AddressSanitizer +
+# UndefinedBehaviorSanitizer builds.
 SAN_FLAGS = -O1 -g -fno-omit-frame-pointer
 check-asan: deps
 	$(MAKE) O=build/asan CFLAGS="$(SAN_FLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all" \
-	    LDFLAGS="-fsanitize=address,undefined" all
+	    LDFLAGS="-fsanitize=address,undefined" all unit
 	UP_BIN=$(CURDIR)/build/asan/bin UP_SANITIZER=asan \
 	    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
 	    bats tests
 
-# The suite against the POSIX-only build, once nm has shown that its
-# binaries import none of the Linux-only calls the default build uses.
+# The unit tests and the suite against the POSIX-only build, once nm has
+# shown that its binaries import none of the Linux-only calls the default
+# build uses.
 LINUX_ONLY  = epoll_|accept4|prctl|gettid|pipe2|ppoll|getrandom
 LINUX_ONLY := $(LINUX_ONLY)|strerrorname_np|sigabbrev_np
 check-portable: deps
-	$(MAKE) O=build/portable PORTABLE=1 all
+	$(MAKE) O=build/portable PORTABLE=1 all unit
 	@for b in build/portable/bin/*; do \
 	    if nm -D --undefined-only $$b | grep -E ' ($(LINUX_ONLY))'; then \
 		echo "$$b: calls the Linux-only functions above"; exit 1; \

@@ -39,8 +39,8 @@
  *   to one of them. The fork is paid once, not per client, and at most N
  *   clients are served at once; a worker that dies is logged and
  *   replaced (later and later if workers keep dying young), and a parent
- *   that dies takes its workers with it: lib/robust/pool.c, which upserver-poll
- *   -w runs its event loops with too.
+ *   that dies takes its workers with it: lib/pool/pool.c, which
+ *   upserver-poll -w runs its event loops with too.
  */
 #include <sys/types.h>
 #include <sys/wait.h>

@@ -1,11 +1,10 @@
 /*
- * upclient-load.h: what the files of upclient's load mode share.
+ * client.h: what the files of upclient's load mode share.
  *
- * upclient.c parses the command line and runs either the everyday
- * streaming mode (its own file) or the load mode: upclient-load.c holds
- * the event loop over many connections, upclient-payload.c makes the
- * requests, upclient-hist.c keeps the latencies and upclient-timeline.c
- * draws the picture.
+ * main.c parses the command line and runs either the everyday
+ * streaming mode (its own file) or the load mode: load.c holds the event
+ * loop over many connections, payload.c makes the requests, hist.c keeps
+ * the latencies and timeline.c draws the picture.
  */
 #ifndef UPCLIENT_LOAD_H
 #define UPCLIENT_LOAD_H
@@ -14,7 +13,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-/* ---- upclient-load.c: many connections from one process --------------- */
+/* ---- load.c: many connections from one process ------------------------ */
 
 struct load_options {
 	const char	*host;		/* -H */
@@ -41,7 +40,7 @@ struct load_options {
  */
 int	load_run(const struct load_options *o);
 
-/* ---- upclient-payload.c: the requests ---------------------------------- */
+/* ---- payload.c: the requests ------------------------------------------- */
 
 /* Longest request for TEXT: TEXT, " ", two 20-digit numbers, ".", "\n". */
 #define PAYLOAD_NUMBERS_MAX	43
@@ -68,7 +67,7 @@ int	payload_random(char *buf, size_t len);
 size_t	payload_text(char *buf, const char *text, size_t textlen,
 	    unsigned long conn, unsigned long req);
 
-/* ---- upclient-hist.c: latencies in bounded memory ---------------------- */
+/* ---- hist.c: latencies in bounded memory ------------------------------- */
 
 /*
  * A log-linear histogram of microseconds, like HdrHistogram: exact below
@@ -93,12 +92,13 @@ void	hist_add(struct hist *h, int64_t ns);
  */
 int64_t	hist_percentile(const struct hist *h, double percent);
 
-/* ---- upclient-timeline.c: the picture (lib/timeline.c draws it) ------- */
+/* ---- timeline.c: the picture (lib/timeline/timeline.c draws it) ------- */
 
 /*
  * What a connection is doing between two events (one at a time), and
- * what happened at one moment: the client's names for the values of up.h's
- * UP_TL_* (upclient-timeline.c checks that they agree), so that this
+ * what happened at one moment: the client's names for the values of
+ * timeline/timeline.h's UP_TL_* (timeline.c checks that they agree), so
+ * that this
  * header stands alone.
  */
 enum tl_state {

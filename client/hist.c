@@ -1,5 +1,5 @@
 /*
- * upclient-hist.c: request latencies in a log-linear histogram.
+ * hist.c: request latencies in a log-linear histogram.
  *
  * Keeping every latency of a long run would cost memory without bound;
  * sorting them, time at the end. Like HdrHistogram, the histogram keeps

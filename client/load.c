@@ -1,10 +1,10 @@
 /*
- * upclient-load.c: many connections from one process, the load mode.
+ * load.c: many connections from one process, the load mode.
  *
  * The tutorials open five terminals and type fast; this opens -c
  * connections at once from one thread, the way upserver-poll serves them:
  * non-blocking sockets and one loop that waits for whichever is ready,
- * on the same event engine (lib/ev.c). It picks the cheapest backend the
+ * on the same event engine (lib/ev/ev.c). It picks the cheapest backend the
  * system has, epoll or kqueue, because it must stay cheap at 10 000
  * connections: poll(2) hands the kernel the whole array at every wait,
  * epoll and kqueue remember it and return only the sockets that are

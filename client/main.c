@@ -10,7 +10,7 @@
  *
  * Load mode, chosen by any of -c, -j, -n, -r, -s, -T, -v, --verify or
  * --timeout: many connections from this one process, each sending
- * numbered or random requests; see upclient-load.c.
+ * numbered or random requests; see load.c.
  */
 #include <sys/socket.h>
 

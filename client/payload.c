@@ -1,5 +1,5 @@
 /*
- * upclient-payload.c: the requests of the load mode.
+ * payload.c: the requests of the load mode.
  *
  * Either TEXT numbered per connection ("hello 3.1" is connection 3's first
  * request), so that every reply says whose it is, or random lowercase

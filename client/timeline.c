@@ -1,8 +1,8 @@
 /*
- * upclient-timeline.c: the picture of when each connection waited and
+ * timeline.c: the picture of when each connection waited and
  * when it was served, one row per connection on one shared time axis.
  *
- * lib/timeline.c keeps the rows in bounded memory and draws each column;
+ * lib/timeline/timeline.c keeps the rows in bounded memory and draws each column;
  * this file chooses the rows and lays out upclient's text. More than
  * TL_ALL_ROWS connections are drawn as TL_SAMPLE_ROWS rows, evenly spaced
  * from the first to the last, and the picture says so.
@@ -21,7 +21,7 @@ _Static_assert((int)TL_NONE == (int)UP_TL_NONE &&
     (int)TL_IDLE == (int)UP_TL_IDLE && (int)TL_WAIT == (int)UP_TL_BUSY,
     "tl_state is up_tl_state");
 _Static_assert(TL_SENT == UP_TL_REQUEST && TL_RECEIVED == UP_TL_REPLY &&
-    TL_ERROR == UP_TL_ERROR, "the moments are up.h's");
+    TL_ERROR == UP_TL_ERROR, "the moments are timeline.h's");
 
 #define LINE_WIDTH	79		/* fits 80 columns */
 #define MAX_TICKS	8
@@ -91,7 +91,7 @@ timeline_conn(const struct timeline *t, int row)
 	return t->conn[row];
 }
 
-/* Records an event of row's connection; see upclient-load.h. */
+/* Records an event of row's connection; see client.h. */
 void
 timeline_event(struct timeline *t, int row, int64_t when, int marks,
     enum tl_state state)

@@ -6,7 +6,7 @@
 # libfiu's wrappers cannot cut send(2) or recv(2) short, nor fail
 # accept4(2): the servers built with FIU=1 (make fiu-build, into
 # build/fiu) carry fault points of their own for those, up/net/send/reduce,
-# up/net/recv/reduce and up/net/accept (UP_FAULT in lib/up.h).
+# up/net/recv/reduce and up/net/accept (UP_FAULT in lib/core/core.h).
 #
 # Where a fault is transient, no client may be lost and every reply must
 # be byte-exact. faults.bats covers what clients do wrong; this file what

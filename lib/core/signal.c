@@ -166,7 +166,7 @@ up_parent_stop_fd(void)
 }
 
 /*
- * Waits for fd, or for the stop pipes; see up.h. A child process learns
+ * Waits for fd, or for the stop pipes; see core.h. A child process learns
  * of its parent's stop here, through the read end it kept.
  */
 int

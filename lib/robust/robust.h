@@ -2,9 +2,9 @@
  * robust.h: what keeps a server serving when resources run short or
  * clients misbehave, written once and used by every model: the log of
  * a shortage (shortage.c), waiting for memory (memory.c), starting a
- * process or a thread again until it can be had (spawn.c), the
- * lingering close (linger.c), the supervised pool of worker processes
- * (pool.c) and what the event loops of -w share (loops.c).
+ * process or a thread again until it can be had (spawn.c), and the
+ * lingering close (linger.c). The supervised pool of worker processes
+ * and what the event loops of -w share are the layer above, lib/pool/.
  */
 #ifndef UP_ROBUST_H
 #define UP_ROBUST_H

@@ -1,0 +1,452 @@
+/*
+ * proto.c: the protocol service (lib/proto/service.c) with the framing
+ * (frame.c) and the HTTP of --http (http.c), driven as a server drives
+ * them, with no socket: frame a request out of a buffer, open it, make
+ * its reply, and check the bytes and what the connection does next.
+ *
+ * The expectations come from upserver(1) (the protocol, HTTP MODE) and
+ * from the contracts in lib/proto/proto.h.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "proto/proto.h"
+#include "check.h"
+
+#define LEN(s)	(sizeof(s) - 1)
+
+/* --- framing ----------------------------------------------------------- */
+
+static void
+test_framer(void)
+{
+	CHECK(up_framer(0, UP_FRAMING_LINE) == up_request_length,
+	    "up_framer: lines by default");
+	CHECK(up_framer(0, UP_FRAMING_READ) == up_read_length,
+	    "up_framer: --framing read");
+	CHECK(up_framer(1, UP_FRAMING_LINE) == up_http_head_length &&
+	    up_framer(1, UP_FRAMING_READ) == up_http_head_length,
+	    "up_framer: HTTP heads with --http, whatever the framing");
+}
+
+static void
+test_request_length(void)
+{
+	const char two[] = "abc\ndef\n", *p;
+	const char longline[] = "abcdefghij\n";
+	size_t n, off, pieces[8], np = 0;
+
+	CHECK_INT(up_request_length(two, LEN(two), 64, 0), 4,
+	    "line: up to and including the first newline");
+	CHECK_INT(up_request_length(two + 4, LEN(two) - 4, 64, 0), 4,
+	    "line: then the next one");
+	CHECK_INT(up_request_length("\n", 1, 64, 0), 1,
+	    "line: an empty line is its newline");
+	CHECK_INT(up_request_length("abc", 3, 64, 0), 0,
+	    "line: no newline yet, read more");
+	CHECK_INT(up_request_length("abc", 3, 64, 1), 3,
+	    "line: at end of stream the bytes left are a last request");
+	CHECK_INT(up_request_length("", 0, 64, 1), 0,
+	    "line: nothing left at end of stream is no request");
+	CHECK_INT(up_request_length("abcd\n", 5, 4, 0), 4,
+	    "line: a newline past max bytes is not seen; max is the request");
+	CHECK_INT(up_request_length("abc\n", 4, 4, 0), 4,
+	    "line: a newline as the max-th byte ends the line there");
+	CHECK_INT(up_request_length("abcdef", 6, 4, 1), 4,
+	    "line: max bytes even at end of stream");
+	CHECK_INT(up_request_length("ab", 2, 4, 0), 0,
+	    "line: fewer than max bytes and no newline, read more");
+
+	/* A line longer than max is served in pieces of max bytes. */
+	for (off = 0; off < LEN(longline) && np < 8; off += n) {
+		p = longline + off;
+		n = up_request_length(p, LEN(longline) - off, 4, 0);
+		if (n == 0)
+			break;
+		pieces[np++] = n;
+	}
+	CHECK(np == 3 && pieces[0] == 4 && pieces[1] == 4 && pieces[2] == 3,
+	    "line: 11 bytes with max 4 are pieces of 4, 4 and 3");
+}
+
+static void
+test_read_length(void)
+{
+	CHECK_INT(up_read_length("hello", 5, 64, 0), 5,
+	    "read: everything buffered, no newline needed");
+	CHECK_INT(up_read_length("a\nb\nc", 5, 64, 0), 5,
+	    "read: newlines do not cut a read");
+	CHECK_INT(up_read_length("hello", 5, 3, 0), 3,
+	    "read: at most max bytes");
+	CHECK_INT(up_read_length("", 0, 64, 0), 0,
+	    "read: 0 only when nothing is buffered");
+}
+
+static void
+test_head_length(void)
+{
+	const char crlf[] = "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\n\r\n";
+	const char lf[] = "GET /a HTTP/1.1\nHost: x\n\nrest";
+	const char open[] = "GET /a HTTP/1.1\r\nHost: x\r\n";
+
+	CHECK_INT(up_http_head_length(crlf, LEN(crlf), 1024, 0),
+	    LEN("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"),
+	    "head: through the first blank line (CRLF)");
+	CHECK_INT(up_http_head_length(lf, LEN(lf), 1024, 0),
+	    LEN("GET /a HTTP/1.1\nHost: x\n\n"),
+	    "head: through a bare-LF blank line from a lax client");
+	CHECK_INT(up_http_head_length(open, LEN(open), 1024, 0), 0,
+	    "head: no blank line yet, read more");
+	CHECK_INT(up_http_head_length(open, LEN(open), 1024, 1), LEN(open),
+	    "head: at end of stream, everything buffered");
+	CHECK_INT(up_http_head_length(crlf, LEN(crlf), 16, 0), 16,
+	    "head: no blank line within max bytes gives max");
+}
+
+/* --- line requests through the service --------------------------------- */
+
+static void
+test_line(void)
+{
+	struct up_proto p = { up_request_length, 1024, 0 };
+	struct up_request r;
+	char buf[256], want[256];
+	char text[] = "Hello, w\xc3\xb6rld! {az}\r\n";
+	const char up[] = "HELLO, W\xc3\xb6RLD! {AZ}\r\n";
+	size_t n;
+	int i, others = 1;
+
+	/* Every byte value once: only a-z change. */
+	for (i = 0; i < 256; i++) {
+		buf[i] = (char)i;
+		want[i] = (char)(i >= 'a' && i <= 'z' ? i - 'a' + 'A' : i);
+	}
+	memset(&r, 0xa5, sizeof(r));
+	up_request_open(&p, &r, buf, sizeof(buf));
+	CHECK_INT(r.status, 200, "line: a line is always served (status 200)");
+	CHECK(r.next == UP_NEXT_READ, "line: next is UP_NEXT_READ");
+	CHECK_INT(r.room, 0, "line: room 0, the reply is made in place");
+	CHECK_INT(up_request_status(&p, &r), 0,
+	    "line: status for the log is 0 (not shown)");
+	up_request_reply(&p, &r, NULL);
+	CHECK(r.reply == buf, "line: the reply is the request's own bytes");
+	CHECK_INT(r.replylen, sizeof(buf), "line: reply length == request length");
+	CHECK_INT(r.body, sizeof(buf), "line: body == request length");
+	CHECK_MEM(buf, sizeof(buf), want, sizeof(want),
+	    "line: all 256 byte values: a-z uppercased, every other byte unchanged");
+	for (i = 0; i < 256; i++)
+		if ((i < 'a' || i > 'z') && (unsigned char)buf[i] != i)
+			others = 0;
+	CHECK(others, "line: NUL, \\r, 0x80-0xff and the rest pass unchanged");
+	CHECK(buf[0] == '\0' && buf['\r'] == '\r' && (unsigned char)buf[0x80] ==
+	    0x80 && (unsigned char)buf[0xff] == 0xff,
+	    "line: NUL, \\r, 0x80 and 0xff in particular");
+	CHECK(buf['`'] == '`' && buf['{'] == '{' && buf['@'] == '@' &&
+	    buf['['] == '[', "line: the neighbours of a-z and A-Z are left alone");
+
+	n = up_request_length(text, LEN(text), p.max_line, 0);
+	CHECK_INT(n, LEN(text), "line: a CRLF line is framed whole");
+	up_request_open(&p, &r, text, n);
+	up_request_reply(&p, &r, NULL);
+	CHECK_MEM(r.reply, r.replylen, up, LEN(up),
+	    "line: UTF-8 and CRLF pass through, ASCII is uppercased");
+	CHECK_INT(up_request_status(&p, &r), 0, "line: still no status in the log");
+}
+
+static void
+test_read_framing(void)
+{
+	struct up_proto p = { up_read_length, 1024, 0 };
+	struct up_request r;
+	char buf[] = "hello";
+	size_t n;
+
+	n = p.frame(buf, LEN(buf), p.max_line, 0);
+	up_request_open(&p, &r, buf, n);
+	up_request_reply(&p, &r, NULL);
+	CHECK(r.status == 200 && r.next == UP_NEXT_READ && r.room == 0,
+	    "read framing: served, read on, in place");
+	CHECK_MEM(r.reply, r.replylen, "HELLO", 5,
+	    "read framing: \"hello\" with no newline is answered \"HELLO\"");
+}
+
+/* --- HTTP through the service ------------------------------------------ */
+
+/*
+ * Serves the first head of text as a server would (framed with
+ * p->frame, eof as given): opens it, makes the reply into an output
+ * buffer of exactly r->room bytes (so a sanitizer build sees an
+ * overrun), and returns that buffer, to be freed; r holds the rest.
+ * *buf gets a copy of the request, left for the caller to compare.
+ */
+static char *
+serve(const struct up_proto *p, const char *text, size_t len, int eof,
+    struct up_request *r, char **buf)
+{
+	size_t n;
+	char *out;
+
+	*buf = malloc(len + 1);
+	if (*buf == NULL)
+		abort();
+	memcpy(*buf, text, len + 1);
+	n = p->frame(*buf, len, p->max_line, eof);
+	memset(r, 0xa5, sizeof(*r));
+	up_request_open(p, r, *buf, n);
+	out = malloc(r->room > 0 ? r->room : 1);
+	if (out == NULL)
+		abort();
+	up_request_reply(p, r, out);
+	return out;
+}
+
+/* Where the head of a response ends: the length through "\r\n\r\n". */
+static size_t
+head_len(const char *resp, size_t len)
+{
+	size_t i;
+
+	for (i = 0; i + 4 <= len; i++)
+		if (memcmp(resp + i, "\r\n\r\n", 4) == 0)
+			return i + 4;
+	return 0;
+}
+
+static void
+test_http_get(void)
+{
+	struct up_proto p = { up_http_head_length, 1024, 1 };
+	const char req[] = "GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n";
+	struct up_request r;
+	char *buf, *out;
+	size_t h;
+
+	out = serve(&p, req, LEN(req), 0, &r, &buf);
+	CHECK_INT(r.len, LEN(req), "GET: the head is framed whole");
+	CHECK_INT(r.status, 200, "GET keep-alive: status 200");
+	CHECK_INT(up_request_status(&p, &r), 200, "GET: status for the log is 200");
+	CHECK(r.next == UP_NEXT_READ, "GET HTTP/1.1: next is UP_NEXT_READ (kept alive)");
+	CHECK(r.reply == out, "GET: the reply is written into out");
+	CHECK(r.replylen > 0 && r.room >= r.replylen,
+	    "GET: room (%zu) >= the response's length (%zu)", r.room, r.replylen);
+	CHECK_MEM(out, LEN("HTTP/1.1 200 OK\r\n"), "HTTP/1.1 200 OK\r\n",
+	    LEN("HTTP/1.1 200 OK\r\n"), "GET: status line HTTP/1.1 200 OK");
+	CHECK(check_contains(out, r.replylen, "\r\nContent-Type: text/plain\r\n"),
+	    "GET: Content-Type: text/plain");
+	CHECK(check_contains(out, r.replylen, "\r\nContent-Length: 7\r\n"),
+	    "GET: Content-Length: 7, \"/HELLO\\n\"");
+	CHECK(!check_contains(out, r.replylen, "Connection:"),
+	    "GET HTTP/1.1 kept alive: no Connection header");
+	h = head_len(out, r.replylen);
+	CHECK_MEM(out + h, r.replylen - h, "/HELLO\n", 7,
+	    "GET: the body is the uppercased target and a newline");
+	CHECK_INT(r.body, 7, "GET: body (responded bytes=) is the body's length");
+	CHECK_MEM(buf, LEN(req), req, LEN(req),
+	    "GET: the request in the read buffer is left as it was");
+	free(out);
+	free(buf);
+}
+
+static void
+test_http_keepalive(void)
+{
+	struct up_proto p = { up_http_head_length, 1024, 1 };
+	const char close1[] = "GET /bye HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+	const char both[] = "GET /x HTTP/1.1\r\nConnection: keep-alive, close\r\n\r\n";
+	const char caps[] = "GET /x HTTP/1.1\r\nconnection:  CLOSE \r\n\r\n";
+	const char v10[] = "GET /old HTTP/1.0\r\n\r\n";
+	const char v10ka[] = "GET /old HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
+	const char lax[] = "GET /lax HTTP/1.1\n\n";
+	struct up_request r;
+	char *buf, *out;
+	size_t h;
+
+	out = serve(&p, close1, LEN(close1), 0, &r, &buf);
+	CHECK(r.status == 200 && r.next == UP_NEXT_LINGER,
+	    "Connection: close: served (200), then UP_NEXT_LINGER");
+	CHECK(check_contains(out, r.replylen, "\r\nConnection: close\r\n"),
+	    "Connection: close: the response says Connection: close too");
+	h = head_len(out, r.replylen);
+	CHECK_MEM(out + h, r.replylen - h, "/BYE\n", 5,
+	    "Connection: close: still the uppercased target as body");
+	free(out);
+	free(buf);
+
+	out = serve(&p, both, LEN(both), 0, &r, &buf);
+	CHECK(r.next == UP_NEXT_LINGER, "\"keep-alive, close\": close wins");
+	free(out);
+	free(buf);
+
+	out = serve(&p, caps, LEN(caps), 0, &r, &buf);
+	CHECK(r.status == 200 && r.next == UP_NEXT_LINGER,
+	    "header name and token in any case: connection: CLOSE");
+	free(out);
+	free(buf);
+
+	out = serve(&p, v10, LEN(v10), 0, &r, &buf);
+	CHECK(r.status == 200 && r.next == UP_NEXT_LINGER,
+	    "HTTP/1.0: answered, then closed");
+	CHECK(check_contains(out, r.replylen, "\r\nConnection: close\r\n"),
+	    "HTTP/1.0: the response says Connection: close");
+	free(out);
+	free(buf);
+
+	out = serve(&p, v10ka, LEN(v10ka), 0, &r, &buf);
+	CHECK(r.status == 200 && r.next == UP_NEXT_READ,
+	    "HTTP/1.0 with Connection: keep-alive: kept open");
+	CHECK(check_contains(out, r.replylen, "\r\nConnection: keep-alive\r\n"),
+	    "HTTP/1.0 keep-alive: the response says so too");
+	free(out);
+	free(buf);
+
+	out = serve(&p, lax, LEN(lax), 0, &r, &buf);
+	CHECK(r.status == 200 && r.next == UP_NEXT_READ,
+	    "a head ended by a bare-LF blank line is served");
+	free(out);
+	free(buf);
+}
+
+static void
+test_http_pipelined(void)
+{
+	struct up_proto p = { up_http_head_length, 1024, 1 };
+	char two[] = "GET /a HTTP/1.1\r\n\r\nGET /b?q=x%20y HTTP/1.1\r\n\r\n";
+	struct up_request r;
+	char out[UP_HTTP_HEAD_MAX + 64];
+	size_t n, h, off;
+
+	n = p.frame(two, LEN(two), p.max_line, 0);
+	up_request_open(&p, &r, two, n);
+	up_request_reply(&p, &r, out);
+	h = head_len(out, r.replylen);
+	CHECK(r.status == 200 && r.next == UP_NEXT_READ &&
+	    r.replylen - h == 3 && memcmp(out + h, "/A\n", 3) == 0,
+	    "pipelined: the first head is answered alone");
+	off = n;
+	n = p.frame(two + off, LEN(two) - off, p.max_line, 0);
+	CHECK_INT(off + n, LEN(two), "pipelined: the second head follows");
+	up_request_open(&p, &r, two + off, n);
+	up_request_reply(&p, &r, out);
+	h = head_len(out, r.replylen);
+	CHECK_MEM(out + h, r.replylen - h, "/B?Q=X%20Y\n", 11,
+	    "pipelined: the second's target uppercased, query and all");
+}
+
+static void
+test_http_head(void)
+{
+	struct up_proto p = { up_http_head_length, 1024, 1 };
+	const char get[] = "GET /abc HTTP/1.1\r\n\r\n";
+	const char head[] = "HEAD /abc HTTP/1.1\r\n\r\n";
+	struct up_request rg, rh;
+	char *bg, *bh, *og, *oh;
+
+	og = serve(&p, get, LEN(get), 0, &rg, &bg);
+	oh = serve(&p, head, LEN(head), 0, &rh, &bh);
+	CHECK(rh.status == 200 && rh.next == UP_NEXT_READ,
+	    "HEAD: served (200), kept alive");
+	CHECK_INT(head_len(oh, rh.replylen), rh.replylen,
+	    "HEAD: the response ends with its head, no body");
+	CHECK(check_contains(oh, rh.replylen, "\r\nContent-Length: 5\r\n"),
+	    "HEAD: Content-Length of the body a GET would get");
+	CHECK_MEM(oh, rh.replylen, og, head_len(og, rg.replylen),
+	    "HEAD: the same head as GET's");
+	free(og);
+	free(oh);
+	free(bg);
+	free(bh);
+}
+
+/* An error: its status, a closing response with a one-line body. */
+static void
+check_error(const struct up_proto *p, const char *what, const char *text,
+    int eof, int status, const char *line)
+{
+	struct up_request r;
+	char statusline[80], bodyline[80], *buf, *out;
+	size_t h;
+
+	snprintf(statusline, sizeof(statusline), "HTTP/1.1 %s\r\n", line);
+	snprintf(bodyline, sizeof(bodyline), "%s\n", line);
+	out = serve(p, text, strlen(text), eof, &r, &buf);
+	CHECK_INT(r.status, status, "%s: status %d", what, status);
+	CHECK_INT(up_request_status(p, &r), status, "%s: the log says status=%d",
+	    what, status);
+	CHECK(r.next == UP_NEXT_LINGER, "%s: next is UP_NEXT_LINGER", what);
+	CHECK(r.replylen > 0 && r.replylen <= r.room &&
+	    strncmp(out, statusline, strlen(statusline)) == 0,
+	    "%s: the response begins \"HTTP/1.1 %s\"", what, line);
+	CHECK(check_contains(out, r.replylen, "\r\nConnection: close\r\n"),
+	    "%s: the response says Connection: close", what);
+	h = head_len(out, r.replylen);
+	CHECK_MEM(out + h, r.replylen - h, bodyline, strlen(bodyline),
+	    "%s: its body explains in one line", what);
+	CHECK_INT(r.body, strlen(bodyline), "%s: body is that line's length", what);
+	free(out);
+	free(buf);
+}
+
+static void
+test_http_errors(void)
+{
+	struct up_proto p = { up_http_head_length, 1024, 1 };
+	struct up_proto small = { up_http_head_length, 32, 1 };
+	struct up_request r;
+	const char *text;
+	char *buf, *out;
+
+	check_error(&p, "malformed request line", "GARBAGE\r\n\r\n", 0, 400,
+	    "400 Bad Request");
+	check_error(&p, "no target", "GET  HTTP/1.1\r\n\r\n", 0, 400,
+	    "400 Bad Request");
+	check_error(&p, "malformed header", "GET / HTTP/1.1\r\nno colon\r\n\r\n",
+	    0, 400, "400 Bad Request");
+	check_error(&p, "head cut by the end of stream",
+	    "GET / HTTP/1.1\r\nHost: x\r\n", 1, 400, "400 Bad Request");
+	check_error(&p, "a request with a body",
+	    "GET / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", 0, 400,
+	    "400 Bad Request");
+	check_error(&p, "chunked body",
+	    "GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 0, 400,
+	    "400 Bad Request");
+	check_error(&small, "head longer than --max-line",
+	    "GET /this/is/long HTTP/1.1\r\nHost: example.org\r\n\r\n", 0, 431,
+	    "431 Request Header Fields Too Large");
+	check_error(&p, "POST", "POST / HTTP/1.1\r\n\r\n", 0, 405,
+	    "405 Method Not Allowed");
+	check_error(&p, "lowercase get", "get / HTTP/1.1\r\n\r\n", 0, 405,
+	    "405 Method Not Allowed");
+	check_error(&p, "HTTP/2.0", "GET / HTTP/2.0\r\n\r\n", 0, 505,
+	    "505 HTTP Version Not Supported");
+
+	text = "DELETE /x HTTP/1.1\r\n\r\n";
+	out = serve(&p, text, strlen(text), 0, &r, &buf);
+	CHECK(check_contains(out, r.replylen, "\r\nAllow: GET, HEAD\r\n"),
+	    "405: the response says Allow: GET, HEAD");
+	free(out);
+	free(buf);
+
+	text = "GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n";
+	out = serve(&p, text, strlen(text), 0, &r, &buf);
+	CHECK(r.status == 200 && r.next == UP_NEXT_READ,
+	    "Content-Length: 0 is no body: served");
+	free(out);
+	free(buf);
+}
+
+int
+main(void)
+{
+	test_framer();
+	test_request_length();
+	test_read_length();
+	test_head_length();
+	test_line();
+	test_read_framing();
+	test_http_get();
+	test_http_keepalive();
+	test_http_pipelined();
+	test_http_head();
+	test_http_errors();
+	return check_done("proto");
+}
