@@ -16,7 +16,8 @@
 #   make lint       mandoc -Tlint on man/, shellcheck on the scripts
 #   make install    PREFIX=/usr/local DESTDIR= (uninstall undoes it): the
 #                   binaries, man pages, bash and zsh completion
-#   make bench      every model against Python's servers (bench/results.md)
+#   make bench      every model against Python's servers (bench/results.md);
+#                   BENCH_BASE=REV runs a build of commit REV beside them
 #   make soak       100 000 verified random requests against each server
 #
 #   make check-asan, make check-tsan   the suite against sanitizer builds
@@ -242,10 +243,20 @@ check-valgrind: all deps
 # to bench/results.json, from which bench/charts.py draws bench/*.svg with
 # matplotlib (installed with the peers when missing). Run it on an
 # otherwise idle machine.
+#
+# BENCH_BASE=REV (a commit) also builds REV, from git, into build/base and
+# runs its servers beside today's as base-MODEL: a change meant to keep
+# the speed is measured against the code before it in the same run.
 bench:
 	@sh tests/install-deps.sh bench
 	$(MAKE) O=build/bench CFLAGS="-O2" all
-	python3 bench/bench.py --bin $(CURDIR)/build/bench/bin $(BENCH_ARGS)
+ifneq ($(BENCH_BASE),)
+	rm -rf build/base && mkdir -p build/base/src
+	git archive $(BENCH_BASE) | tar -x -C build/base/src
+	$(MAKE) -C build/base/src O=$(CURDIR)/build/base CFLAGS="-O2" all
+endif
+	python3 bench/bench.py --bin $(CURDIR)/build/bench/bin $(BENCH_ARGS) \
+	    $(if $(BENCH_BASE),--baseline $(CURDIR)/build/base/bin)
 	$$(python3 -c 'import matplotlib' 2>/dev/null && echo python3 || \
 	    echo /usr/bin/python3) bench/charts.py bench/results.json
 

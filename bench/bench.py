@@ -3,7 +3,7 @@
 instead, on loopback, driven by upclient.
 
     python3 bench/bench.py [--bin DIR] [--runs N] [--out FILE] [--quick]
-                           [--only IDS]
+                           [--only IDS] [--baseline DIR]
 
 --only takes workload ids (a20,a1000,b,c,d,h,cpu) and the scenarios "idle"
 (50 busy persistent clients while 0, 1 000 and 8 000 idle connections
@@ -11,6 +11,12 @@ are held open, upserver-poll on every backend, redis-server and memcached
 as references when installed) and "stream" (1 000 000 pipelined lines of
 100 bytes through upclient). `make bench BENCH_ARGS="--only idle"` runs
 one of them.
+
+--baseline DIR adds the servers of another build (`make bench
+BENCH_BASE=REV` builds commit REV there) as base-seq, base-fork,
+base-thread and base-poll, run beside today's in every workload: a change
+meant to keep the speed shows its CPU per request side by side with the
+code before it, in one run.
 
 Contenders are interleaved (A B C ... A B C ...) so that drift of the
 machine hits all alike; each (workload, contender) pair runs --runs times
@@ -60,11 +66,17 @@ def poll_backends(bindir):
     return m.group(1).split(", ") if m else ["poll"]
 
 
-def contenders(bindir):
+def contenders(bindir, basedir=None):
     up = [Contender(f"up-{m}", [os.path.join(bindir, f"upserver-{m}"), "-q"],
                     "up", proto="both")
           for m in ("seq", "fork", "thread", "poll")
           if os.access(os.path.join(bindir, f"upserver-{m}"), os.X_OK)]
+    if basedir:     # the same servers, built from another commit
+        up += [Contender(f"base-{m}", [os.path.join(basedir,
+                                                    f"upserver-{m}"), "-q"],
+                         "up", proto="both")
+               for m in ("seq", "fork", "thread", "poll")
+               if os.access(os.path.join(basedir, f"upserver-{m}"), os.X_OK)]
     # one event loop per core (issue 13), on the workloads where cores
     # matter: HTTP beside nginx with as many workers, and CPU-bound work
     if any(c.name == "up-poll" for c in up):
@@ -317,19 +329,20 @@ def workloads(quick):
 
 
 def applies(w, c):
+    name = c.name.replace("base-", "up-", 1)    # a baseline runs as its model
     if w.get("http") and c.proto == "line":
         return False
     if not w.get("http") and c.proto == "http":
         return False
     if w.get("http") and not shutil.which("wrk"):
         return False
-    if "only" in w and c.name not in w["only"]:
+    if "only" in w and name not in w["only"]:
         return False
     if c.only is not None and w["id"] not in c.only:
         return False
     if w["delay"] != "0" and not c.delay_ok:
         return False
-    if w.get("skip_sequential") and c.name in SEQUENTIAL:
+    if w.get("skip_sequential") and name in SEQUENTIAL:
         return False
     if c.cap is not None and w["clients"] > c.cap:
         return False
@@ -386,9 +399,11 @@ def main():
                     help="a tenth of the requests, for trying it out")
     ap.add_argument("--only", help="comma-separated workload ids "
                     "(a20,a1000,b,c,d,h,cpu) and scenarios (idle,stream)")
+    ap.add_argument("--baseline", help="a bin/ directory built from "
+                    "another commit, run beside this one as base-MODEL")
     args = ap.parse_args()
 
-    cs = contenders(args.bin)
+    cs = contenders(args.bin, args.baseline)
     ws = workloads(args.quick)
     only = args.only.split(",") if args.only else None
     if only:
@@ -462,6 +477,23 @@ def main():
     out += extra
     if not ws:
         return finish(out, args, t_start)
+    if args.baseline:
+        out += ["", "## Against the baseline build", "",
+                "CPU seconds per 1 000 requests, median of the runs, and "
+                "today's over the baseline's (1.00: the same).", "",
+                "| workload | server | today | baseline | ratio |",
+                "|---|---|---|---|---|"]
+        for w in ws:
+            for m in ("seq", "fork", "thread", "poll"):
+                now_runs = w["rows"].get(f"up-{m}")
+                base_runs = w["rows"].get(f"base-{m}")
+                if not now_runs or not base_runs:
+                    continue
+                a = statistics.median([r["cpu_k"] for r in now_runs])
+                b = statistics.median([r["cpu_k"] for r in base_runs])
+                out.append(f"| {w['id']} | {m} | {a:.3f} | {b:.3f} | "
+                           f"{a / b:.2f} |" if b else
+                           f"| {w['id']} | {m} | {a:.3f} | {b:.3f} | n/a |")
     out += ["", "## Targets (issue 6)", ""]
 
     def med(wid, name, key):

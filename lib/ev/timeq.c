@@ -77,6 +77,8 @@ up_ev_timeout(int64_t deadline, int64_t now)
 		return -1;
 	if (deadline <= now)
 		return 0;
+	if (deadline - now > (int64_t)INT_MAX * UP_NS_PER_MS)
+		return INT_MAX;
 	ms = (deadline - now + UP_NS_PER_MS - 1) / UP_NS_PER_MS;
-	return ms > INT_MAX ? INT_MAX : (int)ms;
+	return (int)ms;
 }

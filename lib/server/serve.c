@@ -52,8 +52,9 @@ up_serve(struct up_server *s, struct up_conn *c)
 	unsigned long served = 0;
 	struct up_request r;
 	struct up_reader in;
-	char *req, *out = NULL, *p;
-	size_t len, cap = 0, pending;
+	struct up_buf out = { NULL, 0 };
+	char *req;
+	size_t len, pending;
 	long count;
 	int rc;
 
@@ -72,14 +73,10 @@ up_serve(struct up_server *s, struct up_conn *c)
 			break;
 		}
 		up_request_open(&s->proto, &r, req, len);
-		if (r.room > cap) {
-			if ((p = realloc(out, r.room)) == NULL) {
-				up_log_error(c->peer, c->who, "malloc", errno);
-				reason = "error";
-				break;
-			}
-			out = p;
-			cap = r.room;
+		if (up_buf_room(&out, r.room) == -1) {
+			up_log_error(c->peer, c->who, "malloc", errno);
+			reason = "error";
+			break;
 		}
 		/* a request refused (HTTP) costs no work */
 		count = 0;
@@ -87,7 +84,7 @@ up_serve(struct up_server *s, struct up_conn *c)
 			count = work(s, c, &r);
 		else
 			up_log_received(c->peer, c->who, r.len, 0, 0);
-		up_request_reply(&s->proto, &r, out);
+		up_request_reply(&s->proto, &r, out.p);
 		/* a client that takes none of its reply for -t is idle too */
 		if (up_send_all(c->fd, r.reply, r.replylen, tmo) == -1) {
 			reason = failure(c, "write", errno);
@@ -108,7 +105,7 @@ out:
 	/* A line the client began and never ended is lost: say so. */
 	pending = reason != NULL ? up_reader_pending(&in) : 0;
 	up_reader_free(&in);
-	free(out);
+	free(out.p);
 	close(c->fd);
 	c->fd = -1;
 	up_log_closed(c->peer, c->who, served, reason, pending);

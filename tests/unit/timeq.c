@@ -1,5 +1,6 @@
 /*
- * timeq.c: the timer queues of lib/ev/timeq.c, and up_ev_timeout.
+ * timeq.c: the timer queues of lib/ev/timeq.c, up_ev_timeout and
+ * up_earliest.
  *
  * A queue is a doubly linked list in push order; these tests walk it
  * both ways after every change, so a link left dangling by a push, a
@@ -229,6 +230,22 @@ test_timeout(void)
 	    "INT_MAX ms is INT_MAX");
 	CHECK_INT(up_ev_timeout(now + ((int64_t)INT_MAX + 1) * MS, now),
 	    INT_MAX, "further than INT_MAX ms is capped at INT_MAX");
+	CHECK_INT(up_ev_timeout(INT64_MAX - 1, 0), INT_MAX,
+	    "a deadline next to INT64_MAX is capped, not overflowed");
+}
+
+static void
+test_earliest(void)
+{
+	CHECK_INT(up_earliest(5, 7), 5, "the earlier of 5 and 7 is 5");
+	CHECK_INT(up_earliest(7, 5), 5, "the earlier of 7 and 5 is 5");
+	CHECK_INT(up_earliest(0, 7), 7, "0 stands for none: 0 and 7 is 7");
+	CHECK_INT(up_earliest(7, 0), 7, "7 and 0 is 7");
+	CHECK_INT(up_earliest(0, 0), 0, "none and none is none");
+	CHECK_INT(up_earliest(INT64_MAX, 3), 3,
+	    "an empty queue's INT64_MAX loses to any deadline");
+	CHECK_INT(up_earliest(INT64_MAX, 0), INT64_MAX,
+	    "an empty queue and none is still no deadline");
 }
 
 int
@@ -240,5 +257,6 @@ main(void)
 	test_cancel();
 	test_expire();
 	test_timeout();
+	test_earliest();
 	return check_done("timeq");
 }
