@@ -3,7 +3,7 @@
 instead, on loopback, driven by upclient.
 
     python3 bench/bench.py [--bin DIR] [--runs N] [--out FILE] [--quick]
-                           [--only IDS] [--baseline DIR]
+                           [--only IDS] [--baseline DIR] [--servers NAMES]
 
 --only takes workload ids (a20,a1000,b,c,d,h,cpu) and the scenarios "idle"
 (50 busy persistent clients while 0, 1 000 and 8 000 idle connections
@@ -12,6 +12,7 @@ as references when installed) and "stream" (1 000 000 pipelined lines of
 100 bytes through upclient). `make bench BENCH_ARGS="--only idle"` runs
 one of them.
 
+--servers keeps only the contenders named (up-poll,base-poll,...).
 --baseline DIR adds the servers of another build (`make bench
 BENCH_BASE=REV` builds commit REV there) as base-seq, base-fork,
 base-thread and base-poll, run beside today's in every workload: a change
@@ -401,9 +402,13 @@ def main():
                     "(a20,a1000,b,c,d,h,cpu) and scenarios (idle,stream)")
     ap.add_argument("--baseline", help="a bin/ directory built from "
                     "another commit, run beside this one as base-MODEL")
+    ap.add_argument("--servers", help="comma-separated contenders to run "
+                    "(up-poll,base-poll,nginx-1w,...), all when not given")
     args = ap.parse_args()
 
     cs = contenders(args.bin, args.baseline)
+    if args.servers:
+        cs = [c for c in cs if c.name in args.servers.split(",")]
     ws = workloads(args.quick)
     only = args.only.split(",") if args.only else None
     if only:

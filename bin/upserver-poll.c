@@ -581,19 +581,18 @@ int
 main(int argc, char **argv)
 {
 	struct up_server s;
+	int status, child;
 
 	if (up_server_start(&s, &poll_model, argc, argv) == -1) {
 		fputs(s.msg, s.exit == 0 ? stdout : stderr);
 		return s.exit;
 	}
 	/* one loop here, or with -w a loop in each of N processes */
-	switch (up_loops_run(s.addr, s.opt.workers, s.opt.max_conns, run,
-	    &s)) {
-	case 0:
-		return up_server_stop(&s);
-	case -1:
+	status = up_loops_run(s.addr, s.opt.workers, s.opt.max_conns, run, &s,
+	    &child);
+	if (child)
+		_exit(status);
+	if (status == -1)
 		err(1, "loops");
-	default:
-		return 1;
-	}
+	return status == 0 ? up_server_stop(&s) : 1;
 }

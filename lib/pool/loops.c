@@ -382,20 +382,23 @@ died(long i, void *g)
 
 int
 up_loops_run(const char *addr, long workers, long max_conns,
-    int (*run)(struct up_loops *, long, const char *, void *), void *arg)
+    int (*run)(struct up_loops *, long, const char *, void *), void *arg,
+    int *child)
 {
 	struct up_loops *g;
 	char who[32];
 	long index;
 
+	*child = 0;
 	if ((g = up_loops_new(workers > 0 ? workers : 1, max_conns)) == NULL)
 		return -1;
 	if (workers == 0)
 		return run(g, 0, NULL, arg);
 	switch (up_pool_run(addr, workers, died, g, &index)) {
 	case 1:
+		*child = 1;
 		snprintf(who, sizeof(who), "pid=%ld", (long)getpid());
-		_exit(run(g, index, who, arg));
+		return run(g, index, who, arg);
 	case 0:
 		return 0;
 	default:

@@ -101,14 +101,14 @@ void	up_loops_died(struct up_loops *g, long i);
  * Runs run(g, index, who, arg): as the only loop when workers is 0,
  * else as workers loops, each in a process of its own under up_pool_run
  * (who is "pid=N" there, NULL for the only loop), sharing g for at most
- * max_conns connections in all. Returns run's result for the only loop;
- * with workers, 0 in the parent once every loop has ended (a loop's
- * process exits with run's result). -1 with errno when g or the pool
- * cannot be had.
+ * max_conns connections in all. Returns run's result, with *child set
+ * in a loop's own process (which should then _exit with it); in the
+ * parent of -w, 0 once every loop has ended. -1 with errno when g or
+ * the pool cannot be had.
  */
 int	up_loops_run(const char *addr, long workers, long max_conns,
 	    int (*run)(struct up_loops *, long, const char *, void *),
-	    void *arg);
+	    void *arg, int *child);
 
 /* ---- accept.c: how an event loop accepts ------------------------------ */
 
