@@ -82,23 +82,16 @@ struct conn {
 };
 
 struct loop {
+	struct up_evloop base;		/* the frame: engine, listener, stop */
 	struct up_server *s;
 	const struct up_options *o;
 	const struct up_proto *p;
 	int		 batch;		/* answer buffered requests together */
-	struct up_ev	*ev;		/* the event engine */
-	struct up_slots	 conns;		/* by descriptor */
 	struct up_timeq	 working;	/* WORKING: by the end of the delay */
 	struct up_timeq	 lockq;		/* LOCKWAIT: by ticket */
 	struct up_timeq	 ready;		/* QUEUED: for the next turn */
 	struct up_timeq	 idle;		/* READING, WRITING: -t from progress */
 	struct up_timeq	 lingering;	/* LINGER: from its start */
-	int64_t		 now;		/* monotonic, after each wait */
-	struct up_acceptor acc;		/* how it accepts */
-	struct up_memory memory;	/* connections waiting for memory */
-	int		 stopping;
-	struct up_loops	*g;		/* what the loops share (-w) */
-	long		 index;		/* this loop's place among them */
 	const char	*who;		/* "pid=N" with -w, else NULL */
 };
 
@@ -114,14 +107,14 @@ static void
 conn_close(struct loop *l, struct conn *c, const char *reason)
 {
 	up_timer_cancel(&c->timer);
-	up_ev_set(l->ev, c->fd, 0);	/* the engine forgets it first */
-	up_slots_drop(&l->conns, c->fd);
-	up_memory_leave(&l->memory, &c->mem);
+	up_ev_set(l->base.ev, c->fd, 0);	/* the engine forgets it first */
+	up_slots_drop(&l->base.conns, c->fd);
+	up_memory_leave(&l->base.memory, &c->mem);
 	close(c->fd);
 	/* a line begun and never ended (not the request in flight) is lost */
 	up_log_closed(c->peer, l->who, c->served, reason, reason == NULL ? 0 :
 	    up_reader_pending(&c->in) - c->req.len);
-	up_acceptor_release(&l->acc);	/* only now: the log keeps to -c */
+	up_acceptor_release(&l->base.acc);	/* only now: the log keeps to -c */
 	up_reader_free(&c->in);
 	free(c->out.p);
 	free(c);
@@ -139,7 +132,7 @@ conn_fail(struct loop *l, struct conn *c, const char *op, int err)
 static int
 conn_watch(struct loop *l, struct conn *c, int mask)
 {
-	if (up_ev_set(l->ev, c->fd, mask) == 0)
+	if (up_ev_set(l->base.ev, c->fd, mask) == 0)
 		return 0;
 	conn_fail(l, c, "watch", errno);
 	return -1;
@@ -154,16 +147,16 @@ conn_watch(struct loop *l, struct conn *c, int mask)
 static void
 wait_input(struct loop *l, struct conn *c, int starved)
 {
-	if (l->stopping) {
+	if (l->base.stopping) {
 		conn_close(l, c, "stop");
 		return;
 	}
 	if (starved)
-		up_memory_wait(&l->memory, &c->mem, l->s->addr, ENOMEM, l->now);
+		up_memory_wait(&l->base.memory, &c->mem, l->s->addr, ENOMEM, l->base.now);
 	c->state = READING;
 	if (conn_watch(l, c, starved ? 0 : UP_EV_READ) == 0 &&
 	    l->o->timeout_ns != 0 && (!starved || c->timer.q == NULL))
-		up_timeq_push(&l->idle, &c->timer, l->now + l->o->timeout_ns);
+		up_timeq_push(&l->idle, &c->timer, l->base.now + l->o->timeout_ns);
 }
 
 /*
@@ -192,12 +185,12 @@ reply_done(struct loop *l, struct conn *c)
 	up_timer_cancel(&c->timer);
 	if (r->next == UP_NEXT_LINGER) {
 		c->state = LINGER;
-		if (up_linger_start(&c->linger, c->fd, l->now) == -1)
+		if (up_linger_start(&c->linger, c->fd, l->base.now) == -1)
 			conn_close(l, c, NULL);
 		else if (conn_watch(l, c, UP_EV_READ) == 0)
 			up_timeq_push(&l->lingering, &c->timer,
 			    c->linger.deadline);
-	} else if (c->in.eof || l->stopping || (c->in.end > c->in.start &&
+	} else if (c->in.eof || l->base.stopping || (c->in.end > c->in.start &&
 	    l->p->frame(c->in.buf + c->in.start, c->in.end - c->in.start,
 	    l->p->max_line, 0) > 0)) {
 		c->state = QUEUED;
@@ -233,7 +226,7 @@ conn_send(struct loop *l, struct conn *c)
 		return;
 	}
 	if ((c->state != WRITING || n > 0) && l->o->timeout_ns != 0)
-		up_timeq_push(&l->idle, &c->timer, l->now + l->o->timeout_ns);
+		up_timeq_push(&l->idle, &c->timer, l->base.now + l->o->timeout_ns);
 	c->state = WRITING;
 	conn_watch(l, c, UP_EV_WRITE);
 }
@@ -308,7 +301,7 @@ work_done(struct loop *l, struct conn *c)
 	}
 	c->count = up_count_write(l->s->shared, l->o->counter, c->seen);
 	if (l->o->counter == UP_COUNTER_MUTEX && (next = conn_of(
-	    up_loops_release(l->g, l->index, &l->lockq))) != NULL)
+	    up_loops_release(l->base.g, l->base.index, &l->lockq))) != NULL)
 		work_start(l, next);
 	reply_start(l, c, c->req.len);
 }
@@ -335,7 +328,7 @@ start_request(struct loop *l, struct conn *c, size_t len)
 			wait_input(l, c, 1);
 			return;
 		}
-		up_memory_back(&l->memory, l->s->addr);
+		up_memory_back(&l->base.memory, l->s->addr);
 	}
 	if (l->batch || c->req.status != 200) {	/* refused: no work */
 		if (!l->batch)
@@ -344,7 +337,7 @@ start_request(struct loop *l, struct conn *c, size_t len)
 	} else if (now || conn_watch(l, c, 0) == 0) {
 		c->state = LOCKWAIT;
 		if (l->o->counter == UP_COUNTER_MUTEX && !up_loops_acquire(
-		    l->g, l->index, &l->lockq, &c->timer))
+		    l->base.g, l->base.index, &l->lockq, &c->timer))
 			return;
 		if (!now)
 			work_start(l, c);
@@ -366,7 +359,7 @@ conn_advance(struct loop *l, struct conn *c, int try_read)
 {
 	size_t len;
 
-	up_memory_leave(&l->memory, &c->mem);	/* it may starve again */
+	up_memory_leave(&l->base.memory, &c->mem);	/* it may starve again */
 	for (;;) {
 		len = c->in.end == c->in.start ? 0 : l->p->frame(c->in.buf +
 		    c->in.start, c->in.end - c->in.start, l->p->max_line,
@@ -375,10 +368,10 @@ conn_advance(struct loop *l, struct conn *c, int try_read)
 			start_request(l, c, len);
 		else if (c->in.eof)
 			conn_close(l, c, NULL);
-		else if (!try_read && !l->stopping)
+		else if (!try_read && !l->base.stopping)
 			wait_input(l, c, 0);
 		else if (up_reader_fill(&c->in, c->fd, l->p->max_line) >= 0) {
-			up_memory_back(&l->memory, l->s->addr);
+			up_memory_back(&l->base.memory, l->s->addr);
 			try_read = 0;
 			continue;
 		} else if (errno == EAGAIN || errno == EWOULDBLOCK ||
@@ -399,8 +392,8 @@ advance_all(struct loop *l, enum conn_state state, int starved)
 	struct conn *c;
 	size_t fd;
 
-	for (fd = 0; fd < l->conns.cap; fd++)
-		if ((c = up_slots_at(&l->conns, (int)fd)) != NULL &&
+	for (fd = 0; fd < l->base.conns.cap; fd++)
+		if ((c = up_slots_at(&l->base.conns, (int)fd)) != NULL &&
 		    c->state == state && (!starved || c->mem.waiting))
 			conn_advance(l, c, 1);
 }
@@ -417,7 +410,7 @@ accept_ready(struct loop *l)
 	struct conn *c;
 	int i, fd, batch = l->o->workers > 1 ? 1 : ACCEPT_BATCH;
 
-	for (i = 0; i < batch && (c = up_acceptor_next(&l->acc, l->now, &fd,
+	for (i = 0; i < batch && (c = up_acceptor_next(&l->base.acc, l->base.now, &fd,
 	    peer, sizeof(peer))) != NULL; i++) {
 		c->fd = fd;
 		memcpy(c->peer, peer, sizeof(c->peer));
@@ -464,35 +457,15 @@ run_queues(struct loop *l)
 		up_timer_cancel(t);
 		conn_advance(l, conn_of(t), 0);
 	}
-	while ((t = up_timeq_due(&l->idle, l->now)) != NULL)
+	while ((t = up_timeq_due(&l->idle, l->base.now)) != NULL)
 		conn_close(l, conn_of(t), "idle");
-	while ((t = up_timeq_due(&l->lingering, l->now)) != NULL)
+	while ((t = up_timeq_due(&l->lingering, l->base.now)) != NULL)
 		conn_close(l, conn_of(t), NULL);
 	if (l->ready.head != NULL)
 		return 0;
-	next = up_earliest(up_timeq_next(&l->working), l->acc.pause);
-	next = up_earliest(next, up_timeq_next(&l->idle));
-	next = up_earliest(next, up_timeq_next(&l->lingering));
-	next = up_earliest(next, l->memory.retry_at);
-	return up_ev_timeout(next, up_now_ns());
-}
-
-/*
- * SIGINT or SIGTERM: no more accepting; the connections that wait for a
- * request end once what they sent is served, the others once the
- * requests in flight are answered.
- */
-static void
-begin_stop(struct loop *l, int parent_stop)
-{
-	l->stopping = 1;
-	up_ev_set(l->ev, l->s->lfd, 0);
-	close(l->s->lfd);
-	l->s->lfd = -1;
-	up_ev_set(l->ev, up_stop_fd(), 0);	/* readable for good now */
-	if (parent_stop != -1)
-		up_ev_set(l->ev, parent_stop, 0);
-	advance_all(l, READING, 0);
+	next = up_earliest(up_timeq_next(&l->working), up_timeq_next(&l->idle));
+	return up_evloop_timeout(&l->base, up_earliest(next,
+	    up_timeq_next(&l->lingering)));
 }
 
 /*
@@ -504,68 +477,44 @@ static int
 run(struct up_loops *g, long index, const char *who, void *server)
 {
 	struct up_server *s = server;
-	struct loop l = { .s = s, .o = &s->opt, .p = &s->proto, .g = g,
-	    .index = index, .who = who, .memory.sh.who = who };
+	struct loop l = { .s = s, .o = &s->opt, .p = &s->proto, .who = who,
+	    .batch = !s->opt.http && s->opt.delay_ns == 0 &&
+	    s->opt.counter == UP_COUNTER_OFF };
 	struct up_ev_fired *fired;
 	struct conn *c;
-	int i, n, timeout = 0, accepting, stop_seen = 0,
-	    parent_stop = up_parent_stop_fd(), wake = up_loops_enter(g, index);
+	int i, n, what, timeout = 0;
 
-	l.batch = !s->opt.http && s->opt.delay_ns == 0 &&
-	    s->opt.counter == UP_COUNTER_OFF;
-	l.acc = (struct up_acceptor){ .lfd = s->lfd, .addr = s->addr,
-	    .who = who, .max_conns = s->opt.max_conns, .slots = &l.conns,
-	    .size = sizeof(*c), .memory = &l.memory, .g = g, .index = index };
-	if ((l.acc.ev = l.ev = up_ev_new(s->opt.backend)) == NULL ||
-	    up_ev_set(l.ev, up_stop_fd(), UP_EV_READ) == -1 ||
-	    up_ev_set(l.ev, wake, UP_EV_READ) == -1 || (parent_stop != -1 &&
-	    up_ev_set(l.ev, parent_stop, UP_EV_READ) == -1)) {
+	if (up_evloop_init(&l.base, s->opt.backend, &s->lfd, s->addr,
+	    s->opt.max_conns, sizeof(struct conn), g, index, who) == -1) {
 		warn("%s", s->opt.backend);
 		return 1;
 	}
-
-	for (l.now = up_now_ns(); !l.stopping || l.conns.count > 0;) {
-		/* listen with room for one more, here and across the loops */
-		if (!l.stopping)
-			up_ev_set(l.ev, s->lfd, up_acceptor_open(&l.acc, l.now) ?
-			    UP_EV_READ : 0);
-		n = up_ev_wait(l.ev, timeout, &fired);
-		l.now = up_now_ns();
-		if (n == -1 && errno != EINTR) {
+	while (!l.base.stopping || l.base.conns.count > 0) {
+		if ((n = up_evloop_wait(&l.base, timeout, &fired, &what)) == -1) {
 			warn("%s", s->opt.backend);
 			return 1;
 		}
-		/*
-		 * The listener after the connections: a socket closed in this
-		 * batch keeps its number until then, so a late event for it
-		 * cannot reach a new connection.
-		 */
-		for (i = accepting = 0; i < n; i++) {
-			if (fired[i].fd == parent_stop)
-				stop_seen = 1;
-			else if (fired[i].fd == wake) {
-				/* another loop woke us: the lock, or -c */
-				up_loops_drain(g, index);
-				if ((c = conn_of(up_loops_handed(g, index,
-				    &l.lockq))) != NULL)
-					work_start(&l, c);
-			} else if (fired[i].fd == s->lfd)
-				accepting = 1;
-			else if ((c = up_slots_at(&l.conns, fired[i].fd)) != NULL)
+		for (i = 0; i < n; i++)
+			if ((c = up_slots_at(&l.base.conns, fired[i].fd)) != NULL)
 				conn_event(&l, c, fired[i].events);
-		}
-		if (!l.stopping && (up_stopping() || stop_seen))
-			begin_stop(&l, parent_stop);
-		if (!l.stopping && accepting)
+		/* another loop handed us the lock of --counter mutex */
+		if ((what & UP_EVLOOP_WOKEN) && (c = conn_of(up_loops_handed(g,
+		    index, &l.lockq))) != NULL)
+			work_start(&l, c);
+		/*
+		 * SIGINT or SIGTERM closed the listener: the connections that
+		 * wait for a request end once what they sent is served, the
+		 * others once the requests in flight are answered.
+		 */
+		if (what & UP_EVLOOP_STOP)
+			advance_all(&l, READING, 0);
+		if (what & UP_EVLOOP_ACCEPT)
 			accept_ready(&l);
-		if (l.memory.retry_at != 0 && l.now >= l.memory.retry_at) {
-			l.memory.retry_at = 0;
+		if (what & UP_EVLOOP_MEMORY)
 			advance_all(&l, READING, 1);	/* memory back? */
-		}
 		timeout = run_queues(&l);
 	}
-	up_slots_free(&l.conns);
-	up_ev_free(l.ev);
+	up_evloop_free(&l.base);
 	return 0;
 }
 

@@ -2,7 +2,8 @@
  * pool.h: workers in processes of their own, for -w: the pool of worker
  * processes under a supervising parent (pool.c), as upserver-fork -w and
  * upserver-poll -w run them, what the event loops of upserver-poll -w
- * share (loops.c), and how an event loop accepts (accept.c).
+ * share (loops.c), how an event loop accepts (accept.c), and the frame
+ * every event loop runs its connections in (evloop.c).
  */
 #ifndef UP_POOL_H
 #define UP_POOL_H
@@ -143,5 +144,52 @@ void	*up_acceptor_next(struct up_acceptor *a, int64_t now, int *fd,
 
 /* A connection accepted is closed: its place may be taken again. */
 void	up_acceptor_release(struct up_acceptor *a);
+
+/* ---- evloop.c: the frame of an event loop ----------------------------- */
+
+struct up_evloop {
+	struct up_ev	*ev;		/* the engine */
+	struct up_slots	 conns;		/* the connections, by descriptor */
+	struct up_acceptor acc;		/* how they are accepted */
+	struct up_memory memory;	/* those waiting for memory */
+	int64_t		 now;		/* monotonic, after each wait */
+	int		 stopping;	/* the listener is closed */
+	int		*lfd;		/* the server's listener, -1 once closed */
+	int		 wake;		/* readable: another loop woke this one */
+	int		 parent_stop;	/* -w: the parent's stop pipe, or -1 */
+	struct up_loops	*g;		/* what the loops share */
+	long		 index;		/* this loop's place among them */
+	const char	*who;		/* "pid=N" with -w, else NULL */
+};
+
+/* What a wait found besides the connections' events. */
+#define UP_EVLOOP_ACCEPT	0x1	/* connections wait: accept them */
+#define UP_EVLOOP_STOP		0x2	/* a stop began; the listener is closed */
+#define UP_EVLOOP_WOKEN		0x4	/* another loop woke this one */
+#define UP_EVLOOP_MEMORY	0x8	/* time to try memory again */
+
+/*
+ * Sets up loop index of g on the engine backend, to accept from *lfd
+ * (addr in the log) at most max_conns connections of size bytes. 0, or
+ * -1 with errno.
+ */
+int	up_evloop_init(struct up_evloop *l, const char *backend, int *lfd,
+	    const char *addr, long max_conns, size_t size,
+	    struct up_loops *g, long index, const char *who);
+
+/*
+ * One wait of at most timeout_ms, the listener watched while a
+ * connection may be accepted. Returns how many connections are ready,
+ * their events first in *fired, and in *what the UP_EVLOOP_* of the
+ * rest; -1 with errno when the engine fails. A stop (SIGINT, SIGTERM,
+ * the parent's) closes the listener at once.
+ */
+int	up_evloop_wait(struct up_evloop *l, int timeout_ms,
+	    struct up_ev_fired **fired, int *what);
+
+/* The wait until deadline or the loop's own (a pause, a retry). */
+int	up_evloop_timeout(const struct up_evloop *l, int64_t deadline);
+
+void	up_evloop_free(struct up_evloop *l);
 
 #endif /* UP_POOL_H */
