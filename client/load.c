@@ -840,22 +840,6 @@ on_sigint(int signo)
 }
 
 /*
- * Makes SIGINT end the run early (see the top of the file) instead of the
- * process; with no SA_RESTART, the engine's wait returns EINTR at once.
- * Returns 0 or -1 with errno.
- */
-static int
-catch_sigint(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_sigint;
-	sigemptyset(&sa.sa_mask);
-	return sigaction(SIGINT, &sa, NULL);
-}
-
-/*
  * SIGINT came: no connection starts and no request is sent from now on.
  * Connections with a request in flight have INTERRUPT_GRACE_NS for its
  * reply (see interrupt_expire); the others close now.
@@ -1114,7 +1098,11 @@ load_run(const struct load_options *o)
 	int i, n, r, status;
 
 	memset(&l, 0, sizeof(l));
-	if (setup(&l, o) == -1 || catch_sigint() == -1) {
+	/*
+	 * SIGINT ends the run early (see the top of the file), not the
+	 * process; with no SA_RESTART, the engine's wait returns EINTR.
+	 */
+	if (setup(&l, o) == -1 || up_catch(SIGINT, on_sigint, 0) == -1) {
 		cleanup(&l);
 		return 1;
 	}

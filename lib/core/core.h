@@ -208,6 +208,13 @@ int	up_stopping(void);
 int	up_stop_fd(void);
 
 /*
+ * Installs handler for sig (SIG_IGN too) with an empty mask and the
+ * given sa_flags: SA_RESTART, or 0 for blocking calls to fail with EINTR.
+ * Returns 0 or -1 with errno.
+ */
+int	up_catch(int sig, void (*handler)(int), int flags);
+
+/*
  * In a child of up_fork(): the read end of its parent's stop pipe, which
  * an event loop watches beside up_stop_fd() (up_wait() watches both);
  * -1 in a process that no up_fork() made.
