@@ -34,7 +34,6 @@
  * to arrive, and the timeline and statistics so far are printed, marked
  * as interrupted; the exit status is then 130, as for a shell's Ctrl-C.
  */
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -930,23 +929,16 @@ resolve(struct load *l)
 static int
 enough_descriptors(unsigned long clients, unsigned long open)
 {
-	struct rlimit rl;
+	int64_t limit;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+	if ((limit = up_raise_nofile()) == -1) {
 		fprintf(stderr, "upclient: getrlimit: %s\n", strerror(errno));
 		return -1;
 	}
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
-			getrlimit(RLIMIT_NOFILE, &rl);
-	}
-	if (rl.rlim_cur != RLIM_INFINITY &&
-	    rl.rlim_cur < (rlim_t)open + SPARE_FDS) {
+	if (limit < (int64_t)open + SPARE_FDS) {
 		fprintf(stderr, "upclient: %s %lu needs %lu descriptors, the"
-		    " limit is %llu (ulimit -n)\n", open < clients ? "-j" :
-		    "-c", open, open + SPARE_FDS,
-		    (unsigned long long)rl.rlim_cur);
+		    " limit is %lld (ulimit -n)\n", open < clients ? "-j" :
+		    "-c", open, open + SPARE_FDS, (long long)limit);
 		return -1;
 	}
 	return 0;

@@ -136,6 +136,9 @@ int	up_accept_transient(int err);
 /* Sets FD_CLOEXEC on fd, and sets or clears O_NONBLOCK; 0 or -1. */
 int	up_fd_setup(int fd, int nonblock);
 
+/* Soft RLIMIT_NOFILE raised to the hard one: it then, INT64_MAX, or -1. */
+int64_t	up_raise_nofile(void);
+
 /*
  * Connects to host:port trying every address of the name in turn
  * ("localhost" may give ::1 then 127.0.0.1). Returns a blocking socket,
