@@ -4,10 +4,10 @@
  * The tutorials open five terminals and type fast; this opens -c
  * connections at once from one thread, the way upserver-poll serves them:
  * non-blocking sockets and one loop that waits for whichever is ready,
- * on the same event engine (lib/ev.c). It picks the cheapest backend the
- * system has, epoll or kqueue, because it must stay cheap at 10 000
- * connections: poll(2) hands the kernel the whole array at every wait,
- * epoll and kqueue remember it and return only the sockets that are
+ * on the same event engine (lib/ev). It picks the cheapest backend the
+ * system has, epoll or kqueue (up_ev_best), because it must stay cheap at
+ * 10 000 connections: poll(2) hands the kernel the whole array at every
+ * wait, epoll and kqueue remember it and return only the sockets that are
  * ready, so each event costs O(1) whatever the number of connections.
  * Where neither exists (make PORTABLE=1), it falls back to poll.
  *
@@ -56,15 +56,6 @@
 #define SHOWN_ERRORS	10	/* failures described; the rest counted */
 #define SPARE_FDS	16	/* standard streams, the engine, the resolver */
 
-/* The cheapest way to wait that this system has. */
-#if defined(__linux__) && !defined(UP_PORTABLE)
-#define BACKEND		"epoll"
-#elif !defined(UP_PORTABLE) && (defined(__APPLE__) || defined(__FreeBSD__) || \
-    defined(__OpenBSD__) || defined(__NetBSD__) || defined(__DragonFly__))
-#define BACKEND		"kqueue"
-#else
-#define BACKEND		"poll"
-#endif
 #define MAX_ADDRS	16
 #define INTERRUPT_GRACE_NS	UP_NS_PER_SEC	/* for replies in flight */
 #define EXIT_INTERRUPTED	130		/* 128 + SIGINT */
@@ -1049,8 +1040,8 @@ setup(struct load *l, const struct load_options *o)
 		for (row = 0; row < timeline_rows(l->tl); row++)
 			l->conns[timeline_conn(l->tl, row) - 1].row = row;
 	}
-	if ((l->ev = up_ev_new(BACKEND)) == NULL) {
-		fprintf(stderr, "upclient: %s: %s\n", BACKEND,
+	if ((l->ev = up_ev_new(up_ev_best())) == NULL) {
+		fprintf(stderr, "upclient: %s: %s\n", up_ev_best(),
 		    strerror(errno));
 		return -1;
 	}
@@ -1116,7 +1107,7 @@ load_run(const struct load_options *o)
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
-			fprintf(stderr, "upclient: %s: %s\n", BACKEND,
+			fprintf(stderr, "upclient: %s: %s\n", up_ev_best(),
 			    strerror(errno));
 			cleanup(&l);
 			return 1;
