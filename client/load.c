@@ -22,8 +22,8 @@
  * every connection first and holding requests back would let a one-at-a-
  * time server accept a connection that has nothing to send, while those
  * that do wait behind it: a deadlock.) Timeouts are the same length for
- * everyone, so a list in deadline order (append at the tail, expire from
- * the head) is all the timer wheel needed.
+ * everyone, so one of the library's timer queues (lib/ev/timeq.c: append
+ * at the tail, expire from the head) is all the timer wheel needed.
  *
  * What is allocated is allocated once: the connections at the start, a
  * request buffer per connection at work (reused through a free list), and
@@ -79,9 +79,8 @@ enum conn_state {
 };
 
 struct conn {
-	struct conn	*tprev, *tnext;	/* the timeout list */
+	struct up_timer	 timer;		/* on the timeout queue, when timed */
 	char		*buf;		/* request, and reply to print */
-	int64_t		 deadline;	/* monotonic ns, when timed */
 	int64_t		 sent_at;	/* when the request started */
 	unsigned long	 id;		/* 1 to clients */
 	unsigned long	 done;		/* requests answered */
@@ -93,7 +92,6 @@ struct conn {
 	unsigned char	 addr;		/* the address tried, in l->addrs */
 	unsigned char	 tries;		/* addresses tried */
 	unsigned char	 out;		/* watched for writing too */
-	unsigned char	 timed;		/* on the timeout list */
 	unsigned char	 job;		/* holds a job */
 };
 
@@ -117,7 +115,7 @@ struct load {
 	unsigned long	 active;	/* started and not closed */
 	unsigned long	 open, open_max; /* connected at once */
 	unsigned long	 running;	/* jobs: connecting or requesting */
-	struct conn	*thead, *ttail;	/* timed, earliest deadline first */
+	struct up_timeq	 timeq;		/* timed, earliest deadline first */
 	char		*free_bufs;	/* request buffers to reuse */
 	size_t		 reqmax;	/* longest request */
 	size_t		 bufsize;
@@ -159,45 +157,18 @@ reason_of(int err)
 	}
 }
 
-/* ---- timeouts: one list in deadline order ----------------------------- */
-
-/* Takes c off the timeout list, if it is on it. */
-static void
-timer_clear(struct load *l, struct conn *c)
-{
-	if (!c->timed)
-		return;
-	if (c->tprev != NULL)
-		c->tprev->tnext = c->tnext;
-	else
-		l->thead = c->tnext;
-	if (c->tnext != NULL)
-		c->tnext->tprev = c->tprev;
-	else
-		l->ttail = c->tprev;
-	c->tprev = c->tnext = NULL;
-	c->timed = 0;
-}
+/* ---- timeouts: one timer queue ---------------------------------------- */
 
 /*
- * Gives c a deadline of now plus the timeout. Every deadline is that far
- * from when it is set, so the tail is always the latest: O(1).
+ * Gives c a deadline of now plus the timeout, if there is one. Every
+ * deadline is that far from when it is set, so the queue's tail is always
+ * the latest: O(1).
  */
 static void
 timer_set(struct load *l, struct conn *c, int64_t now)
 {
-	if (l->o->timeout_ns == 0)
-		return;
-	timer_clear(l, c);
-	c->deadline = now + l->o->timeout_ns;
-	c->tprev = l->ttail;
-	c->tnext = NULL;
-	if (l->ttail != NULL)
-		l->ttail->tnext = c;
-	else
-		l->thead = c;
-	l->ttail = c;
-	c->timed = 1;
+	if (l->o->timeout_ns != 0)
+		up_timeq_push(&l->timeq, &c->timer, now + l->o->timeout_ns);
 }
 
 /* ---- output ------------------------------------------------------------ */
@@ -333,7 +304,7 @@ close_conn(struct load *l, struct conn *c, int64_t now, int marks)
 	else if (c->state != C_NEW && c->state != C_DONE)
 		l->open--;
 	end_job(l, c);
-	timer_clear(l, c);
+	up_timer_cancel(&c->timer);
 	if (c->fd != -1)
 		close_socket(l, c);
 	c->state = C_DONE;
@@ -486,7 +457,7 @@ connect_done(struct load *l, struct conn *c)
 		connected(l, c, up_now_ns());
 		return;
 	}
-	timer_clear(l, c);
+	up_timer_cancel(&c->timer);
 	close_socket(l, c);
 	if (++c->tries >= l->naddrs) {
 		fail(l, c, reason_of(err), err, "connect %s: %s", l->o->where,
@@ -530,7 +501,7 @@ connected(struct load *l, struct conn *c, int64_t now)
 		l->open_max = l->open;
 	l->good = c->addr;
 	c->state = C_IDLE;
-	timer_clear(l, c);
+	up_timer_cancel(&c->timer);
 	if (c->out && watch(l, c, 0) == -1) {
 		fail(l, c, R_OTHER, errno, "watch: %s", strerror(errno));
 		return;
@@ -797,10 +768,12 @@ handle(struct load *l, struct conn *c, int events)
 static void
 expire(struct load *l, int64_t now)
 {
-	char t[32];
+	struct up_timer *due;
 	struct conn *c;
+	char t[32];
 
-	while ((c = l->thead) != NULL && c->deadline <= now) {
+	while ((due = up_timeq_due(&l->timeq, now)) != NULL) {
+		c = UP_CONTAINER_OF(due, struct conn, timer);
 		up_format_time(l->o->timeout_ns, t, sizeof(t));
 		switch (c->state) {
 		case C_CONNECTING:
@@ -865,7 +838,7 @@ interrupt_expire(struct load *l)
 static int
 wait_ms(const struct load *l)
 {
-	int ms = l->thead != NULL ? up_ms_until(l->thead->deadline) : -1;
+	int ms = up_ev_timeout(up_timeq_next(&l->timeq), up_now_ns());
 	int grace;
 
 	if (l->interrupted == 0)
@@ -1115,7 +1088,7 @@ load_run(const struct load_options *o)
 		for (i = 0; i < n; i++)
 			if ((c = fd_conn(&l, fired[i].fd)) != NULL)
 				handle(&l, c, fired[i].events);
-		if (l.thead != NULL)
+		if (up_timeq_next(&l.timeq) != INT64_MAX)
 			expire(&l, up_now_ns());
 	}
 	l.end = up_now_ns();
