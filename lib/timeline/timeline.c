@@ -180,24 +180,73 @@ up_timeline_flags(const struct up_timeline *tl, int row, int64_t a,
 	return flags;
 }
 
-char
-up_timeline_symbol(int f)
+/* The flags of row in column col, when cols columns span total ns. */
+int
+up_timeline_column(const struct up_timeline *tl, int row, int64_t total,
+    int col, int cols)
 {
-	if (f & UP_TL_ERROR)
-		return 'x';
-	if ((f & UP_TL_REQUEST) && (f & UP_TL_REPLY))
-		return '*';
-	if (f & UP_TL_REPLY)
-		return '<';
-	if (f & UP_TL_REQUEST)
-		return '>';
-	if (f & UP_TL_BUSY)
-		return '=';
-	if (f & UP_TL_IDLE)
-		return '.';
-	if (f & UP_TL_CONNECTING)
-		return '-';
-	return ' ';
+	return up_timeline_flags(tl, row, (int64_t)((double)total * col / cols),
+	    (int64_t)((double)total * (col + 1) / cols));
+}
+
+/*
+ * How flags are drawn, the first entry whose flags are all set winning:
+ * the moments before the states, an error before anything.
+ */
+static const struct look {
+	int		 flags;
+	char		 symbol;	/* in text */
+	const char	*color;		/* in SVG */
+} looks[] = {
+	{ UP_TL_ERROR,			'x', "#d62728" },
+	{ UP_TL_REQUEST | UP_TL_REPLY,	'*', "#f58518" },
+	{ UP_TL_REPLY,			'<', "#f58518" },
+	{ UP_TL_REQUEST,		'>', "#2ca02c" },
+	{ UP_TL_BUSY,			'=', "#4c78a8" },
+	{ UP_TL_IDLE,			'.', "#bbbbbb" },
+	{ UP_TL_CONNECTING,		'-', "#dddddd" },
+};
+
+/* The look of flags, or NULL for none. */
+static const struct look *
+look_of(int flags)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(looks) / sizeof(looks[0]); i++)
+		if ((flags & looks[i].flags) == looks[i].flags)
+			return &looks[i];
+	return NULL;
+}
+
+/* The character for flags: x * < > = . - or blank (see timeline.h). */
+char
+up_timeline_symbol(int flags)
+{
+	const struct look *l = look_of(flags);
+
+	return l != NULL ? l->symbol : ' ';
+}
+
+/* The colour for flags, or NULL when they draw nothing. */
+const char *
+up_timeline_color(int flags)
+{
+	const struct look *l = look_of(flags);
+
+	return l != NULL ? l->color : NULL;
+}
+
+/* Writes the cols characters of row, spanning total ns, to out. */
+void
+up_timeline_text(const struct up_timeline *tl, int row, int64_t total,
+    int cols, char *out)
+{
+	int j;
+
+	for (j = 0; j < cols; j++)
+		out[j] = up_timeline_symbol(up_timeline_column(tl, row, total,
+		    j, cols));
 }
 
 const char *
