@@ -245,6 +245,24 @@ take_line(struct log *l, const char *line, size_t len)
 }
 
 /*
+ * The line gathered in l is complete: takes it (or counts it skipped,
+ * when it was too long) and starts the next. Returns 0, or -1 with errno.
+ */
+static int
+end_line(struct log *l)
+{
+	int r = 0;
+
+	if (l->overlong)
+		l->skipped++;
+	else
+		r = take_line(l, l->line, l->len);
+	l->len = 0;
+	l->overlong = 0;
+	return r;
+}
+
+/*
  * Reads what is there from l's descriptor (blocking until something is)
  * and takes each complete line; at the end of input, the last line even
  * without its newline. Returns 0, or -1 with errno.
@@ -260,13 +278,7 @@ read_log(struct log *l)
 		return -1;
 	if (n == 0) {
 		l->eof = 1;
-		if (l->overlong)
-			l->skipped++;
-		else if (take_line(l, l->line, l->len) == -1)
-			return -1;
-		l->len = 0;
-		l->overlong = 0;
-		return 0;
+		return end_line(l);
 	}
 	for (p = buf, end = buf + n; p < end; p = nl + 1) {
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
@@ -279,12 +291,8 @@ read_log(struct log *l)
 			l->overlong = 1;
 		if (nl == end)
 			break;
-		if (l->overlong)
-			l->skipped++;
-		else if (take_line(l, l->line, l->len) == -1)
+		if (end_line(l) == -1)
 			return -1;
-		l->len = 0;
-		l->overlong = 0;
 	}
 	return 0;
 }
@@ -515,30 +523,19 @@ draw_text(FILE *f, struct log *logs, int nlogs, struct view *views,
 static void
 xml_text(FILE *f, const char *s)
 {
+	static const char reserved[] = "&<>\"'";
+	static const char *const entities[] = {
+		"&amp;", "&lt;", "&gt;", "&quot;", "&apos;"
+	};
+	const char *r;
+
 	for (; *s != '\0'; s++)
-		switch (*s) {
-		case '&':
-			fputs("&amp;", f);
-			break;
-		case '<':
-			fputs("&lt;", f);
-			break;
-		case '>':
-			fputs("&gt;", f);
-			break;
-		case '"':
-			fputs("&quot;", f);
-			break;
-		case '\'':
-			fputs("&apos;", f);
-			break;
-		default:
-			if ((unsigned char)*s >= ' ' &&
-			    (unsigned char)*s < 0x7f)
-				fputc(*s, f);
-			else
-				fputc('?', f);	/* valid UTF-8 or nothing */
-		}
+		if ((r = strchr(reserved, *s)) != NULL)
+			fputs(entities[r - reserved], f);
+		else if ((unsigned char)*s >= ' ' && (unsigned char)*s < 0x7f)
+			fputc(*s, f);
+		else
+			fputc('?', f);	/* valid UTF-8 or nothing */
 }
 
 #define SVG_MARGIN	12
