@@ -249,37 +249,57 @@ up_timeline_text(const struct up_timeline *tl, int row, int64_t total,
 		    j, cols));
 }
 
+/*
+ * A duration in a unit: the first of the list that ns reaches (from), the
+ * value printed with fmt. The last entry is reached by every duration.
+ */
+struct unit {
+	int64_t		 from;
+	const char	*fmt;
+	double		 ns;		/* in the unit */
+};
+
+/* Formats ns in the first unit of u it reaches; returns buf. */
+static const char *
+in_unit(int64_t ns, const struct unit *u, char *buf, size_t len)
+{
+	while (ns < u->from)
+		u++;
+	snprintf(buf, len, u->fmt, (double)ns / u->ns);
+	return buf;
+}
+
 const char *
 up_format_duration(int64_t ns, char *buf, size_t len)
 {
-	if (ns >= 10 * UP_NS_PER_SEC)
-		snprintf(buf, len, "%.1fs", (double)ns / 1e9);
-	else if (ns >= UP_NS_PER_SEC)
-		snprintf(buf, len, "%.3fs", (double)ns / 1e9);
-	else if (ns >= 10000000)
-		snprintf(buf, len, "%.0fms", (double)ns / 1e6);
-	else if (ns >= 1000000)
-		snprintf(buf, len, "%.1fms", (double)ns / 1e6);
-	else
-		snprintf(buf, len, "%.0fus", (double)ns / 1e3);
-	return buf;
+	static const struct unit units[] = {
+		{ 10 * UP_NS_PER_SEC,	"%.1fs",	1e9 },
+		{ UP_NS_PER_SEC,	"%.3fs",	1e9 },
+		{ 10 * UP_NS_PER_MS,	"%.0fms",	1e6 },
+		{ UP_NS_PER_MS,		"%.1fms",	1e6 },
+		{ INT64_MIN,		"%.0fus",	1e3 },
+	};
+
+	return in_unit(ns, units, buf, len);
 }
 
 const char *
 up_timeline_tick_label(int64_t ns, char *buf, size_t len)
 {
+	static const struct unit units[] = {
+		{ UP_NS_PER_SEC,	"%gs",		1e9 },
+		{ UP_NS_PER_MS,		"%gms",		1e6 },
+		{ INT64_MIN,		"%gus",		1e3 },
+	};
+
 	if (ns == 0)
 		snprintf(buf, len, "0");
 	else if (ns % (60 * UP_NS_PER_SEC) == 0 && ns >= 120 *
 	    UP_NS_PER_SEC)
 		snprintf(buf, len, "%lldm", (long long)(ns / (60 *
 		    UP_NS_PER_SEC)));
-	else if (ns >= UP_NS_PER_SEC)
-		snprintf(buf, len, "%gs", (double)ns / 1e9);
-	else if (ns >= 1000000)
-		snprintf(buf, len, "%gms", (double)ns / 1e6);
 	else
-		snprintf(buf, len, "%gus", (double)ns / 1e3);
+		in_unit(ns, units, buf, len);
 	return buf;
 }
 
