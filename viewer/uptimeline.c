@@ -17,7 +17,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,6 +35,10 @@
 #define MAX_WIDTH	1000
 #define SVG_WIDTH	960
 #define REDRAW_NS	(200 * 1000000LL)
+
+/* The options, for up_getopt; getopt itself reports a bad one (opterr). */
+static const char options[] =
+    "a(absolute)h(help)s(svg)V(version)w:(width)";
 
 static const char synopsis[] =
     "[-ahsV] [-w width] [file ...]";
@@ -785,20 +788,12 @@ live(struct log *l, long width)
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "absolute",	no_argument,		NULL, 'a' },
-		{ "help",	no_argument,		NULL, 'h' },
-		{ "svg",	no_argument,		NULL, 's' },
-		{ "version",	no_argument,		NULL, 'V' },
-		{ "width",	required_argument,	NULL, 'w' },
-		{ NULL,		0,			NULL, 0 }
-	};
 	struct log *logs;
 	struct stat st;
 	long width = 0;
 	int ch, nlogs, i, svg = 0, status = 0;
 
-	while ((ch = getopt_long(argc, argv, "ahsVw:", longopts, NULL)) != -1) {
+	while ((ch = up_getopt(argc, argv, options)) != -1) {
 		switch (ch) {
 		case 'a':
 			absolute = 1;

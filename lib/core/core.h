@@ -3,7 +3,7 @@
  * uses: durations and clocks (time.c), addresses, listening and
  * connecting (net.c), reads and writes that survive signals and partial
  * transfers (io.c), signals and the stop request of SIGINT and SIGTERM
- * (signal.c), and the event log (log.c).
+ * (signal.c), the command line (opt.c) and the event log (log.c).
  * Above it, each with a header that includes the ones below: proto/ (the
  * protocol, without sockets), ev/ (the event engine), robust/ (shortages,
  * lingering), pool/ (workers in processes of their own), server/ (what
@@ -204,6 +204,20 @@ int	up_parent_stop_fd(void);
  * (up_wait() and up_stopping() watch both). Returns what fork returns.
  */
 pid_t	up_fork(void);
+
+/* ---- opt.c: the command line ------------------------------------------ */
+
+/*
+ * getopt_long(3), each option written once in spec: its letter (what is
+ * returned), ':' if it takes a value, its long name in parentheses, as in
+ * ":c:(clients)h(help)" (a leading ':' is getopt's); after '-', the letter
+ * is only a long option's code: "-l(literal)". Returns as getopt_long
+ * does (-1 with EINVAL for a malformed spec).
+ */
+int	up_getopt(int argc, char **argv, const char *spec);
+
+/* After ':' or '?': "option -d needs a value", "unknown option -x". */
+const char *up_opt_error(int ch, char **argv, char *buf, size_t len);
 
 /* ---- log.c: the event log ---------------------------------------------- */
 
