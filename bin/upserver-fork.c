@@ -49,7 +49,6 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "server/server.h"
@@ -71,19 +70,6 @@ on_sigchld(int signo)
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		reaped++;
 	errno = saved;
-}
-
-/* Installs handler for SIGCHLD; returns 0 or -1 with errno. */
-static int
-catch_sigchld(void (*handler)(int))
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = handler;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
-	return sigaction(SIGCHLD, &sa, NULL);
 }
 
 /* Fewer than n children run. */
@@ -181,7 +167,7 @@ main(int argc, char **argv)
 			err(1, "pool");
 		}
 	}
-	if (catch_sigchld(on_sigchld) == -1)
+	if (up_catch(SIGCHLD, on_sigchld, SA_RESTART | SA_NOCLDSTOP) == -1)
 		err(1, "sigaction");
 
 	/*

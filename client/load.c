@@ -5,9 +5,9 @@
  * connections at once from one thread, the way upserver-poll serves them:
  * non-blocking sockets and one loop that waits for whichever is ready,
  * on the same event engine (lib/ev/ev.c). It picks the cheapest backend the
- * system has, epoll or kqueue, because it must stay cheap at 10 000
- * connections: poll(2) hands the kernel the whole array at every wait,
- * epoll and kqueue remember it and return only the sockets that are
+ * system has, epoll or kqueue (up_ev_best), because it must stay cheap at
+ * 10 000 connections: poll(2) hands the kernel the whole array at every
+ * wait, epoll and kqueue remember it and return only the sockets that are
  * ready, so each event costs O(1) whatever the number of connections.
  * Where neither exists (make PORTABLE=1), it falls back to poll.
  *
@@ -22,8 +22,8 @@
  * every connection first and holding requests back would let a one-at-a-
  * time server accept a connection that has nothing to send, while those
  * that do wait behind it: a deadlock.) Timeouts are the same length for
- * everyone, so a list in deadline order (append at the tail, expire from
- * the head) is all the timer wheel needed.
+ * everyone, so one of the library's timer queues (lib/ev/timeq.c: append
+ * at the tail, expire from the head) is all the timer wheel needed.
  *
  * What is allocated is allocated once: the connections at the start, a
  * request buffer per connection at work (reused through a free list), and
@@ -34,7 +34,6 @@
  * to arrive, and the timeline and statistics so far are printed, marked
  * as interrupted; the exit status is then 130, as for a shell's Ctrl-C.
  */
-#include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -57,15 +56,6 @@
 #define SHOWN_ERRORS	10	/* failures described; the rest counted */
 #define SPARE_FDS	16	/* standard streams, the engine, the resolver */
 
-/* The cheapest way to wait that this system has. */
-#if defined(__linux__) && !defined(UP_PORTABLE)
-#define BACKEND		"epoll"
-#elif !defined(UP_PORTABLE) && (defined(__APPLE__) || defined(__FreeBSD__) || \
-    defined(__OpenBSD__) || defined(__NetBSD__) || defined(__DragonFly__))
-#define BACKEND		"kqueue"
-#else
-#define BACKEND		"poll"
-#endif
 #define MAX_ADDRS	16
 #define INTERRUPT_GRACE_NS	UP_NS_PER_SEC	/* for replies in flight */
 #define EXIT_INTERRUPTED	130		/* 128 + SIGINT */
@@ -89,9 +79,8 @@ enum conn_state {
 };
 
 struct conn {
-	struct conn	*tprev, *tnext;	/* the timeout list */
+	struct up_timer	 timer;		/* on the timeout queue, when timed */
 	char		*buf;		/* request, and reply to print */
-	int64_t		 deadline;	/* monotonic ns, when timed */
 	int64_t		 sent_at;	/* when the request started */
 	unsigned long	 id;		/* 1 to clients */
 	unsigned long	 done;		/* requests answered */
@@ -103,7 +92,6 @@ struct conn {
 	unsigned char	 addr;		/* the address tried, in l->addrs */
 	unsigned char	 tries;		/* addresses tried */
 	unsigned char	 out;		/* watched for writing too */
-	unsigned char	 timed;		/* on the timeout list */
 	unsigned char	 job;		/* holds a job */
 };
 
@@ -127,7 +115,7 @@ struct load {
 	unsigned long	 active;	/* started and not closed */
 	unsigned long	 open, open_max; /* connected at once */
 	unsigned long	 running;	/* jobs: connecting or requesting */
-	struct conn	*thead, *ttail;	/* timed, earliest deadline first */
+	struct up_timeq	 timeq;		/* timed, earliest deadline first */
 	char		*free_bufs;	/* request buffers to reuse */
 	size_t		 reqmax;	/* longest request */
 	size_t		 bufsize;
@@ -169,45 +157,18 @@ reason_of(int err)
 	}
 }
 
-/* ---- timeouts: one list in deadline order ----------------------------- */
-
-/* Takes c off the timeout list, if it is on it. */
-static void
-timer_clear(struct load *l, struct conn *c)
-{
-	if (!c->timed)
-		return;
-	if (c->tprev != NULL)
-		c->tprev->tnext = c->tnext;
-	else
-		l->thead = c->tnext;
-	if (c->tnext != NULL)
-		c->tnext->tprev = c->tprev;
-	else
-		l->ttail = c->tprev;
-	c->tprev = c->tnext = NULL;
-	c->timed = 0;
-}
+/* ---- timeouts: one timer queue ---------------------------------------- */
 
 /*
- * Gives c a deadline of now plus the timeout. Every deadline is that far
- * from when it is set, so the tail is always the latest: O(1).
+ * Gives c a deadline of now plus the timeout, if there is one. Every
+ * deadline is that far from when it is set, so the queue's tail is always
+ * the latest: O(1).
  */
 static void
 timer_set(struct load *l, struct conn *c, int64_t now)
 {
-	if (l->o->timeout_ns == 0)
-		return;
-	timer_clear(l, c);
-	c->deadline = now + l->o->timeout_ns;
-	c->tprev = l->ttail;
-	c->tnext = NULL;
-	if (l->ttail != NULL)
-		l->ttail->tnext = c;
-	else
-		l->thead = c;
-	l->ttail = c;
-	c->timed = 1;
+	if (l->o->timeout_ns != 0)
+		up_timeq_push(&l->timeq, &c->timer, now + l->o->timeout_ns);
 }
 
 /* ---- output ------------------------------------------------------------ */
@@ -343,7 +304,7 @@ close_conn(struct load *l, struct conn *c, int64_t now, int marks)
 	else if (c->state != C_NEW && c->state != C_DONE)
 		l->open--;
 	end_job(l, c);
-	timer_clear(l, c);
+	up_timer_cancel(&c->timer);
 	if (c->fd != -1)
 		close_socket(l, c);
 	c->state = C_DONE;
@@ -496,7 +457,7 @@ connect_done(struct load *l, struct conn *c)
 		connected(l, c, up_now_ns());
 		return;
 	}
-	timer_clear(l, c);
+	up_timer_cancel(&c->timer);
 	close_socket(l, c);
 	if (++c->tries >= l->naddrs) {
 		fail(l, c, reason_of(err), err, "connect %s: %s", l->o->where,
@@ -540,7 +501,7 @@ connected(struct load *l, struct conn *c, int64_t now)
 		l->open_max = l->open;
 	l->good = c->addr;
 	c->state = C_IDLE;
-	timer_clear(l, c);
+	up_timer_cancel(&c->timer);
 	if (c->out && watch(l, c, 0) == -1) {
 		fail(l, c, R_OTHER, errno, "watch: %s", strerror(errno));
 		return;
@@ -807,10 +768,12 @@ handle(struct load *l, struct conn *c, int events)
 static void
 expire(struct load *l, int64_t now)
 {
-	char t[32];
+	struct up_timer *due;
 	struct conn *c;
+	char t[32];
 
-	while ((c = l->thead) != NULL && c->deadline <= now) {
+	while ((due = up_timeq_due(&l->timeq, now)) != NULL) {
+		c = UP_CONTAINER_OF(due, struct conn, timer);
 		up_format_time(l->o->timeout_ns, t, sizeof(t));
 		switch (c->state) {
 		case C_CONNECTING:
@@ -837,22 +800,6 @@ on_sigint(int signo)
 {
 	(void)signo;
 	got_sigint = 1;
-}
-
-/*
- * Makes SIGINT end the run early (see the top of the file) instead of the
- * process; with no SA_RESTART, the engine's wait returns EINTR at once.
- * Returns 0 or -1 with errno.
- */
-static int
-catch_sigint(void)
-{
-	struct sigaction sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_sigint;
-	sigemptyset(&sa.sa_mask);
-	return sigaction(SIGINT, &sa, NULL);
 }
 
 /*
@@ -891,7 +838,7 @@ interrupt_expire(struct load *l)
 static int
 wait_ms(const struct load *l)
 {
-	int ms = l->thead != NULL ? up_ms_until(l->thead->deadline) : -1;
+	int ms = up_ev_timeout(up_timeq_next(&l->timeq), up_now_ns());
 	int grace;
 
 	if (l->interrupted == 0)
@@ -946,23 +893,16 @@ resolve(struct load *l)
 static int
 enough_descriptors(unsigned long clients, unsigned long open)
 {
-	struct rlimit rl;
+	int64_t limit;
 
-	if (getrlimit(RLIMIT_NOFILE, &rl) == -1) {
+	if ((limit = up_raise_nofile()) == -1) {
 		fprintf(stderr, "upclient: getrlimit: %s\n", strerror(errno));
 		return -1;
 	}
-	if (rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
-			getrlimit(RLIMIT_NOFILE, &rl);
-	}
-	if (rl.rlim_cur != RLIM_INFINITY &&
-	    rl.rlim_cur < (rlim_t)open + SPARE_FDS) {
+	if (limit < (int64_t)open + SPARE_FDS) {
 		fprintf(stderr, "upclient: %s %lu needs %lu descriptors, the"
-		    " limit is %llu (ulimit -n)\n", open < clients ? "-j" :
-		    "-c", open, open + SPARE_FDS,
-		    (unsigned long long)rl.rlim_cur);
+		    " limit is %lld (ulimit -n)\n", open < clients ? "-j" :
+		    "-c", open, open + SPARE_FDS, (long long)limit);
 		return -1;
 	}
 	return 0;
@@ -1073,8 +1013,8 @@ setup(struct load *l, const struct load_options *o)
 		for (row = 0; row < timeline_rows(l->tl); row++)
 			l->conns[timeline_conn(l->tl, row) - 1].row = row;
 	}
-	if ((l->ev = up_ev_new(BACKEND)) == NULL) {
-		fprintf(stderr, "upclient: %s: %s\n", BACKEND,
+	if ((l->ev = up_ev_new(up_ev_best())) == NULL) {
+		fprintf(stderr, "upclient: %s: %s\n", up_ev_best(),
 		    strerror(errno));
 		return -1;
 	}
@@ -1114,7 +1054,11 @@ load_run(const struct load_options *o)
 	int i, n, r, status;
 
 	memset(&l, 0, sizeof(l));
-	if (setup(&l, o) == -1 || catch_sigint() == -1) {
+	/*
+	 * SIGINT ends the run early (see the top of the file), not the
+	 * process; with no SA_RESTART, the engine's wait returns EINTR.
+	 */
+	if (setup(&l, o) == -1 || up_catch(SIGINT, on_sigint, 0) == -1) {
 		cleanup(&l);
 		return 1;
 	}
@@ -1136,7 +1080,7 @@ load_run(const struct load_options *o)
 		if (n == -1) {
 			if (errno == EINTR)
 				continue;
-			fprintf(stderr, "upclient: %s: %s\n", BACKEND,
+			fprintf(stderr, "upclient: %s: %s\n", up_ev_best(),
 			    strerror(errno));
 			cleanup(&l);
 			return 1;
@@ -1144,7 +1088,7 @@ load_run(const struct load_options *o)
 		for (i = 0; i < n; i++)
 			if ((c = fd_conn(&l, fired[i].fd)) != NULL)
 				handle(&l, c, fired[i].events);
-		if (l.thead != NULL)
+		if (up_timeq_next(&l.timeq) != INT64_MAX)
 			expire(&l, up_now_ns());
 	}
 	l.end = up_now_ns();

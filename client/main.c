@@ -16,7 +16,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <netdb.h>
 #include <poll.h>
 #include <stdio.h>
@@ -34,7 +33,14 @@
 #define MAX_RANDOM	(16L * 1024 * 1024)
 #define MAX_TIMEOUT_NS	(86400LL * UP_NS_PER_SEC)	/* one day */
 
-enum { OPT_TIMEOUT = 256, OPT_VERIFY, OPT_LITERAL };
+/*
+ * The options, for up_getopt: the letters, and after '-' the long options
+ * that have none (their letters are only the codes up_getopt returns).
+ */
+static const char options[] =
+    ":c:(clients)H:(host)-l(literal)h(help)j:(jobs)n:(requests)p:(port)"
+    "r:(random)s(stats)T(timeline)-t:(timeout)v(verbose)-y(verify)"
+    "V(version)";
 
 static const char synopsis[] =
     "usage: upclient [-hsTVv] [-c n] [-H host] [-j n] [-n n] [-p port]"
@@ -220,40 +226,21 @@ number_arg(const char *opt, const char *what, const char *arg, long min,
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "clients",	required_argument,	NULL, 'c' },
-		{ "host",	required_argument,	NULL, 'H' },
-		{ "literal",	no_argument,		NULL, OPT_LITERAL },
-		{ "help",	no_argument,		NULL, 'h' },
-		{ "jobs",	required_argument,	NULL, 'j' },
-		{ "requests",	required_argument,	NULL, 'n' },
-		{ "port",	required_argument,	NULL, 'p' },
-		{ "random",	required_argument,	NULL, 'r' },
-		{ "stats",	no_argument,		NULL, 's' },
-		{ "timeline",	no_argument,		NULL, 'T' },
-		{ "timeout",	required_argument,	NULL, OPT_TIMEOUT },
-		{ "verbose",	no_argument,		NULL, 'v' },
-		{ "verify",	no_argument,		NULL, OPT_VERIFY },
-		{ "version",	no_argument,		NULL, 'V' },
-		{ NULL,		0,			NULL, 0 }
-	};
 	struct client cl = { UP_DEFAULT_HOST, UP_DEFAULT_PORT, "" };
 	struct load_options lo = { .clients = 1, .requests = 1, .random = -1 };
-	char *text = NULL, opt[3] = "-?";
+	char *text = NULL, msg[128];
 	size_t textlen = 0, len;
 	unsigned long bytes;
 	int ch, fd, gai, i, load = 0, status;
 	long port;
 
 	opterr = 0;
-	while ((ch = getopt_long(argc, argv, ":c:H:hj:n:p:r:sTVv", longopts,
-	    NULL)) != -1) {
+	while ((ch = up_getopt(argc, argv, options)) != -1) {
+		status = 0;
 		switch (ch) {
 		case 'c':
-			if ((status = number_arg("--clients", "connections",
-			    optarg, 1, MAX_CLIENTS, &lo.clients)) != 0)
-				return status;
-			load = 1;
+			status = number_arg("--clients", "connections", optarg,
+			    1, MAX_CLIENTS, &lo.clients);
 			break;
 		case 'H':
 			cl.host = optarg;
@@ -262,16 +249,12 @@ main(int argc, char **argv)
 			printf("%s%s", synopsis, help);
 			return 0;
 		case 'j':
-			if ((status = number_arg("--jobs", "jobs", optarg, 1,
-			    MAX_CLIENTS, &lo.jobs)) != 0)
-				return status;
-			load = 1;
+			status = number_arg("--jobs", "jobs", optarg, 1,
+			    MAX_CLIENTS, &lo.jobs);
 			break;
 		case 'n':
-			if ((status = number_arg("--requests", "requests",
-			    optarg, 1, MAX_REQUESTS, &lo.requests)) != 0)
-				return status;
-			load = 1;
+			status = number_arg("--requests", "requests", optarg,
+			    1, MAX_REQUESTS, &lo.requests);
 			break;
 		case 'p':
 			if (up_parse_number(optarg, 1, 65535, &port) == -1)
@@ -281,49 +264,43 @@ main(int argc, char **argv)
 			break;
 		case 'r':
 			if ((status = number_arg("--random", "bytes", optarg,
-			    0, MAX_RANDOM, &bytes)) != 0)
-				return status;
-			lo.random = (long)bytes;
-			load = 1;
+			    0, MAX_RANDOM, &bytes)) == 0)
+				lo.random = (long)bytes;
 			break;
 		case 's':
-			lo.stats = load = 1;
+			lo.stats = 1;
 			break;
 		case 'T':
-			lo.timeline = load = 1;
+			lo.timeline = 1;
 			break;
 		case 'V':
 			printf("upclient (up) %s\n", UP_VERSION);
 			return 0;
 		case 'v':
-			lo.verbose = load = 1;
+			lo.verbose = 1;
 			break;
-		case OPT_TIMEOUT:
+		case 't':	/* --timeout */
 			if (up_parse_time(optarg, MAX_TIMEOUT_NS,
 			    &lo.timeout_ns) == -1)
 				return usage_error(errno == ERANGE ?
 				    "--timeout: '%s' is out of range (at most"
 				    " one day)" : "--timeout: '%s' is not a"
 				    " time (try 1.5, 250ms, 2s or 0)", optarg);
-			load = 1;
 			break;
-		case OPT_VERIFY:
-			lo.verify = load = 1;
+		case 'y':	/* --verify */
+			lo.verify = 1;
 			break;
-		case OPT_LITERAL:
-			lo.literal = load = 1;
+		case 'l':	/* --literal */
+			lo.literal = 1;
 			break;
-		case ':':
-			return usage_error("option %s needs a value",
-			    argv[optind - 1]);
-		default:
-			if (optopt != 0) {
-				opt[1] = (char)optopt;
-				return usage_error("unknown option %s", opt);
-			}
-			return usage_error("unknown option %s",
-			    argv[optind - 1]);
+		default:	/* ':' or '?' */
+			return usage_error("%s", up_opt_error(ch, argv, msg,
+			    sizeof(msg)));
 		}
+		if (status != 0)
+			return status;
+		if (ch != 'H' && ch != 'p')
+			load = 1;	/* any other option: the load mode */
 	}
 	argc -= optind;
 	argv += optind;

@@ -106,7 +106,7 @@ timeline_print(struct timeline *t, FILE *f, int64_t end_ns)
 	char line[LINE_WIDTH + 1], top[LINE_WIDTH + 1], ruler[LINE_WIDTH + 1];
 	char d1[32], d2[32], digits[24];
 	int64_t total;
-	int label, cols, i, j, n;
+	int label, cols, i, n;
 
 	up_timeline_end(t->tl, end_ns);
 	total = end_ns - t->start_ns;
@@ -133,10 +133,7 @@ timeline_print(struct timeline *t, FILE *f, int64_t end_ns)
 	for (i = 0; i < timeline_rows(t); i++) {
 		n = snprintf(line, sizeof(line), "%*lu ", label - 1,
 		    t->conn[i]);
-		for (j = 0; j < cols; j++)
-			line[n + j] = up_timeline_symbol(up_timeline_flags(
-			    t->tl, i, (int64_t)((double)total * j / cols),
-			    (int64_t)((double)total * (j + 1) / cols)));
+		up_timeline_text(t->tl, i, total, cols, line + n);
 		n += cols;
 		while (n > 0 && line[n - 1] == ' ')
 			n--;

@@ -17,7 +17,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -36,6 +35,10 @@
 #define MAX_WIDTH	1000
 #define SVG_WIDTH	960
 #define REDRAW_NS	(200 * 1000000LL)
+
+/* The options, for up_getopt; getopt itself reports a bad one (opterr). */
+static const char options[] =
+    "a(absolute)h(help)s(svg)V(version)w:(width)";
 
 static const char synopsis[] =
     "[-ahsV] [-w width] [file ...]";
@@ -245,6 +248,24 @@ take_line(struct log *l, const char *line, size_t len)
 }
 
 /*
+ * The line gathered in l is complete: takes it (or counts it skipped,
+ * when it was too long) and starts the next. Returns 0, or -1 with errno.
+ */
+static int
+end_line(struct log *l)
+{
+	int r = 0;
+
+	if (l->overlong)
+		l->skipped++;
+	else
+		r = take_line(l, l->line, l->len);
+	l->len = 0;
+	l->overlong = 0;
+	return r;
+}
+
+/*
  * Reads what is there from l's descriptor (blocking until something is)
  * and takes each complete line; at the end of input, the last line even
  * without its newline. Returns 0, or -1 with errno.
@@ -260,13 +281,7 @@ read_log(struct log *l)
 		return -1;
 	if (n == 0) {
 		l->eof = 1;
-		if (l->overlong)
-			l->skipped++;
-		else if (take_line(l, l->line, l->len) == -1)
-			return -1;
-		l->len = 0;
-		l->overlong = 0;
-		return 0;
+		return end_line(l);
 	}
 	for (p = buf, end = buf + n; p < end; p = nl + 1) {
 		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
@@ -279,12 +294,8 @@ read_log(struct log *l)
 			l->overlong = 1;
 		if (nl == end)
 			break;
-		if (l->overlong)
-			l->skipped++;
-		else if (take_line(l, l->line, l->len) == -1)
+		if (end_line(l) == -1)
 			return -1;
-		l->len = 0;
-		l->overlong = 0;
 	}
 	return 0;
 }
@@ -463,7 +474,7 @@ draw_text(FILE *f, struct log *logs, int nlogs, struct view *views,
 {
 	char top[MAX_WIDTH + 1], ruler[MAX_WIDTH + 1], line[MAX_WIDTH + 1];
 	char note[UP_PEER_MAX + 40], d[32];
-	int label = 4, notes = 0, cols, i, r, j, n, k;
+	int label = 4, notes = 0, cols, i, r, n, k;
 	const struct view *v;
 
 	for (i = 0; i < nlogs; i++) {
@@ -493,12 +504,7 @@ draw_text(FILE *f, struct log *logs, int nlogs, struct view *views,
 		for (r = 0; r < v->nrows; r++) {
 			n = snprintf(line, sizeof(line), "%*d ", label - 1,
 			    v->rows[r] + 1);
-			for (j = 0; j < cols; j++)
-				line[n + j] = up_timeline_symbol(
-				    up_timeline_flags(v->tl, r,
-				    (int64_t)((double)v->total * j / cols),
-				    (int64_t)((double)v->total * (j + 1) /
-				    cols)));
+			up_timeline_text(v->tl, r, v->total, cols, line + n);
 			n += cols;
 			if (notes > 0) {
 				k = row_note(&logs[i].conns[v->rows[r]], note,
@@ -520,30 +526,19 @@ draw_text(FILE *f, struct log *logs, int nlogs, struct view *views,
 static void
 xml_text(FILE *f, const char *s)
 {
+	static const char reserved[] = "&<>\"'";
+	static const char *const entities[] = {
+		"&amp;", "&lt;", "&gt;", "&quot;", "&apos;"
+	};
+	const char *r;
+
 	for (; *s != '\0'; s++)
-		switch (*s) {
-		case '&':
-			fputs("&amp;", f);
-			break;
-		case '<':
-			fputs("&lt;", f);
-			break;
-		case '>':
-			fputs("&gt;", f);
-			break;
-		case '"':
-			fputs("&quot;", f);
-			break;
-		case '\'':
-			fputs("&apos;", f);
-			break;
-		default:
-			if ((unsigned char)*s >= ' ' &&
-			    (unsigned char)*s < 0x7f)
-				fputc(*s, f);
-			else
-				fputc('?', f);	/* valid UTF-8 or nothing */
-		}
+		if ((r = strchr(reserved, *s)) != NULL)
+			fputs(entities[r - reserved], f);
+		else if ((unsigned char)*s >= ' ' && (unsigned char)*s < 0x7f)
+			fputc(*s, f);
+		else
+			fputc('?', f);	/* valid UTF-8 or nothing */
 }
 
 #define SVG_MARGIN	12
@@ -554,45 +549,35 @@ xml_text(FILE *f, const char *s)
 #define SVG_GAP		16
 #define SVG_LEGEND	40
 
-static const char *
-state_color(int flags)
+/*
+ * One entry of the legend at x, y: a w by h swatch in the colour of
+ * flags, centred in a 20 by 12 box, and its text after it, on the
+ * baseline ty.
+ */
+static void
+svg_key(FILE *f, int x, int y, int w, int h, int flags, int ty,
+    const char *text)
 {
-	if (flags & UP_TL_BUSY)
-		return "#4c78a8";
-	if (flags & UP_TL_IDLE)
-		return "#bbbbbb";
-	if (flags & UP_TL_CONNECTING)
-		return "#dddddd";
-	return NULL;
-}
-
-static const char *
-mark_color(int flags)
-{
-	if (flags & UP_TL_ERROR)
-		return "#d62728";
-	if (flags & UP_TL_REPLY)
-		return "#f58518";
-	if (flags & UP_TL_REQUEST)
-		return "#2ca02c";
-	return NULL;
+	fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" "
+	    "fill=\"%s\"/><text x=\"%d\" y=\"%d\">%s</text>\n",
+	    x + (20 - w) / 2, y + (12 - h) / 2, w, h, up_timeline_color(flags),
+	    x + 26, ty, text);
 }
 
 /* One row of pixels: runs of one state as bars, then the moments. */
 static void
 svg_row(FILE *f, const struct view *v, int r, int x0, int y, int pw)
 {
-	const char *c, *run = NULL;
+	const char *c, *run = NULL, *busy = up_timeline_color(UP_TL_BUSY);
 	int j, from = 0, h;
 
 	for (j = 0; j <= pw; j++) {
-		c = j < pw ? state_color(up_timeline_flags(v->tl, r,
-		    (int64_t)((double)v->total * j / pw),
-		    (int64_t)((double)v->total * (j + 1) / pw))) : NULL;
+		c = j < pw ? up_timeline_color(up_timeline_column(v->tl, r,
+		    v->total, j, pw) & UP_TL_STATES) : NULL;
 		if (c == run)
 			continue;
 		if (run != NULL) {
-			h = strcmp(run, "#4c78a8") == 0 ? 10 : 4;
+			h = strcmp(run, busy) == 0 ? 10 : 4;
 			fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"%d\" "
 			    "height=\"%d\" fill=\"%s\"/>\n", x0 + from,
 			    y + (SVG_ROW - h) / 2, j - from, h, run);
@@ -601,9 +586,8 @@ svg_row(FILE *f, const struct view *v, int r, int x0, int y, int pw)
 		from = j;
 	}
 	for (j = 0; j < pw; j++) {
-		c = mark_color(up_timeline_flags(v->tl, r,
-		    (int64_t)((double)v->total * j / pw),
-		    (int64_t)((double)v->total * (j + 1) / pw)));
+		c = up_timeline_color(up_timeline_column(v->tl, r, v->total,
+		    j, pw) & UP_TL_MARKS);
 		if (c != NULL)
 			fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"2\" "
 			    "height=\"%d\" fill=\"%s\"/>\n", x0 + j - 1, y + 1,
@@ -677,23 +661,16 @@ draw_svg(FILE *f, struct log *logs, int nlogs, struct view *views,
 		y += SVG_GAP;
 	}
 	y += 4;
-	fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"20\" height=\"4\" "
-	    "fill=\"#bbbbbb\"/><text x=\"%d\" y=\"%d\">connected, waiting"
-	    " for a request</text>\n", SVG_MARGIN, y + 4, SVG_MARGIN + 26,
-	    y + 9);
-	fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"20\" height=\"10\" "
-	    "fill=\"#4c78a8\"/><text x=\"%d\" y=\"%d\">being served</text>\n",
-	    SVG_MARGIN + 290, y + 1, SVG_MARGIN + 316, y + 9);
+	svg_key(f, SVG_MARGIN, y, 20, 4, UP_TL_IDLE, y + 9,
+	    "connected, waiting for a request");
+	svg_key(f, SVG_MARGIN + 290, y, 20, 10, UP_TL_BUSY, y + 9,
+	    "being served");
 	y += 18;
-	fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"2\" height=\"12\" "
-	    "fill=\"#2ca02c\"/><text x=\"%d\" y=\"%d\">request read</text>\n"
-	    "<rect x=\"%d\" y=\"%d\" width=\"2\" height=\"12\" "
-	    "fill=\"#f58518\"/><text x=\"%d\" y=\"%d\">reply sent</text>\n"
-	    "<rect x=\"%d\" y=\"%d\" width=\"2\" height=\"12\" "
-	    "fill=\"#d62728\"/><text x=\"%d\" y=\"%d\">error</text>\n",
-	    SVG_MARGIN + 9, y, SVG_MARGIN + 26, y + 10,
-	    SVG_MARGIN + 299, y, SVG_MARGIN + 316, y + 10,
-	    SVG_MARGIN + 459, y, SVG_MARGIN + 476, y + 10);
+	svg_key(f, SVG_MARGIN, y, 2, 12, UP_TL_REQUEST, y + 10,
+	    "request read");
+	svg_key(f, SVG_MARGIN + 290, y, 2, 12, UP_TL_REPLY, y + 10,
+	    "reply sent");
+	svg_key(f, SVG_MARGIN + 450, y, 2, 12, UP_TL_ERROR, y + 10, "error");
 	fprintf(f, "</svg>\n");
 	return fflush(f);
 }
@@ -811,20 +788,12 @@ live(struct log *l, long width)
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "absolute",	no_argument,		NULL, 'a' },
-		{ "help",	no_argument,		NULL, 'h' },
-		{ "svg",	no_argument,		NULL, 's' },
-		{ "version",	no_argument,		NULL, 'V' },
-		{ "width",	required_argument,	NULL, 'w' },
-		{ NULL,		0,			NULL, 0 }
-	};
 	struct log *logs;
 	struct stat st;
 	long width = 0;
 	int ch, nlogs, i, svg = 0, status = 0;
 
-	while ((ch = getopt_long(argc, argv, "ahsVw:", longopts, NULL)) != -1) {
+	while ((ch = up_getopt(argc, argv, options)) != -1) {
 		switch (ch) {
 		case 'a':
 			absolute = 1;

@@ -2,19 +2,16 @@
  * core.h: the bottom layer of libup, what every program of the toolkit
  * uses: durations and clocks (time.c), addresses, listening and
  * connecting (net.c), reads and writes that survive signals and partial
- * transfers (io.c), the stop request of SIGINT and SIGTERM (signal.c),
- * and the event log (log.c).
+ * transfers (io.c), signals and the stop request of SIGINT and SIGTERM
+ * (signal.c), the command line (opt.c) and the event log (log.c).
+ * Above it, each with a header that includes the ones below: proto/ (the
+ * protocol, without sockets), ev/ (the event engine), robust/ (shortages,
+ * lingering), pool/ (workers in processes of their own), server/ (what
+ * the servers share), timeline/ (reading and drawing logs).
  *
- * The layers above it: proto/ (the protocol, without sockets), ev/ (the
- * event engine), robust/ (shortages, lingering), pool/ (workers in
- * processes of their own), server/ (what the servers share) and
- * timeline/ (reading and drawing logs). Each has a header of its own
- * and includes the ones below it.
- *
- * Conventions, for every layer: functions return -1 and set errno on
- * failure (or return a result code documented beside them); the library
- * never prints a diagnostic and never exits. The event log is the one
- * exception to "never prints": writing it is its job.
+ * In every layer, functions return -1 and set errno on failure (or a
+ * result code documented beside them), never print a diagnostic and never
+ * exit. The event log alone prints: writing it is its job.
  */
 #ifndef UP_CORE_H
 #define UP_CORE_H
@@ -26,9 +23,8 @@
 #include <stdint.h>
 
 /*
- * The default build on Linux uses its fast paths (accept4, SOCK_NONBLOCK,
- * epoll, ...); make PORTABLE=1 defines UP_PORTABLE and keeps to POSIX,
- * so that the same code is checked to build and run anywhere.
+ * Linux's fast paths (accept4, SOCK_NONBLOCK, epoll...) unless make
+ * PORTABLE=1 defines UP_PORTABLE: POSIX only, checked to build anywhere.
  */
 #if defined(__linux__) && !defined(UP_PORTABLE)
 #define UP_LINUX	1
@@ -81,10 +77,7 @@ int	up_ms_until(int64_t deadline_ns);
 
 /* ---- net.c: listening, accepting, connecting -------------------------- */
 
-/*
- * Formats a socket address as "1.2.3.4:80" or "[::1]:80" (an IPv4-mapped
- * IPv6 address prints as IPv4). Returns buf.
- */
+/* An address as "1.2.3.4:80" or "[::1]:80" (IPv4-mapped as IPv4); buf. */
 const char *up_format_addr(const struct sockaddr *sa, char *buf, size_t len);
 
 /* Formats a host and port given as text the same way: "[::]:40001". */
@@ -92,49 +85,44 @@ const char *up_format_hostport(const char *host, const char *port,
 	    char *buf, size_t len);
 
 /*
- * getaddrinfo(3), except that a name under "localhost" that does not
- * resolve (a minimal system with no /etc/hosts) stands for the loopback
- * addresses, as RFC 6761 reserves it. Returns 0 or a getaddrinfo code.
+ * getaddrinfo(3), but a name under "localhost" that does not resolve (no
+ * /etc/hosts) is loopback, as RFC 6761 says. 0 or a getaddrinfo code.
  */
 struct addrinfo;
 int	up_resolve(const char *host, const char *port,
 	    const struct addrinfo *hints, struct addrinfo **res);
 
 /*
- * Resolves host and port (numeric or names) and returns a non-blocking,
- * close-on-exec listening socket bound to the first address that works,
- * with SO_REUSEADDR set, listening with the given backlog (the kernel
- * caps it; a negative one means UP_BACKLOG). Returns -1 with errno on a
- * socket error, or -1 with *gai set to a getaddrinfo(3) code when the
- * name does not resolve.
+ * A non-blocking, close-on-exec listening socket with SO_REUSEADDR, bound
+ * to the first address of host and port (numeric or names) that works,
+ * with backlog (the kernel caps it; < 0 means UP_BACKLOG). Returns it, -1
+ * with errno, or -1 with *gai set to a getaddrinfo(3) code.
  */
 int	up_listen(const char *host, const char *port, int backlog, int *gai);
 
-/*
- * socket(2) made close-on-exec, and non-blocking when nonblock is set
- * (in one call on Linux, with fcntl(2) elsewhere). Returns it, or -1.
- */
+/* socket(2), close-on-exec, non-blocking if nonblock (one call on Linux). */
 int	up_socket(int domain, int type, int protocol, int nonblock);
 
 /*
- * accept(2) with the new socket made close-on-exec, and non-blocking or
- * blocking as nonblock says, whatever the listener is (BSD sockets
- * inherit the listener's O_NONBLOCK, Linux ones do not). Returns it, or
- * -1 with accept's errno.
+ * accept(2), the new socket close-on-exec and non-blocking as nonblock
+ * says whatever the listener is (BSD sockets inherit its O_NONBLOCK,
+ * Linux ones do not). Returns it, or -1 with accept's errno.
  */
 int	up_accept_fd(int lfd, struct sockaddr *sa, socklen_t *len,
 	    int nonblock);
 
 /*
  * 1 when accept(2) failed with err for this connection only (the client
- * gave up while waiting, a firewall, a pending network error): accept
- * again at once. 0 for EAGAIN and for shortages (EMFILE, ENFILE, ENOBUFS,
- * ENOMEM), which call for waiting.
+ * gave up, a firewall, a network error): accept again at once. 0 for
+ * EAGAIN and shortages (EMFILE, ENFILE, ENOBUFS, ENOMEM): wait.
  */
 int	up_accept_transient(int err);
 
 /* Sets FD_CLOEXEC on fd, and sets or clears O_NONBLOCK; 0 or -1. */
 int	up_fd_setup(int fd, int nonblock);
+
+/* Soft RLIMIT_NOFILE raised to the hard one: it then, INT64_MAX, or -1. */
+int64_t	up_raise_nofile(void);
 
 /*
  * Connects to host:port trying every address of the name in turn
@@ -152,29 +140,25 @@ ssize_t	up_read(int fd, void *buf, size_t len);
 int	up_write_all(int fd, const void *buf, size_t len);
 
 /*
- * The same on a socket, with MSG_NOSIGNAL (EPIPE rather than SIGPIPE),
- * waiting at most timeout_ms (-1: for ever) each time the peer's window is
- * full: -1 with ETIMEDOUT then.
+ * The same on a socket with MSG_NOSIGNAL (EPIPE, not SIGPIPE), waiting at
+ * most timeout_ms (-1: for ever) for a full window: -1 ETIMEDOUT then.
  */
 int	up_send_all(int fd, const void *buf, size_t len, int timeout_ms);
 
 /*
- * send(2) and recv(2), for every socket the servers and the client use.
- * In a build with FIU=1 they carry the fault points "up/net/send/reduce"
- * and "up/net/recv/reduce": when libfiu says so, the transfer is cut to a
- * random length short of the one asked (see UP_FAULT).
+ * send(2) and recv(2) for every socket. With FIU=1, the fault points
+ * "up/net/send/reduce" and "up/net/recv/reduce" (see UP_FAULT) cut the
+ * transfer to a random length short of the one asked.
  */
 ssize_t	up_send(int fd, const void *buf, size_t len, int flags);
 ssize_t	up_recv(int fd, void *buf, size_t len, int flags);
 
 /*
- * Fault points of our own, for the fault-injection suite (tests/fiu.bats):
- * libfiu's preload library makes send(2), recv(2) and accept(2) fail, but
- * it can cut short only read(2) and write(2), and it does not wrap
- * accept4(2). Built with FIU=1 (libfiu), UP_FAULT(name) is true when
- * libfiu says that name fails now (fiu-ctrl enables it), and
- * UP_FAULT_ERRNO() is the errno given as its failinfo; in the normal
- * build UP_FAULT is 0, and costs nothing.
+ * Fault points of our own for tests/fiu.bats: libfiu's preload library
+ * fails send(2), recv(2) and accept(2), but cuts short only read(2) and
+ * write(2) and does not wrap accept4(2). With FIU=1, UP_FAULT(name) is
+ * true when libfiu says name fails now (fiu-ctrl), UP_FAULT_ERRNO() the
+ * errno of its failinfo; otherwise UP_FAULT is 0 and costs nothing.
  */
 #ifdef UP_FIU
 #define FIU_ENABLE 1
@@ -187,40 +171,53 @@ ssize_t	up_recv(int fd, void *buf, size_t len, int flags);
 #endif
 
 /*
- * Waits until fd is ready for `events` (POLLIN or POLLOUT) while watching
- * for a stop request (this process's, and in a child of up_fork() its
- * parent's). timeout_ms < 0 waits forever. Returns 1 ready, 0 on
- * timeout, -1 with errno, or UP_WAIT_STOP when the server is stopping.
+ * Waits at most timeout_ms (< 0: for ever) for fd to be ready for events
+ * (POLLIN or POLLOUT), watching for a stop (its own, and in a child of
+ * up_fork() its parent's). 1 ready, 0 timeout, -1, or UP_WAIT_STOP.
  */
 #define UP_WAIT_STOP	2
 int	up_wait(int fd, short events, int timeout_ms);
 
-/* ---- signal.c: stopping ----------------------------------------------- */
+/* ---- signal.c: signals, and stopping ---------------------------------- */
 
 /*
- * Ignores SIGPIPE and turns SIGINT and SIGTERM into a stop request that
+ * Ignores SIGPIPE; SIGINT and SIGTERM become a stop request that
  * up_stopping() reports and that makes up_stop_fd() readable for good (a
- * pipe nobody drains, so every poll(2) in every thread that watches it
- * wakes up). Returns 0 or -1.
+ * pipe nobody drains: every poll(2) on it wakes, in any thread). 0 or -1.
  */
 int	up_signals_init(void);
 int	up_stopping(void);
 int	up_stop_fd(void);
 
+/* sigaction(2): handler (or SIG_IGN), no mask, flags (0: EINTR); 0 or -1. */
+int	up_catch(int sig, void (*handler)(int), int flags);
+
 /*
- * In a child of up_fork(): the read end of its parent's stop pipe, which
- * an event loop watches beside up_stop_fd() (up_wait() watches both);
- * -1 in a process that no up_fork() made.
+ * In a child of up_fork(), the read end of its parent's stop pipe, for an
+ * event loop to watch beside up_stop_fd() as up_wait() does; else -1.
  */
 int	up_parent_stop_fd(void);
 
 /*
- * fork(2) for a server that will keep serving in the child: the child
- * gets a stop of its own, so SIGINT or SIGTERM sent to it stops that
- * child alone, while a stop of the parent still stops it too (up_wait()
- * and up_stopping() in the child watch both). Returns what fork returns.
+ * fork(2) for a child that serves: it gets a stop of its own, so SIGINT
+ * or SIGTERM to it stops it alone, while its parent's stop still stops it
+ * (up_wait() and up_stopping() watch both). Returns what fork returns.
  */
 pid_t	up_fork(void);
+
+/* ---- opt.c: the command line ------------------------------------------ */
+
+/*
+ * getopt_long(3), each option written once in spec: its letter (what is
+ * returned), ':' if it takes a value, its long name in parentheses, as in
+ * ":c:(clients)h(help)" (a leading ':' is getopt's); after '-', the letter
+ * is only a long option's code: "-l(literal)". Returns as getopt_long
+ * does (-1 with EINVAL for a malformed spec).
+ */
+int	up_getopt(int argc, char **argv, const char *spec);
+
+/* After ':' or '?': "option -d needs a value", "unknown option -x". */
+const char *up_opt_error(int ch, char **argv, char *buf, size_t len);
 
 /* ---- log.c: the event log ---------------------------------------------- */
 
@@ -228,17 +225,14 @@ pid_t	up_fork(void);
 void	up_log_quiet(int quiet);
 
 /*
- * Writes "<secs>.<usecs> <event> <peer> <fmt...>\n" to standard output
- * with a single write(2), so lines from many threads or processes never
- * interleave. fmt may be NULL. Lines are cut at 512 bytes. Returns 0 or -1.
+ * Writes "<secs>.<usecs> <event> <peer> <fmt...>\n" (fmt may be NULL, the
+ * line is cut at 512 bytes) to standard output in a single write(2), so
+ * that lines of many threads or processes never interleave; 0 or -1.
  */
 int	up_log(const char *event, const char *peer, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
 
-/*
- * The same line written to fd, whatever up_log_quiet() says: the client
- * logs its own events to standard error with it. Returns 0 or -1.
- */
+/* The same line to fd, quiet or not (upclient's own, on stderr); 0 or -1. */
 int	up_log_fd(int fd, const char *event, const char *peer,
 	    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
 

@@ -85,61 +85,75 @@ up_log_fd(int fd, const char *event, const char *peer, const char *fmt, ...)
 	return r;
 }
 
+#if defined(UP_LINUX) && defined(__GLIBC__)
+/* The symbolic name of errno value err ("ECONNRESET"), or NULL. */
 const char *
 up_errno_name(int err)
 {
-#if defined(UP_LINUX) && defined(__GLIBC__)
 	return strerrorname_np(err);
-#else
-	/* POSIX has no such function: the names the event log meets. */
-	static const struct {
-		int		 err;
-		const char	*name;
-	} names[] = {
-		{ EPIPE, "EPIPE" }, { ECONNRESET, "ECONNRESET" },
-		{ ECONNREFUSED, "ECONNREFUSED" }, { ETIMEDOUT, "ETIMEDOUT" },
-		{ ECONNABORTED, "ECONNABORTED" }, { EMFILE, "EMFILE" },
-		{ ENFILE, "ENFILE" }, { ENOBUFS, "ENOBUFS" },
-		{ ENOMEM, "ENOMEM" }, { EINVAL, "EINVAL" }, { EBADF, "EBADF" },
-		{ EAGAIN, "EAGAIN" }, { EINTR, "EINTR" }, { EIO, "EIO" },
-		{ ENOTCONN, "ENOTCONN" }, { EHOSTUNREACH, "EHOSTUNREACH" },
-		{ ENETUNREACH, "ENETUNREACH" }, { EADDRINUSE, "EADDRINUSE" },
-		{ EADDRNOTAVAIL, "EADDRNOTAVAIL" }, { EACCES, "EACCES" },
-		{ EPERM, "EPERM" }, { ENOSPC, "ENOSPC" }, { EPROTO, "EPROTO" },
-	};
-	size_t i;
-
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (names[i].err == err)
-			return names[i].name;
-	return NULL;
-#endif
 }
 
+/* The name of signal sig without "SIG" ("KILL"), or NULL. */
 const char *
 up_signal_name(int sig)
 {
-#if defined(UP_LINUX) && defined(__GLIBC__)
 	return sigabbrev_np(sig);
+}
 #else
-	static const struct {
-		int		 sig;
-		const char	*name;
-	} names[] = {
-		{ SIGHUP, "HUP" }, { SIGINT, "INT" }, { SIGQUIT, "QUIT" },
-		{ SIGILL, "ILL" }, { SIGABRT, "ABRT" }, { SIGFPE, "FPE" },
-		{ SIGKILL, "KILL" }, { SIGSEGV, "SEGV" }, { SIGPIPE, "PIPE" },
-		{ SIGALRM, "ALRM" }, { SIGTERM, "TERM" }, { SIGUSR1, "USR1" },
-		{ SIGUSR2, "USR2" }, { SIGBUS, "BUS" },
-	};
+/*
+ * POSIX has no function that names them: the names the event log meets,
+ * a number and its name each.
+ */
+static const struct name {
+	int		 num;
+	const char	*name;
+} errnos[] = {
+	{ EPIPE, "EPIPE" }, { ECONNRESET, "ECONNRESET" },
+	{ ECONNREFUSED, "ECONNREFUSED" }, { ETIMEDOUT, "ETIMEDOUT" },
+	{ ECONNABORTED, "ECONNABORTED" }, { EMFILE, "EMFILE" },
+	{ ENFILE, "ENFILE" }, { ENOBUFS, "ENOBUFS" },
+	{ ENOMEM, "ENOMEM" }, { EINVAL, "EINVAL" }, { EBADF, "EBADF" },
+	{ EAGAIN, "EAGAIN" }, { EINTR, "EINTR" }, { EIO, "EIO" },
+	{ ENOTCONN, "ENOTCONN" }, { EHOSTUNREACH, "EHOSTUNREACH" },
+	{ ENETUNREACH, "ENETUNREACH" }, { EADDRINUSE, "EADDRINUSE" },
+	{ EADDRNOTAVAIL, "EADDRNOTAVAIL" }, { EACCES, "EACCES" },
+	{ EPERM, "EPERM" }, { ENOSPC, "ENOSPC" }, { EPROTO, "EPROTO" },
+}, signals[] = {
+	{ SIGHUP, "HUP" }, { SIGINT, "INT" }, { SIGQUIT, "QUIT" },
+	{ SIGILL, "ILL" }, { SIGABRT, "ABRT" }, { SIGFPE, "FPE" },
+	{ SIGKILL, "KILL" }, { SIGSEGV, "SEGV" }, { SIGPIPE, "PIPE" },
+	{ SIGALRM, "ALRM" }, { SIGTERM, "TERM" }, { SIGUSR1, "USR1" },
+	{ SIGUSR2, "USR2" }, { SIGBUS, "BUS" },
+};
+
+#define NAMES(t)	(sizeof(t) / sizeof(t[0]))
+
+/* The name of num in the n entries of t, or NULL. */
+static const char *
+name_of(const struct name *t, size_t n, int num)
+{
 	size_t i;
 
-	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++)
-		if (names[i].sig == sig)
-			return names[i].name;
+	for (i = 0; i < n; i++)
+		if (t[i].num == num)
+			return t[i].name;
 	return NULL;
-#endif
 }
+
+/* The symbolic name of errno value err ("ECONNRESET"), or NULL. */
+const char *
+up_errno_name(int err)
+{
+	return name_of(errnos, NAMES(errnos), err);
+}
+
+/* The name of signal sig without "SIG" ("KILL"), or NULL. */
+const char *
+up_signal_name(int sig)
+{
+	return name_of(signals, NAMES(signals), sig);
+}
+#endif
 
 /* " who", or "" when who is NULL or empty: the tag at the end of a line. */
 static const char *

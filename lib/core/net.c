@@ -2,6 +2,7 @@
  * net.c: listening, accepting and connecting, IPv4 and IPv6 alike.
  */
 #include <sys/types.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
@@ -27,6 +28,30 @@ up_fd_setup(int fd, int nonblock)
 		return -1;
 	fl = nonblock ? fl | O_NONBLOCK : fl & ~O_NONBLOCK;
 	return fcntl(fd, F_SETFL, fl);
+}
+
+/*
+ * Raises the soft RLIMIT_NOFILE to the hard one, as far as setrlimit(2)
+ * lets it. Returns the soft limit then, INT64_MAX for none, or -1 with
+ * getrlimit's errno.
+ */
+int64_t
+up_raise_nofile(void)
+{
+	struct rlimit rl;
+	rlim_t cur;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return -1;
+	cur = rl.rlim_cur;
+	if (cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+			cur = rl.rlim_max;
+	}
+	if (cur == RLIM_INFINITY || cur > (rlim_t)INT64_MAX)
+		return INT64_MAX;
+	return (int64_t)cur;
 }
 
 #ifndef UP_LINUX

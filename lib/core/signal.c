@@ -76,22 +76,29 @@ nonblocking_pipe(int fds[2])
 #endif
 }
 
+/* sigaction(2) for sig: handler, an empty mask and flags; 0 or -1. */
 int
-up_signals_init(void)
+up_catch(int sig, void (*handler)(int), int flags)
 {
 	struct sigaction sa;
 
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = handler;
+	sigemptyset(&sa.sa_mask);
+	sa.sa_flags = flags;
+	return sigaction(sig, &sa, NULL);
+}
+
+int
+up_signals_init(void)
+{
 	if (stop_pipe[0] == -1 && nonblocking_pipe(stop_pipe) == -1)
 		return -1;
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = SIG_IGN;
-	if (sigaction(SIGPIPE, &sa, NULL) == -1)
+	if (up_catch(SIGPIPE, SIG_IGN, 0) == -1)
 		return -1;
-	sa.sa_handler = on_stop_signal;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = 0;	/* no SA_RESTART: blocking calls see EINTR */
-	if (sigaction(SIGINT, &sa, NULL) == -1 ||
-	    sigaction(SIGTERM, &sa, NULL) == -1)
+	/* no SA_RESTART: blocking calls see EINTR */
+	if (up_catch(SIGINT, on_stop_signal, 0) == -1 ||
+	    up_catch(SIGTERM, on_stop_signal, 0) == -1)
 		return -1;
 	return 0;
 }

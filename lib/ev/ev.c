@@ -70,6 +70,19 @@ up_ev_backends(void)
 	    ;
 }
 
+/* The cheapest backend of this build: epoll, else kqueue, else poll. */
+const char *
+up_ev_best(void)
+{
+#if defined(EV_HAVE_EPOLL)
+	return "epoll";
+#elif defined(EV_HAVE_KQUEUE)
+	return "kqueue";
+#else
+	return "poll";
+#endif
+}
+
 int
 up_ev_max_fd(const char *name)
 {

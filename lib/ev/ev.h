@@ -44,6 +44,12 @@ void	up_ev_free(struct up_ev *ev);
 const char *up_ev_backends(void);
 
 /*
+ * The cheapest backend this build has, whose waits cost O(ready) rather
+ * than O(watched): "epoll", else "kqueue", else "poll".
+ */
+const char *up_ev_best(void);
+
+/*
  * The descriptors a backend can watch are those below this number:
  * FD_SETSIZE for select, INT_MAX for the others (their limit is the
  * process's descriptor limit); -1 for an unknown or absent backend.

@@ -24,7 +24,6 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
 #include "pool/pool.h"
@@ -224,7 +223,6 @@ up_pool_run(const char *addr, long n, void (*died)(long, void *),
 {
 	struct up_shortage sh = { 0 };
 	struct pool p = { .addr = addr, .n = n, .died = died, .arg = arg };
-	struct sigaction sa;
 	pid_t parent = getpid(), pid;
 	sigset_t chld;
 	long seen, i;
@@ -241,11 +239,7 @@ up_pool_run(const char *addr, long n, void (*died)(long, void *),
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &chld, NULL);
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = on_sigchld;
-	sigemptyset(&sa.sa_mask);
-	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
-	if (sigaction(SIGCHLD, &sa, NULL) == -1)
+	if (up_catch(SIGCHLD, on_sigchld, SA_RESTART | SA_NOCLDSTOP) == -1)
 		goto fail;
 	for (;;) {
 		seen = sigchlds;

@@ -6,10 +6,10 @@
  * server has no workers) refuses it here with a reason.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "server/server.h"
 
@@ -17,11 +17,15 @@
 #define MAX_CONNS	1000000L
 #define MAX_WORKERS	4096L
 
-/* getopt_long codes of the options with no letter, beyond any char. */
-#define OPT_BACKLOG	1101
-#define OPT_CPU		1102
-#define OPT_FRAMING	1103
-#define OPT_BACKEND	1104
+/*
+ * The options, for up_getopt: the letters, then the long options that
+ * have none (their letters are only the codes up_getopt returns).
+ */
+static const char options[] =
+    ":b:(bind)c:(max-conns)d:(delay)h(help)p:(port)q(quiet)t:(timeout)"
+    "V(version)w:(workers)"
+    "-C:(counter)-T(http)-L:(max-line)-P:(backend)-M:(backlog)-N(cpu)"
+    "-O:(framing)";
 
 const char up_server_synopsis[] =
     " [-hqV] [-b addr] [-c n] [-d time] [-p port] [-t time] [-w n]\n"
@@ -147,25 +151,6 @@ int
 up_server_options(struct up_options *o, const struct up_model *m, int argc,
     char **argv, char *errbuf, size_t errlen)
 {
-	static const struct option longopts[] = {
-		{ "bind",	required_argument,	NULL, 'b' },
-		{ "max-conns",	required_argument,	NULL, 'c' },
-		{ "delay",	required_argument,	NULL, 'd' },
-		{ "help",	no_argument,		NULL, 'h' },
-		{ "port",	required_argument,	NULL, 'p' },
-		{ "quiet",	no_argument,		NULL, 'q' },
-		{ "timeout",	required_argument,	NULL, 't' },
-		{ "version",	no_argument,		NULL, 'V' },
-		{ "workers",	required_argument,	NULL, 'w' },
-		{ "counter",	required_argument,	NULL, 'C' },
-		{ "http",	no_argument,		NULL, 'T' },
-		{ "max-line",	required_argument,	NULL, 'L' },
-		{ "backend",	required_argument,	NULL, OPT_BACKEND },
-		{ "backlog",	required_argument,	NULL, OPT_BACKLOG },
-		{ "cpu",	no_argument,		NULL, OPT_CPU },
-		{ "framing",	required_argument,	NULL, OPT_FRAMING },
-		{ NULL,		0,			NULL, 0 }
-	};
 	long n, port;
 	size_t i;
 	int ch, explicit_conns = 0;
@@ -193,8 +178,7 @@ up_server_options(struct up_options *o, const struct up_model *m, int argc,
 #else
 	optind = 1;
 #endif
-	while ((ch = getopt_long(argc, argv, ":b:c:d:hp:qt:Vw:", longopts,
-	    NULL)) != -1) {
+	while ((ch = up_getopt(argc, argv, options)) != -1) {
 		switch (ch) {
 		case 'b':
 			o->bind = optarg;
@@ -239,7 +223,7 @@ up_server_options(struct up_options *o, const struct up_model *m, int argc,
 			    &o->workers, errbuf, errlen) != 0)
 				return UP_PARSE_ERROR;
 			break;
-		case 'C':
+		case 'C':	/* --counter */
 			for (i = 0; i < sizeof(counter_names) /
 			    sizeof(counter_names[0]); i++)
 				if (strcmp(optarg, counter_names[i]) == 0)
@@ -250,31 +234,31 @@ up_server_options(struct up_options *o, const struct up_model *m, int argc,
 				    "mutex or atomic)", optarg);
 			o->counter = (enum up_counter_mode)i;
 			break;
-		case 'T':
+		case 'T':	/* --http */
 			o->http = 1;
 			break;
-		case 'L':
+		case 'L':	/* --max-line */
 			if (number_arg("--max-line", optarg, 1, UP_MAX_MAX_LINE,
 			    &n, errbuf, errlen) != 0)
 				return UP_PARSE_ERROR;
 			o->max_line = (size_t)n;
 			break;
-		case OPT_BACKEND:
+		case 'P':	/* --backend */
 			if (!m->event_loop)
 				return fail(errbuf, errlen,
 				    "--backend: the %s model has no event loop",
 				    m->name);
 			o->backend = optarg;
 			break;
-		case OPT_BACKLOG:
+		case 'M':	/* --backlog */
 			if (number_arg("--backlog", optarg, 0, UP_BACKLOG,
 			    &o->backlog, errbuf, errlen) != 0)
 				return UP_PARSE_ERROR;
 			break;
-		case OPT_CPU:
+		case 'N':	/* --cpu */
 			o->cpu = 1;
 			break;
-		case OPT_FRAMING:
+		case 'O':	/* --framing */
 			if (strcmp(optarg, "line") == 0)
 				o->framing = UP_FRAMING_LINE;
 			else if (strcmp(optarg, "read") == 0)
@@ -284,17 +268,9 @@ up_server_options(struct up_options *o, const struct up_model *m, int argc,
 				    "--framing: unknown mode '%s' (line or read)",
 				    optarg);
 			break;
-		case ':':
-			return fail(errbuf, errlen, "option %s needs a value",
-			    argv[optind - 1]);
-		default:
-			if (optopt != 0) {
-				char opt[3] = { '-', (char)optopt, '\0' };
-				return fail(errbuf, errlen,
-				    "unknown option %s", opt);
-			}
-			return fail(errbuf, errlen, "unknown option %s",
-			    argv[optind - 1]);
+		default:	/* ':' or '?' */
+			up_opt_error(ch, argv, errbuf, errlen);
+			return UP_PARSE_ERROR;
 		}
 	}
 	if (optind < argc)

@@ -24,18 +24,6 @@ basename_of(const char *path)
 	return slash != NULL ? slash + 1 : path;
 }
 
-/* Lets the process open as many descriptors as its hard limit allows. */
-static void
-raise_nofile(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
 long
 up_fd_room(long want)
 {
@@ -95,7 +83,7 @@ up_server_start(struct up_server *s, const struct up_model *m, int argc,
 	s->proto.max_line = s->opt.max_line;
 	s->proto.http = s->opt.http;
 	up_log_quiet(s->opt.quiet);
-	raise_nofile();
+	up_raise_nofile();	/* as many descriptors as the hard limit */
 	if (up_signals_init() == -1)
 		return not_to_run(s, 1, "%s: signals: %s\n", name,
 		    strerror(errno));

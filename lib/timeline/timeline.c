@@ -180,57 +180,126 @@ up_timeline_flags(const struct up_timeline *tl, int row, int64_t a,
 	return flags;
 }
 
-char
-up_timeline_symbol(int f)
+/* The flags of row in column col, when cols columns span total ns. */
+int
+up_timeline_column(const struct up_timeline *tl, int row, int64_t total,
+    int col, int cols)
 {
-	if (f & UP_TL_ERROR)
-		return 'x';
-	if ((f & UP_TL_REQUEST) && (f & UP_TL_REPLY))
-		return '*';
-	if (f & UP_TL_REPLY)
-		return '<';
-	if (f & UP_TL_REQUEST)
-		return '>';
-	if (f & UP_TL_BUSY)
-		return '=';
-	if (f & UP_TL_IDLE)
-		return '.';
-	if (f & UP_TL_CONNECTING)
-		return '-';
-	return ' ';
+	return up_timeline_flags(tl, row, (int64_t)((double)total * col / cols),
+	    (int64_t)((double)total * (col + 1) / cols));
+}
+
+/*
+ * How flags are drawn, the first entry whose flags are all set winning:
+ * the moments before the states, an error before anything.
+ */
+static const struct look {
+	int		 flags;
+	char		 symbol;	/* in text */
+	const char	*color;		/* in SVG */
+} looks[] = {
+	{ UP_TL_ERROR,			'x', "#d62728" },
+	{ UP_TL_REQUEST | UP_TL_REPLY,	'*', "#f58518" },
+	{ UP_TL_REPLY,			'<', "#f58518" },
+	{ UP_TL_REQUEST,		'>', "#2ca02c" },
+	{ UP_TL_BUSY,			'=', "#4c78a8" },
+	{ UP_TL_IDLE,			'.', "#bbbbbb" },
+	{ UP_TL_CONNECTING,		'-', "#dddddd" },
+};
+
+/* The look of flags, or NULL for none. */
+static const struct look *
+look_of(int flags)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(looks) / sizeof(looks[0]); i++)
+		if ((flags & looks[i].flags) == looks[i].flags)
+			return &looks[i];
+	return NULL;
+}
+
+/* The character for flags: x * < > = . - or blank (see timeline.h). */
+char
+up_timeline_symbol(int flags)
+{
+	const struct look *l = look_of(flags);
+
+	return l != NULL ? l->symbol : ' ';
+}
+
+/* The colour for flags, or NULL when they draw nothing. */
+const char *
+up_timeline_color(int flags)
+{
+	const struct look *l = look_of(flags);
+
+	return l != NULL ? l->color : NULL;
+}
+
+/* Writes the cols characters of row, spanning total ns, to out. */
+void
+up_timeline_text(const struct up_timeline *tl, int row, int64_t total,
+    int cols, char *out)
+{
+	int j;
+
+	for (j = 0; j < cols; j++)
+		out[j] = up_timeline_symbol(up_timeline_column(tl, row, total,
+		    j, cols));
+}
+
+/*
+ * A duration in a unit: the first of the list that ns reaches (from), the
+ * value printed with fmt. The last entry is reached by every duration.
+ */
+struct unit {
+	int64_t		 from;
+	const char	*fmt;
+	double		 ns;		/* in the unit */
+};
+
+/* Formats ns in the first unit of u it reaches; returns buf. */
+static const char *
+in_unit(int64_t ns, const struct unit *u, char *buf, size_t len)
+{
+	while (ns < u->from)
+		u++;
+	snprintf(buf, len, u->fmt, (double)ns / u->ns);
+	return buf;
 }
 
 const char *
 up_format_duration(int64_t ns, char *buf, size_t len)
 {
-	if (ns >= 10 * UP_NS_PER_SEC)
-		snprintf(buf, len, "%.1fs", (double)ns / 1e9);
-	else if (ns >= UP_NS_PER_SEC)
-		snprintf(buf, len, "%.3fs", (double)ns / 1e9);
-	else if (ns >= 10000000)
-		snprintf(buf, len, "%.0fms", (double)ns / 1e6);
-	else if (ns >= 1000000)
-		snprintf(buf, len, "%.1fms", (double)ns / 1e6);
-	else
-		snprintf(buf, len, "%.0fus", (double)ns / 1e3);
-	return buf;
+	static const struct unit units[] = {
+		{ 10 * UP_NS_PER_SEC,	"%.1fs",	1e9 },
+		{ UP_NS_PER_SEC,	"%.3fs",	1e9 },
+		{ 10 * UP_NS_PER_MS,	"%.0fms",	1e6 },
+		{ UP_NS_PER_MS,		"%.1fms",	1e6 },
+		{ INT64_MIN,		"%.0fus",	1e3 },
+	};
+
+	return in_unit(ns, units, buf, len);
 }
 
 const char *
 up_timeline_tick_label(int64_t ns, char *buf, size_t len)
 {
+	static const struct unit units[] = {
+		{ UP_NS_PER_SEC,	"%gs",		1e9 },
+		{ UP_NS_PER_MS,		"%gms",		1e6 },
+		{ INT64_MIN,		"%gus",		1e3 },
+	};
+
 	if (ns == 0)
 		snprintf(buf, len, "0");
 	else if (ns % (60 * UP_NS_PER_SEC) == 0 && ns >= 120 *
 	    UP_NS_PER_SEC)
 		snprintf(buf, len, "%lldm", (long long)(ns / (60 *
 		    UP_NS_PER_SEC)));
-	else if (ns >= UP_NS_PER_SEC)
-		snprintf(buf, len, "%gs", (double)ns / 1e9);
-	else if (ns >= 1000000)
-		snprintf(buf, len, "%gms", (double)ns / 1e6);
 	else
-		snprintf(buf, len, "%gus", (double)ns / 1e3);
+		in_unit(ns, units, buf, len);
 	return buf;
 }
 

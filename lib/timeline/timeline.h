@@ -46,6 +46,9 @@ enum up_tl_state {
 #define UP_TL_REPLY	0x20	/* a reply was received, or sent */
 #define UP_TL_ERROR	0x40	/* the connection failed */
 
+#define UP_TL_STATES	0x0f	/* the states' bits of a cell's flags */
+#define UP_TL_MARKS	0x70	/* the moments' */
+
 #define UP_TL_CELLS	1024	/* the resolution each row is kept at */
 
 struct up_timeline;
@@ -79,12 +82,23 @@ void	up_timeline_end(struct up_timeline *tl, int64_t end_ns);
 int	up_timeline_flags(const struct up_timeline *tl, int row, int64_t a,
 	    int64_t z);
 
+/* The flags of column col of cols that span total ns (up_timeline_flags). */
+int	up_timeline_column(const struct up_timeline *tl, int row,
+	    int64_t total, int col, int cols);
+
 /*
  * The character for the flags of one column: the moments first (x an
  * error, * a request and a reply, < a reply, > a request), then the states
  * (= busy, . idle, - connecting), blank for none.
  */
 char	up_timeline_symbol(int flags);
+
+/* The colour of the same, "#4c78a8" for busy, ...; NULL for none. */
+const char *up_timeline_color(int flags);
+
+/* Writes the cols symbols of row, spanning total ns, to out (no NUL). */
+void	up_timeline_text(const struct up_timeline *tl, int row, int64_t total,
+	    int cols, char *out);
 
 /* "4.012s", "12.5ms", "80us": a duration short enough for a heading. */
 const char *up_format_duration(int64_t ns, char *buf, size_t len);
