@@ -82,7 +82,7 @@ struct conn {
 };
 
 struct loop {
-	struct up_evloop base;		/* the frame: engine, listener, stop */
+	struct up_evloop e;		/* the frame: engine, listener, stop */
 	struct up_server *s;
 	const struct up_options *o;
 	const struct up_proto *p;
@@ -107,14 +107,14 @@ static void
 conn_close(struct loop *l, struct conn *c, const char *reason)
 {
 	up_timer_cancel(&c->timer);
-	up_ev_set(l->base.ev, c->fd, 0);	/* the engine forgets it first */
-	up_slots_drop(&l->base.conns, c->fd);
-	up_memory_leave(&l->base.memory, &c->mem);
+	up_ev_set(l->e.ev, c->fd, 0);	/* the engine forgets it first */
+	up_slots_drop(&l->e.conns, c->fd);
+	up_memory_leave(&l->e.memory, &c->mem);
 	close(c->fd);
 	/* a line begun and never ended (not the request in flight) is lost */
 	up_log_closed(c->peer, l->who, c->served, reason, reason == NULL ? 0 :
 	    up_reader_pending(&c->in) - c->req.len);
-	up_acceptor_release(&l->base.acc);	/* only now: the log keeps to -c */
+	up_acceptor_release(&l->e.acc);	/* only now: the log keeps to -c */
 	up_reader_free(&c->in);
 	free(c->out.p);
 	free(c);
@@ -132,7 +132,7 @@ conn_fail(struct loop *l, struct conn *c, const char *op, int err)
 static int
 conn_watch(struct loop *l, struct conn *c, int mask)
 {
-	if (up_ev_set(l->base.ev, c->fd, mask) == 0)
+	if (up_ev_set(l->e.ev, c->fd, mask) == 0)
 		return 0;
 	conn_fail(l, c, "watch", errno);
 	return -1;
@@ -147,16 +147,17 @@ conn_watch(struct loop *l, struct conn *c, int mask)
 static void
 wait_input(struct loop *l, struct conn *c, int starved)
 {
-	if (l->base.stopping) {
+	if (l->e.stopping) {
 		conn_close(l, c, "stop");
 		return;
 	}
 	if (starved)
-		up_memory_wait(&l->base.memory, &c->mem, l->s->addr, ENOMEM, l->base.now);
+		up_memory_wait(&l->e.memory, &c->mem, l->s->addr, ENOMEM,
+		    l->e.now);
 	c->state = READING;
 	if (conn_watch(l, c, starved ? 0 : UP_EV_READ) == 0 &&
 	    l->o->timeout_ns != 0 && (!starved || c->timer.q == NULL))
-		up_timeq_push(&l->idle, &c->timer, l->base.now + l->o->timeout_ns);
+		up_timeq_push(&l->idle, &c->timer, l->e.now + l->o->timeout_ns);
 }
 
 /*
@@ -185,12 +186,12 @@ reply_done(struct loop *l, struct conn *c)
 	up_timer_cancel(&c->timer);
 	if (r->next == UP_NEXT_LINGER) {
 		c->state = LINGER;
-		if (up_linger_start(&c->linger, c->fd, l->base.now) == -1)
+		if (up_linger_start(&c->linger, c->fd, l->e.now) == -1)
 			conn_close(l, c, NULL);
 		else if (conn_watch(l, c, UP_EV_READ) == 0)
 			up_timeq_push(&l->lingering, &c->timer,
 			    c->linger.deadline);
-	} else if (c->in.eof || l->base.stopping || (c->in.end > c->in.start &&
+	} else if (c->in.eof || l->e.stopping || (c->in.end > c->in.start &&
 	    l->p->frame(c->in.buf + c->in.start, c->in.end - c->in.start,
 	    l->p->max_line, 0) > 0)) {
 		c->state = QUEUED;
@@ -226,7 +227,7 @@ conn_send(struct loop *l, struct conn *c)
 		return;
 	}
 	if ((c->state != WRITING || n > 0) && l->o->timeout_ns != 0)
-		up_timeq_push(&l->idle, &c->timer, l->base.now + l->o->timeout_ns);
+		up_timeq_push(&l->idle, &c->timer, l->e.now + l->o->timeout_ns);
 	c->state = WRITING;
 	conn_watch(l, c, UP_EV_WRITE);
 }
@@ -301,7 +302,7 @@ work_done(struct loop *l, struct conn *c)
 	}
 	c->count = up_count_write(l->s->shared, l->o->counter, c->seen);
 	if (l->o->counter == UP_COUNTER_MUTEX && (next = conn_of(
-	    up_loops_release(l->base.g, l->base.index, &l->lockq))) != NULL)
+	    up_loops_release(l->e.g, l->e.index, &l->lockq))) != NULL)
 		work_start(l, next);
 	reply_start(l, c, c->req.len);
 }
@@ -328,7 +329,7 @@ start_request(struct loop *l, struct conn *c, size_t len)
 			wait_input(l, c, 1);
 			return;
 		}
-		up_memory_back(&l->base.memory, l->s->addr);
+		up_memory_back(&l->e.memory, l->s->addr);
 	}
 	if (l->batch || c->req.status != 200) {	/* refused: no work */
 		if (!l->batch)
@@ -337,7 +338,7 @@ start_request(struct loop *l, struct conn *c, size_t len)
 	} else if (now || conn_watch(l, c, 0) == 0) {
 		c->state = LOCKWAIT;
 		if (l->o->counter == UP_COUNTER_MUTEX && !up_loops_acquire(
-		    l->base.g, l->base.index, &l->lockq, &c->timer))
+		    l->e.g, l->e.index, &l->lockq, &c->timer))
 			return;
 		if (!now)
 			work_start(l, c);
@@ -359,7 +360,7 @@ conn_advance(struct loop *l, struct conn *c, int try_read)
 {
 	size_t len;
 
-	up_memory_leave(&l->base.memory, &c->mem);	/* it may starve again */
+	up_memory_leave(&l->e.memory, &c->mem);	/* it may starve again */
 	for (;;) {
 		len = c->in.end == c->in.start ? 0 : l->p->frame(c->in.buf +
 		    c->in.start, c->in.end - c->in.start, l->p->max_line,
@@ -368,10 +369,10 @@ conn_advance(struct loop *l, struct conn *c, int try_read)
 			start_request(l, c, len);
 		else if (c->in.eof)
 			conn_close(l, c, NULL);
-		else if (!try_read && !l->base.stopping)
+		else if (!try_read && !l->e.stopping)
 			wait_input(l, c, 0);
 		else if (up_reader_fill(&c->in, c->fd, l->p->max_line) >= 0) {
-			up_memory_back(&l->base.memory, l->s->addr);
+			up_memory_back(&l->e.memory, l->s->addr);
 			try_read = 0;
 			continue;
 		} else if (errno == EAGAIN || errno == EWOULDBLOCK ||
@@ -392,8 +393,8 @@ advance_all(struct loop *l, enum conn_state state, int starved)
 	struct conn *c;
 	size_t fd;
 
-	for (fd = 0; fd < l->base.conns.cap; fd++)
-		if ((c = up_slots_at(&l->base.conns, (int)fd)) != NULL &&
+	for (fd = 0; fd < l->e.conns.cap; fd++)
+		if ((c = up_slots_at(&l->e.conns, (int)fd)) != NULL &&
 		    c->state == state && (!starved || c->mem.waiting))
 			conn_advance(l, c, 1);
 }
@@ -410,11 +411,12 @@ accept_ready(struct loop *l)
 	struct conn *c;
 	int i, fd, batch = l->o->workers > 1 ? 1 : ACCEPT_BATCH;
 
-	for (i = 0; i < batch && (c = up_acceptor_next(&l->base.acc, l->base.now, &fd,
+	for (i = 0; i < batch && (c = up_acceptor_next(&l->e.acc, l->e.now, &fd,
 	    peer, sizeof(peer))) != NULL; i++) {
 		c->fd = fd;
 		memcpy(c->peer, peer, sizeof(c->peer));
-		up_log("accepted", c->peer, l->who != NULL ? "%s" : NULL, l->who);
+		up_log("accepted", c->peer, l->who != NULL ? "%s" : NULL,
+		    l->who);
 		conn_advance(l, c, 1);	/* a request often comes at once */
 	}
 }
@@ -457,14 +459,14 @@ run_queues(struct loop *l)
 		up_timer_cancel(t);
 		conn_advance(l, conn_of(t), 0);
 	}
-	while ((t = up_timeq_due(&l->idle, l->base.now)) != NULL)
+	while ((t = up_timeq_due(&l->idle, l->e.now)) != NULL)
 		conn_close(l, conn_of(t), "idle");
-	while ((t = up_timeq_due(&l->lingering, l->base.now)) != NULL)
+	while ((t = up_timeq_due(&l->lingering, l->e.now)) != NULL)
 		conn_close(l, conn_of(t), NULL);
 	if (l->ready.head != NULL)
 		return 0;
 	next = up_earliest(up_timeq_next(&l->working), up_timeq_next(&l->idle));
-	return up_evloop_timeout(&l->base, up_earliest(next,
+	return up_evloop_timeout(&l->e, up_earliest(next,
 	    up_timeq_next(&l->lingering)));
 }
 
@@ -484,18 +486,18 @@ run(struct up_loops *g, long index, const char *who, void *server)
 	struct conn *c;
 	int i, n, what, timeout = 0;
 
-	if (up_evloop_init(&l.base, s->opt.backend, &s->lfd, s->addr,
+	if (up_evloop_init(&l.e, s->opt.backend, &s->lfd, s->addr,
 	    s->opt.max_conns, sizeof(struct conn), g, index, who) == -1) {
 		warn("%s", s->opt.backend);
 		return 1;
 	}
-	while (!l.base.stopping || l.base.conns.count > 0) {
-		if ((n = up_evloop_wait(&l.base, timeout, &fired, &what)) == -1) {
+	while (!l.e.stopping || l.e.conns.count > 0) {
+		if ((n = up_evloop_wait(&l.e, timeout, &fired, &what)) == -1) {
 			warn("%s", s->opt.backend);
 			return 1;
 		}
 		for (i = 0; i < n; i++)
-			if ((c = up_slots_at(&l.base.conns, fired[i].fd)) != NULL)
+			if ((c = up_slots_at(&l.e.conns, fired[i].fd)) != NULL)
 				conn_event(&l, c, fired[i].events);
 		/* another loop handed us the lock of --counter mutex */
 		if ((what & UP_EVLOOP_WOKEN) && (c = conn_of(up_loops_handed(g,
@@ -514,7 +516,7 @@ run(struct up_loops *g, long index, const char *who, void *server)
 			advance_all(&l, READING, 1);	/* memory back? */
 		timeout = run_queues(&l);
 	}
-	up_evloop_free(&l.base);
+	up_evloop_free(&l.e);
 	return 0;
 }
 
