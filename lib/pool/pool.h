@@ -154,8 +154,8 @@ struct up_evloop {
 	struct up_memory memory;	/* those waiting for memory */
 	int64_t		 now;		/* monotonic, after each wait */
 	int		 stopping;	/* the listener is closed */
-	int		*lfd;		/* the server's listener, -1 once closed */
-	int		 wake;		/* readable: another loop woke this one */
+	int		*lfd;		/* the listener; -1 once closed */
+	int		 wake;		/* readable: another loop woke us */
 	int		 parent_stop;	/* -w: the parent's stop pipe, or -1 */
 	struct up_loops	*g;		/* what the loops share */
 	long		 index;		/* this loop's place among them */
@@ -164,7 +164,7 @@ struct up_evloop {
 
 /* What a wait found besides the connections' events. */
 #define UP_EVLOOP_ACCEPT	0x1	/* connections wait: accept them */
-#define UP_EVLOOP_STOP		0x2	/* a stop began; the listener is closed */
+#define UP_EVLOOP_STOP		0x2	/* a stop began: the listener closed */
 #define UP_EVLOOP_WOKEN		0x4	/* another loop woke this one */
 #define UP_EVLOOP_MEMORY	0x8	/* time to try memory again */
 

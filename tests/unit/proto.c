@@ -154,10 +154,12 @@ test_line(void)
 	    "line: status for the log is 0 (not shown)");
 	up_request_reply(&p, &r, NULL);
 	CHECK(r.reply == buf, "line: the reply is the request's own bytes");
-	CHECK_INT(r.replylen, sizeof(buf), "line: reply length == request length");
+	CHECK_INT(r.replylen, sizeof(buf),
+	    "line: reply length == request length");
 	CHECK_INT(r.body, sizeof(buf), "line: body == request length");
 	CHECK_MEM(buf, sizeof(buf), want, sizeof(want),
-	    "line: all 256 byte values: a-z uppercased, every other byte unchanged");
+	    "line: all 256 byte values: a-z uppercased, every other byte "
+	    "unchanged");
 	for (i = 0; i < 256; i++)
 		if ((i < 'a' || i > 'z') && (unsigned char)buf[i] != i)
 			others = 0;
@@ -166,7 +168,8 @@ test_line(void)
 	    0x80 && (unsigned char)buf[0xff] == 0xff,
 	    "line: NUL, \\r, 0x80 and 0xff in particular");
 	CHECK(buf['`'] == '`' && buf['{'] == '{' && buf['@'] == '@' &&
-	    buf['['] == '[', "line: the neighbours of a-z and A-Z are left alone");
+	    buf['['] == '[',
+	    "line: the neighbours of a-z and A-Z are left alone");
 
 	n = up_request_length(text, LEN(text), p.max_line, 0);
 	CHECK_INT(n, LEN(text), "line: a CRLF line is framed whole");
@@ -174,7 +177,8 @@ test_line(void)
 	up_request_reply(&p, &r, NULL);
 	CHECK_MEM(r.reply, r.replylen, up, LEN(up),
 	    "line: UTF-8 and CRLF pass through, ASCII is uppercased");
-	CHECK_INT(up_request_status(&p, &r), 0, "line: still no status in the log");
+	CHECK_INT(up_request_status(&p, &r), 0,
+	    "line: still no status in the log");
 }
 
 static void
@@ -248,14 +252,18 @@ test_http_get(void)
 	out = serve(&p, req, LEN(req), 0, &r, &buf);
 	CHECK_INT(r.len, LEN(req), "GET: the head is framed whole");
 	CHECK_INT(r.status, 200, "GET keep-alive: status 200");
-	CHECK_INT(up_request_status(&p, &r), 200, "GET: status for the log is 200");
-	CHECK(r.next == UP_NEXT_READ, "GET HTTP/1.1: next is UP_NEXT_READ (kept alive)");
+	CHECK_INT(up_request_status(&p, &r), 200,
+	    "GET: status for the log is 200");
+	CHECK(r.next == UP_NEXT_READ,
+	    "GET HTTP/1.1: next is UP_NEXT_READ (kept alive)");
 	CHECK(r.reply == out, "GET: the reply is written into out");
 	CHECK(r.replylen > 0 && r.room >= r.replylen,
-	    "GET: room (%zu) >= the response's length (%zu)", r.room, r.replylen);
+	    "GET: room (%zu) >= the response's length (%zu)", r.room,
+	    r.replylen);
 	CHECK_MEM(out, LEN("HTTP/1.1 200 OK\r\n"), "HTTP/1.1 200 OK\r\n",
 	    LEN("HTTP/1.1 200 OK\r\n"), "GET: status line HTTP/1.1 200 OK");
-	CHECK(check_contains(out, r.replylen, "\r\nContent-Type: text/plain\r\n"),
+	CHECK(check_contains(out, r.replylen,
+	    "\r\nContent-Type: text/plain\r\n"),
 	    "GET: Content-Type: text/plain");
 	CHECK(check_contains(out, r.replylen, "\r\nContent-Length: 7\r\n"),
 	    "GET: Content-Length: 7, \"/HELLO\\n\"");
@@ -264,7 +272,8 @@ test_http_get(void)
 	h = head_len(out, r.replylen);
 	CHECK_MEM(out + h, r.replylen - h, "/HELLO\n", 7,
 	    "GET: the body is the uppercased target and a newline");
-	CHECK_INT(r.body, 7, "GET: body (responded bytes=) is the body's length");
+	CHECK_INT(r.body, 7,
+	    "GET: body (responded bytes=) is the body's length");
 	CHECK_MEM(buf, LEN(req), req, LEN(req),
 	    "GET: the request in the read buffer is left as it was");
 	free(out);

@@ -163,7 +163,8 @@ static void
 test_cancel(void)
 {
 	struct up_timeq q = { NULL, NULL };
-	struct up_timer a = { 0 }, b = { 0 }, c = { 0 }, d = { 0 }, never = { 0 };
+	struct up_timer a = { 0 }, b = { 0 }, c = { 0 }, d = { 0 };
+	struct up_timer never = { 0 };
 
 	up_timeq_push(&q, &a, 10);
 	up_timeq_push(&q, &b, 20);
@@ -174,7 +175,8 @@ test_cancel(void)
 	CHECK(queue_is(&q, (struct up_timer *[]){ &b, &c, &d }, 3),
 	    "cancel of the head");
 	CHECK(unlinked(&a), "a cancelled head is on no queue, unlinked");
-	CHECK_INT(up_timeq_next(&q), 20, "next is then the new head's deadline");
+	CHECK_INT(up_timeq_next(&q), 20,
+	    "next is then the new head's deadline");
 
 	up_timer_cancel(&c);
 	CHECK(queue_is(&q, (struct up_timer *[]){ &b, &d }, 2),
