@@ -157,7 +157,8 @@ main(int argc, char **argv)
 	}
 
 	if (s.opt.workers > 0) {
-		switch (up_pool_run(s.addr, s.opt.workers, NULL, NULL, &index)) {
+		switch (up_pool_run(s.addr, s.opt.workers, NULL, NULL,
+		    &index)) {
 		case 1:
 			work_in_pool();
 			/* NOTREACHED */

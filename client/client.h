@@ -6,8 +6,8 @@
  * loop over many connections, payload.c makes the requests, hist.c keeps
  * the latencies and timeline.c draws the picture.
  */
-#ifndef UPCLIENT_LOAD_H
-#define UPCLIENT_LOAD_H
+#ifndef UP_CLIENT_H
+#define UP_CLIENT_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -142,4 +142,4 @@ void	timeline_event(struct timeline *tl, int row, int64_t t, int marks,
  */
 void	timeline_print(struct timeline *tl, FILE *f, int64_t end_ns);
 
-#endif /* UPCLIENT_LOAD_H */
+#endif /* UP_CLIENT_H */

@@ -118,7 +118,7 @@ static int
 stream(struct client *cl, int fd, const char *text, size_t textlen)
 {
 	static char inbuf[BUFSIZE], outbuf[BUFSIZE];
-	const char *pending = text;	/* bytes to send: pending[0..npending) */
+	const char *pending = text;	/* to send: pending[0..npending) */
 	size_t npending = text != NULL ? textlen : 0;
 	int in_eof = text != NULL, shut = 0;
 	unsigned long long sent = 0, received = 0;
@@ -146,14 +146,16 @@ stream(struct client *cl, int fd, const char *text, size_t textlen)
 		if (poll(pfd, 2, -1) == -1) {
 			if (errno == EINTR)
 				continue;
-			fprintf(stderr, "upclient: poll: %s\n", strerror(errno));
+			fprintf(stderr, "upclient: poll: %s\n",
+			    strerror(errno));
 			return 1;
 		}
 		if (pfd[0].revents != 0) {
 			n = up_read(STDIN_FILENO, inbuf, sizeof(inbuf));
 			if (n == -1) {
-				fprintf(stderr, "upclient: read standard input: "
-				    "%s\n", strerror(errno));
+				fprintf(stderr,
+				    "upclient: read standard input: %s\n",
+				    strerror(errno));
 				return 1;
 			}
 			if (n == 0)
@@ -174,8 +176,9 @@ stream(struct client *cl, int fd, const char *text, size_t textlen)
 			if (n > 0) {
 				if (up_write_all(STDOUT_FILENO, outbuf,
 				    (size_t)n) == -1) {
-					fprintf(stderr, "upclient: write standard"
-					    " output: %s\n", strerror(errno));
+					fprintf(stderr, "upclient: write "
+					    "standard output: %s\n",
+					    strerror(errno));
 					return 1;
 				}
 				received += (unsigned long long)n;
@@ -196,8 +199,9 @@ stream(struct client *cl, int fd, const char *text, size_t textlen)
 		}
 	}
 	if (!in_eof || npending > 0 || received != sent) {
-		fprintf(stderr, "upclient: %s closed the connection after %llu of"
-		    " %llu bytes\n", cl->where, received, sent + npending);
+		fprintf(stderr, "upclient: %s closed the connection after "
+		    "%llu of %llu bytes\n", cl->where, received,
+		    sent + npending);
 		return 1;
 	}
 	return 0;

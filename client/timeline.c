@@ -2,10 +2,10 @@
  * timeline.c: the picture of when each connection waited and
  * when it was served, one row per connection on one shared time axis.
  *
- * lib/timeline/timeline.c keeps the rows in bounded memory and draws each column;
- * this file chooses the rows and lays out upclient's text. More than
- * TL_ALL_ROWS connections are drawn as TL_SAMPLE_ROWS rows, evenly spaced
- * from the first to the last, and the picture says so.
+ * lib/timeline/timeline.c keeps the rows in bounded memory and draws
+ * each column; this file chooses the rows and lays out upclient's text.
+ * More than TL_ALL_ROWS connections are drawn as TL_SAMPLE_ROWS rows,
+ * evenly spaced from the first to the last, and the picture says so.
  */
 #include <errno.h>
 #include <stdint.h>

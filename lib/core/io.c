@@ -64,7 +64,8 @@ transfer_all(int fd, const char *p, size_t len, int on_socket,
 	int r;
 
 	while (len > 0) {
-		n = on_socket ? up_send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT) :
+		n = on_socket ?
+		    up_send(fd, p, len, MSG_NOSIGNAL | MSG_DONTWAIT) :
 		    write(fd, p, len);
 		if (n >= 0) {
 			p += n;

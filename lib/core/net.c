@@ -88,7 +88,8 @@ up_socket(int domain, int type, int protocol, int nonblock)
 int
 up_accept_fd(int lfd, struct sockaddr *sa, socklen_t *len, int nonblock)
 {
-	if (UP_FAULT("up/net/accept")) {	/* the connection stays queued */
+	if (UP_FAULT("up/net/accept")) {
+		/* The connection stays queued. */
 		errno = UP_FAULT_ERRNO();
 		return -1;
 	}

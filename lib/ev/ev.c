@@ -34,7 +34,7 @@ static const char *const known[] = { "select", "poll", "epoll", "kqueue" };
 struct up_ev {
 	const struct ev_backend *b;
 	void		*state;
-	int		*mask;		/* by descriptor: what it is watched for */
+	int		*mask;		/* by descriptor: the events watched */
 	int		 maskcap;
 	int		 watched;	/* descriptors with a mask */
 	struct up_ev_fired *fired;

@@ -76,7 +76,8 @@ int	up_ev_reserve(struct up_ev *ev, int nfds);
  * and points *fired at the ready descriptors, valid until the next call.
  * Returns how many (0 on timeout), or -1 with errno (EINTR: a signal).
  */
-int	up_ev_wait(struct up_ev *ev, int timeout_ms, struct up_ev_fired **fired);
+int	up_ev_wait(struct up_ev *ev, int timeout_ms,
+	    struct up_ev_fired **fired);
 
 /* ---- timeq.c: deadlines that are all the same distance away --------- */
 

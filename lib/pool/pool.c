@@ -8,7 +8,7 @@
  * later and later if workers keep dying young, so that a worker that
  * crashes at once does not make the parent fork in a loop. A stop
  * (SIGINT, SIGTERM) reaches every worker through the parent's stop pipe
- * (see signal.c); the parent then waits for them all. A parent that dies
+ * (see core/signal.c); the parent then waits for them all. A parent that dies
  * takes its workers with it (PR_SET_PDEATHSIG, or a pipe elsewhere), so
  * that no worker goes on serving a port nobody watches.
  */

@@ -109,7 +109,7 @@ enum up_next {
 struct up_request {
 	char		*data;		/* the request, in the read buffer */
 	size_t		 len;
-	int		 status;	/* 200: work, then reply; else refused */
+	int		 status;	/* 200: work then reply; else refused */
 	enum up_next	 next;		/* after the reply */
 	size_t		 room;		/* bytes of out the reply needs */
 	struct up_http_request http;	/* --http: the head parsed */

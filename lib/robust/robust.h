@@ -26,7 +26,7 @@ struct up_shortage {
 	unsigned long	 waited;	/* connections kept waiting */
 	int64_t		 since;		/* up_now_ns() of the first failure */
 	int		 backoff_ms;	/* the wait before the next try */
-	const char	*who;		/* "pid=N" to add to the lines, or NULL */
+	const char	*who;		/* "pid=N" for the lines, or NULL */
 };
 
 /* 1 when err is a lack of resources worth waiting out (EAGAIN, ENOMEM). */

@@ -174,7 +174,7 @@ up_server_options(struct up_options *o, const struct up_model *m, int argc,
 
 	opterr = 0;	/* the library does not print: we explain below */
 #ifdef __GLIBC__
-	optind = 0;	/* glibc: a full reset, for a caller that parses twice */
+	optind = 0;	/* glibc: a full reset, for a caller parsing twice */
 #else
 	optind = 1;
 #endif
@@ -217,8 +217,8 @@ up_server_options(struct up_options *o, const struct up_model *m, int argc,
 		case 'w':
 			if (!m->workers)
 				return fail(errbuf, errlen,
-				    "--workers: the %s model has no worker pool",
-				    m->name);
+				    "--workers: the %s model has no worker "
+				    "pool", m->name);
 			if (number_arg("--workers", optarg, 1, MAX_WORKERS,
 			    &o->workers, errbuf, errlen) != 0)
 				return UP_PARSE_ERROR;
@@ -228,10 +228,11 @@ up_server_options(struct up_options *o, const struct up_model *m, int argc,
 			    sizeof(counter_names[0]); i++)
 				if (strcmp(optarg, counter_names[i]) == 0)
 					break;
-			if (i == sizeof(counter_names) / sizeof(counter_names[0]))
+			if (i == sizeof(counter_names) /
+			    sizeof(counter_names[0]))
 				return fail(errbuf, errlen,
-				    "--counter: unknown mode '%s' (off, unsafe, "
-				    "mutex or atomic)", optarg);
+				    "--counter: unknown mode '%s' (off, "
+				    "unsafe, mutex or atomic)", optarg);
 			o->counter = (enum up_counter_mode)i;
 			break;
 		case 'T':	/* --http */
@@ -265,8 +266,8 @@ up_server_options(struct up_options *o, const struct up_model *m, int argc,
 				o->framing = UP_FRAMING_READ;
 			else
 				return fail(errbuf, errlen,
-				    "--framing: unknown mode '%s' (line or read)",
-				    optarg);
+				    "--framing: unknown mode '%s' "
+				    "(line or read)", optarg);
 			break;
 		default:	/* ':' or '?' */
 			up_opt_error(ch, argv, errbuf, errlen);

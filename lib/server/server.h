@@ -41,7 +41,7 @@ struct up_options {
 	int		 http;		/* --http */
 	const char	*backend;	/* --backend: poll only, else NULL */
 	enum up_framing	 framing;	/* --framing */
-	int		 cpu;		/* --cpu: the delay is spent computing */
+	int		 cpu;		/* --cpu: the delay spent computing */
 	long		 backlog;	/* --backlog, or -1 for UP_BACKLOG */
 };
 
@@ -55,7 +55,7 @@ struct up_model {
 	int		 workers;	/* it takes -w */
 	int		 event_loop;	/* it takes --backend (default poll) */
 	int		 one_at_a_time;	/* it serves one connection anyway */
-	int		 processes;	/* it forks: shared state is MAP_SHARED */
+	int		 processes;	/* it forks, so state is MAP_SHARED */
 };
 
 /*

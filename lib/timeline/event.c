@@ -1,7 +1,7 @@
 /*
  * event.c: reading the event log back, one line at a time (uptimeline).
  *
- * The format is the one log.c writes (see upserver(1)):
+ * The format is the one core/log.c writes (see upserver(1)):
  *
  *	<seconds>.<microseconds> <event> <peer> [key=value ...]
  *

@@ -10,8 +10,8 @@
  * UP_TL_CELLS cells of one shared width, and when time runs past the last
  * cell every row folds pairs of cells into one and the width doubles.
  * A cell holds the flags of everything that happened in it (the states
- * and moments of timeline.h); a drawing asks for the flags of a span of time and
- * gets the cells of that span folded together the same way.
+ * and moments of timeline.h); a drawing asks for the flags of a span of
+ * time and gets the cells of that span folded together the same way.
  *
  * Nothing here prints: the callers lay out the text or the SVG.
  */

@@ -18,6 +18,9 @@
 
 static int check_passed, check_failed;
 
+/* The number of elements of an array: a table of cases. */
+#define NITEMS(a)	(sizeof(a) / sizeof((a)[0]))
+
 /* Reports one assertion; returns ok, so that a test can stop early. */
 static inline int
 check_report(int ok, const char *file, int line, const char *fmt, ...)

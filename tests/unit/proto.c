@@ -29,33 +29,54 @@ test_framer(void)
 	    "up_framer: HTTP heads with --http, whatever the framing");
 }
 
+/*
+ * A framer's case: the request it should find at the start of text (its
+ * length by strlen), given max and eof.
+ */
+struct frame_case {
+	const char	*text;
+	size_t		 max;
+	int		 eof;
+	size_t		 want;
+	const char	*what;
+};
+
+static void
+check_frames(up_frame_func frame, const struct frame_case *c, size_t n)
+{
+	for (; n > 0; c++, n--)
+		CHECK_INT(frame(c->text, strlen(c->text), c->max, c->eof),
+		    c->want, "%s", c->what);
+}
+
 static void
 test_request_length(void)
 {
-	const char two[] = "abc\ndef\n", *p;
-	const char longline[] = "abcdefghij\n";
+	static const char two[] = "abc\ndef\n";
+	static const struct frame_case cases[] = {
+		{ two, 64, 0, 4,
+		    "line: up to and including the first newline" },
+		{ two + 4, 64, 0, 4, "line: then the next one" },
+		{ "\n", 64, 0, 1, "line: an empty line is its newline" },
+		{ "abc", 64, 0, 0, "line: no newline yet, read more" },
+		{ "abc", 64, 1, 3,
+		    "line: at end of stream the bytes left are a last "
+		    "request" },
+		{ "", 64, 1, 0,
+		    "line: nothing left at end of stream is no request" },
+		{ "abcd\n", 4, 0, 4,
+		    "line: a newline past max bytes is not seen; max is the "
+		    "request" },
+		{ "abc\n", 4, 0, 4,
+		    "line: a newline as the max-th byte ends the line there" },
+		{ "abcdef", 4, 1, 4, "line: max bytes even at end of stream" },
+		{ "ab", 4, 0, 0,
+		    "line: fewer than max bytes and no newline, read more" },
+	};
+	const char longline[] = "abcdefghij\n", *p;
 	size_t n, off, pieces[8], np = 0;
 
-	CHECK_INT(up_request_length(two, LEN(two), 64, 0), 4,
-	    "line: up to and including the first newline");
-	CHECK_INT(up_request_length(two + 4, LEN(two) - 4, 64, 0), 4,
-	    "line: then the next one");
-	CHECK_INT(up_request_length("\n", 1, 64, 0), 1,
-	    "line: an empty line is its newline");
-	CHECK_INT(up_request_length("abc", 3, 64, 0), 0,
-	    "line: no newline yet, read more");
-	CHECK_INT(up_request_length("abc", 3, 64, 1), 3,
-	    "line: at end of stream the bytes left are a last request");
-	CHECK_INT(up_request_length("", 0, 64, 1), 0,
-	    "line: nothing left at end of stream is no request");
-	CHECK_INT(up_request_length("abcd\n", 5, 4, 0), 4,
-	    "line: a newline past max bytes is not seen; max is the request");
-	CHECK_INT(up_request_length("abc\n", 4, 4, 0), 4,
-	    "line: a newline as the max-th byte ends the line there");
-	CHECK_INT(up_request_length("abcdef", 6, 4, 1), 4,
-	    "line: max bytes even at end of stream");
-	CHECK_INT(up_request_length("ab", 2, 4, 0), 0,
-	    "line: fewer than max bytes and no newline, read more");
+	check_frames(up_request_length, cases, NITEMS(cases));
 
 	/* A line longer than max is served in pieces of max bytes. */
 	for (off = 0; off < LEN(longline) && np < 8; off += n) {
@@ -72,35 +93,38 @@ test_request_length(void)
 static void
 test_read_length(void)
 {
-	CHECK_INT(up_read_length("hello", 5, 64, 0), 5,
-	    "read: everything buffered, no newline needed");
-	CHECK_INT(up_read_length("a\nb\nc", 5, 64, 0), 5,
-	    "read: newlines do not cut a read");
-	CHECK_INT(up_read_length("hello", 5, 3, 0), 3,
-	    "read: at most max bytes");
-	CHECK_INT(up_read_length("", 0, 64, 0), 0,
-	    "read: 0 only when nothing is buffered");
+	static const struct frame_case cases[] = {
+		{ "hello", 64, 0, 5,
+		    "read: everything buffered, no newline needed" },
+		{ "a\nb\nc", 64, 0, 5, "read: newlines do not cut a read" },
+		{ "hello", 3, 0, 3, "read: at most max bytes" },
+		{ "", 64, 0, 0, "read: 0 only when nothing is buffered" },
+	};
+
+	check_frames(up_read_length, cases, NITEMS(cases));
 }
+
+/* A head with a blank line after it, and one still open. */
+#define HEAD_OPEN	"GET /a HTTP/1.1\r\nHost: x\r\n"
+#define HEAD_CRLF	HEAD_OPEN "\r\n"
+#define HEAD_LF		"GET /a HTTP/1.1\nHost: x\n\n"
 
 static void
 test_head_length(void)
 {
-	const char crlf[] = "GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HTTP/1.1\r\n\r\n";
-	const char lf[] = "GET /a HTTP/1.1\nHost: x\n\nrest";
-	const char open[] = "GET /a HTTP/1.1\r\nHost: x\r\n";
+	static const struct frame_case cases[] = {
+		{ HEAD_CRLF "GET /b HTTP/1.1\r\n\r\n", 1024, 0, LEN(HEAD_CRLF),
+		    "head: through the first blank line (CRLF)" },
+		{ HEAD_LF "rest", 1024, 0, LEN(HEAD_LF),
+		    "head: through a bare-LF blank line from a lax client" },
+		{ HEAD_OPEN, 1024, 0, 0, "head: no blank line yet, read more" },
+		{ HEAD_OPEN, 1024, 1, LEN(HEAD_OPEN),
+		    "head: at end of stream, everything buffered" },
+		{ HEAD_CRLF "GET /b HTTP/1.1\r\n\r\n", 16, 0, 16,
+		    "head: no blank line within max bytes gives max" },
+	};
 
-	CHECK_INT(up_http_head_length(crlf, LEN(crlf), 1024, 0),
-	    LEN("GET /a HTTP/1.1\r\nHost: x\r\n\r\n"),
-	    "head: through the first blank line (CRLF)");
-	CHECK_INT(up_http_head_length(lf, LEN(lf), 1024, 0),
-	    LEN("GET /a HTTP/1.1\nHost: x\n\n"),
-	    "head: through a bare-LF blank line from a lax client");
-	CHECK_INT(up_http_head_length(open, LEN(open), 1024, 0), 0,
-	    "head: no blank line yet, read more");
-	CHECK_INT(up_http_head_length(open, LEN(open), 1024, 1), LEN(open),
-	    "head: at end of stream, everything buffered");
-	CHECK_INT(up_http_head_length(crlf, LEN(crlf), 16, 0), 16,
-	    "head: no blank line within max bytes gives max");
+	check_frames(up_http_head_length, cases, NITEMS(cases));
 }
 
 /* --- line requests through the service --------------------------------- */
@@ -130,10 +154,12 @@ test_line(void)
 	    "line: status for the log is 0 (not shown)");
 	up_request_reply(&p, &r, NULL);
 	CHECK(r.reply == buf, "line: the reply is the request's own bytes");
-	CHECK_INT(r.replylen, sizeof(buf), "line: reply length == request length");
+	CHECK_INT(r.replylen, sizeof(buf),
+	    "line: reply length == request length");
 	CHECK_INT(r.body, sizeof(buf), "line: body == request length");
 	CHECK_MEM(buf, sizeof(buf), want, sizeof(want),
-	    "line: all 256 byte values: a-z uppercased, every other byte unchanged");
+	    "line: all 256 byte values: a-z uppercased, every other byte "
+	    "unchanged");
 	for (i = 0; i < 256; i++)
 		if ((i < 'a' || i > 'z') && (unsigned char)buf[i] != i)
 			others = 0;
@@ -142,7 +168,8 @@ test_line(void)
 	    0x80 && (unsigned char)buf[0xff] == 0xff,
 	    "line: NUL, \\r, 0x80 and 0xff in particular");
 	CHECK(buf['`'] == '`' && buf['{'] == '{' && buf['@'] == '@' &&
-	    buf['['] == '[', "line: the neighbours of a-z and A-Z are left alone");
+	    buf['['] == '[',
+	    "line: the neighbours of a-z and A-Z are left alone");
 
 	n = up_request_length(text, LEN(text), p.max_line, 0);
 	CHECK_INT(n, LEN(text), "line: a CRLF line is framed whole");
@@ -150,7 +177,8 @@ test_line(void)
 	up_request_reply(&p, &r, NULL);
 	CHECK_MEM(r.reply, r.replylen, up, LEN(up),
 	    "line: UTF-8 and CRLF pass through, ASCII is uppercased");
-	CHECK_INT(up_request_status(&p, &r), 0, "line: still no status in the log");
+	CHECK_INT(up_request_status(&p, &r), 0,
+	    "line: still no status in the log");
 }
 
 static void
@@ -224,14 +252,18 @@ test_http_get(void)
 	out = serve(&p, req, LEN(req), 0, &r, &buf);
 	CHECK_INT(r.len, LEN(req), "GET: the head is framed whole");
 	CHECK_INT(r.status, 200, "GET keep-alive: status 200");
-	CHECK_INT(up_request_status(&p, &r), 200, "GET: status for the log is 200");
-	CHECK(r.next == UP_NEXT_READ, "GET HTTP/1.1: next is UP_NEXT_READ (kept alive)");
+	CHECK_INT(up_request_status(&p, &r), 200,
+	    "GET: status for the log is 200");
+	CHECK(r.next == UP_NEXT_READ,
+	    "GET HTTP/1.1: next is UP_NEXT_READ (kept alive)");
 	CHECK(r.reply == out, "GET: the reply is written into out");
 	CHECK(r.replylen > 0 && r.room >= r.replylen,
-	    "GET: room (%zu) >= the response's length (%zu)", r.room, r.replylen);
+	    "GET: room (%zu) >= the response's length (%zu)", r.room,
+	    r.replylen);
 	CHECK_MEM(out, LEN("HTTP/1.1 200 OK\r\n"), "HTTP/1.1 200 OK\r\n",
 	    LEN("HTTP/1.1 200 OK\r\n"), "GET: status line HTTP/1.1 200 OK");
-	CHECK(check_contains(out, r.replylen, "\r\nContent-Type: text/plain\r\n"),
+	CHECK(check_contains(out, r.replylen,
+	    "\r\nContent-Type: text/plain\r\n"),
 	    "GET: Content-Type: text/plain");
 	CHECK(check_contains(out, r.replylen, "\r\nContent-Length: 7\r\n"),
 	    "GET: Content-Length: 7, \"/HELLO\\n\"");
@@ -240,70 +272,86 @@ test_http_get(void)
 	h = head_len(out, r.replylen);
 	CHECK_MEM(out + h, r.replylen - h, "/HELLO\n", 7,
 	    "GET: the body is the uppercased target and a newline");
-	CHECK_INT(r.body, 7, "GET: body (responded bytes=) is the body's length");
+	CHECK_INT(r.body, 7,
+	    "GET: body (responded bytes=) is the body's length");
 	CHECK_MEM(buf, LEN(req), req, LEN(req),
 	    "GET: the request in the read buffer is left as it was");
 	free(out);
 	free(buf);
 }
 
+/*
+ * A request served (status 200), what the connection does next, and what
+ * the response may be checked for: a header line, its body (NULL: not
+ * checked).
+ */
+struct served_case {
+	const char	*req;
+	enum up_next	 next;
+	const char	*what;
+	const char	*header;
+	const char	*header_what;
+	const char	*body;
+	const char	*body_what;
+};
+
 static void
 test_http_keepalive(void)
 {
+	static const struct served_case cases[] = {
+		{ "GET /bye HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+		    UP_NEXT_LINGER,
+		    "Connection: close: served (200), then UP_NEXT_LINGER",
+		    "\r\nConnection: close\r\n",
+		    "Connection: close: the response says Connection: close "
+		    "too",
+		    "/BYE\n",
+		    "Connection: close: still the uppercased target as body" },
+		{ "GET /x HTTP/1.1\r\nConnection: keep-alive, close\r\n\r\n",
+		    UP_NEXT_LINGER, "\"keep-alive, close\": close wins",
+		    NULL, NULL, NULL, NULL },
+		{ "GET /x HTTP/1.1\r\nconnection:  CLOSE \r\n\r\n",
+		    UP_NEXT_LINGER,
+		    "header name and token in any case: connection: CLOSE",
+		    NULL, NULL, NULL, NULL },
+		{ "GET /old HTTP/1.0\r\n\r\n", UP_NEXT_LINGER,
+		    "HTTP/1.0: answered, then closed",
+		    "\r\nConnection: close\r\n",
+		    "HTTP/1.0: the response says Connection: close",
+		    NULL, NULL },
+		{ "GET /old HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+		    UP_NEXT_READ,
+		    "HTTP/1.0 with Connection: keep-alive: kept open",
+		    "\r\nConnection: keep-alive\r\n",
+		    "HTTP/1.0 keep-alive: the response says so too",
+		    NULL, NULL },
+		{ "GET /lax HTTP/1.1\n\n", UP_NEXT_READ,
+		    "a head ended by a bare-LF blank line is served",
+		    NULL, NULL, NULL, NULL },
+		{ "GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", UP_NEXT_READ,
+		    "Content-Length: 0 is no body: served",
+		    NULL, NULL, NULL, NULL },
+	};
 	struct up_proto p = { up_http_head_length, 1024, 1 };
-	const char close1[] = "GET /bye HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-	const char both[] = "GET /x HTTP/1.1\r\nConnection: keep-alive, close\r\n\r\n";
-	const char caps[] = "GET /x HTTP/1.1\r\nconnection:  CLOSE \r\n\r\n";
-	const char v10[] = "GET /old HTTP/1.0\r\n\r\n";
-	const char v10ka[] = "GET /old HTTP/1.0\r\nConnection: keep-alive\r\n\r\n";
-	const char lax[] = "GET /lax HTTP/1.1\n\n";
+	const struct served_case *c;
 	struct up_request r;
 	char *buf, *out;
 	size_t h;
 
-	out = serve(&p, close1, LEN(close1), 0, &r, &buf);
-	CHECK(r.status == 200 && r.next == UP_NEXT_LINGER,
-	    "Connection: close: served (200), then UP_NEXT_LINGER");
-	CHECK(check_contains(out, r.replylen, "\r\nConnection: close\r\n"),
-	    "Connection: close: the response says Connection: close too");
-	h = head_len(out, r.replylen);
-	CHECK_MEM(out + h, r.replylen - h, "/BYE\n", 5,
-	    "Connection: close: still the uppercased target as body");
-	free(out);
-	free(buf);
-
-	out = serve(&p, both, LEN(both), 0, &r, &buf);
-	CHECK(r.next == UP_NEXT_LINGER, "\"keep-alive, close\": close wins");
-	free(out);
-	free(buf);
-
-	out = serve(&p, caps, LEN(caps), 0, &r, &buf);
-	CHECK(r.status == 200 && r.next == UP_NEXT_LINGER,
-	    "header name and token in any case: connection: CLOSE");
-	free(out);
-	free(buf);
-
-	out = serve(&p, v10, LEN(v10), 0, &r, &buf);
-	CHECK(r.status == 200 && r.next == UP_NEXT_LINGER,
-	    "HTTP/1.0: answered, then closed");
-	CHECK(check_contains(out, r.replylen, "\r\nConnection: close\r\n"),
-	    "HTTP/1.0: the response says Connection: close");
-	free(out);
-	free(buf);
-
-	out = serve(&p, v10ka, LEN(v10ka), 0, &r, &buf);
-	CHECK(r.status == 200 && r.next == UP_NEXT_READ,
-	    "HTTP/1.0 with Connection: keep-alive: kept open");
-	CHECK(check_contains(out, r.replylen, "\r\nConnection: keep-alive\r\n"),
-	    "HTTP/1.0 keep-alive: the response says so too");
-	free(out);
-	free(buf);
-
-	out = serve(&p, lax, LEN(lax), 0, &r, &buf);
-	CHECK(r.status == 200 && r.next == UP_NEXT_READ,
-	    "a head ended by a bare-LF blank line is served");
-	free(out);
-	free(buf);
+	for (c = cases; c < cases + NITEMS(cases); c++) {
+		out = serve(&p, c->req, strlen(c->req), 0, &r, &buf);
+		CHECK(r.status == 200 && r.next == c->next, "%s", c->what);
+		if (c->header != NULL)
+			CHECK(check_contains(out, r.replylen, c->header), "%s",
+			    c->header_what);
+		if (c->body != NULL) {
+			h = head_len(out, r.replylen);
+			CHECK_MEM(out + h, r.replylen - h, c->body,
+			    strlen(c->body), "%s", c->body_what);
+		}
+		free(out);
+		free(buf);
+	}
 }
 
 static void
@@ -357,7 +405,10 @@ test_http_head(void)
 	free(bh);
 }
 
-/* An error: its status, a closing response with a one-line body. */
+/*
+ * An error: its status, a closing response with a one-line body, and
+ * for a 405 the methods that are allowed.
+ */
 static void
 check_error(const struct up_proto *p, const char *what, const char *text,
     int eof, int status, const char *line)
@@ -370,68 +421,72 @@ check_error(const struct up_proto *p, const char *what, const char *text,
 	snprintf(bodyline, sizeof(bodyline), "%s\n", line);
 	out = serve(p, text, strlen(text), eof, &r, &buf);
 	CHECK_INT(r.status, status, "%s: status %d", what, status);
-	CHECK_INT(up_request_status(p, &r), status, "%s: the log says status=%d",
-	    what, status);
+	CHECK_INT(up_request_status(p, &r), status,
+	    "%s: the log says status=%d", what, status);
 	CHECK(r.next == UP_NEXT_LINGER, "%s: next is UP_NEXT_LINGER", what);
 	CHECK(r.replylen > 0 && r.replylen <= r.room &&
 	    strncmp(out, statusline, strlen(statusline)) == 0,
 	    "%s: the response begins \"HTTP/1.1 %s\"", what, line);
 	CHECK(check_contains(out, r.replylen, "\r\nConnection: close\r\n"),
 	    "%s: the response says Connection: close", what);
+	if (status == 405)
+		CHECK(check_contains(out, r.replylen,
+		    "\r\nAllow: GET, HEAD\r\n"),
+		    "%s: 405: the response says Allow: GET, HEAD", what);
 	h = head_len(out, r.replylen);
 	CHECK_MEM(out + h, r.replylen - h, bodyline, strlen(bodyline),
 	    "%s: its body explains in one line", what);
-	CHECK_INT(r.body, strlen(bodyline), "%s: body is that line's length", what);
+	CHECK_INT(r.body, strlen(bodyline), "%s: body is that line's length",
+	    what);
 	free(out);
 	free(buf);
 }
 
+#define E400	"400 Bad Request"
+#define E405	"405 Method Not Allowed"
+
 static void
 test_http_errors(void)
 {
-	struct up_proto p = { up_http_head_length, 1024, 1 };
-	struct up_proto small = { up_http_head_length, 32, 1 };
-	struct up_request r;
-	const char *text;
-	char *buf, *out;
+	static const struct {
+		size_t		 max_line;
+		const char	*what;
+		const char	*text;
+		int		 eof;
+		int		 status;
+		const char	*line;
+	} cases[] = {
+		{ 1024, "malformed request line", "GARBAGE\r\n\r\n", 0, 400,
+		    E400 },
+		{ 1024, "no target", "GET  HTTP/1.1\r\n\r\n", 0, 400, E400 },
+		{ 1024, "malformed header",
+		    "GET / HTTP/1.1\r\nno colon\r\n\r\n", 0, 400, E400 },
+		{ 1024, "head cut by the end of stream",
+		    "GET / HTTP/1.1\r\nHost: x\r\n", 1, 400, E400 },
+		{ 1024, "a request with a body",
+		    "GET / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", 0, 400,
+		    E400 },
+		{ 1024, "chunked body",
+		    "GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 0,
+		    400, E400 },
+		{ 32, "head longer than --max-line",
+		    "GET /this/is/long HTTP/1.1\r\nHost: example.org\r\n\r\n",
+		    0, 431, "431 Request Header Fields Too Large" },
+		{ 1024, "POST", "POST / HTTP/1.1\r\n\r\n", 0, 405, E405 },
+		{ 1024, "lowercase get", "get / HTTP/1.1\r\n\r\n", 0, 405,
+		    E405 },
+		{ 1024, "DELETE", "DELETE /x HTTP/1.1\r\n\r\n", 0, 405, E405 },
+		{ 1024, "HTTP/2.0", "GET / HTTP/2.0\r\n\r\n", 0, 505,
+		    "505 HTTP Version Not Supported" },
+	};
+	struct up_proto p = { up_http_head_length, 0, 1 };
+	size_t i;
 
-	check_error(&p, "malformed request line", "GARBAGE\r\n\r\n", 0, 400,
-	    "400 Bad Request");
-	check_error(&p, "no target", "GET  HTTP/1.1\r\n\r\n", 0, 400,
-	    "400 Bad Request");
-	check_error(&p, "malformed header", "GET / HTTP/1.1\r\nno colon\r\n\r\n",
-	    0, 400, "400 Bad Request");
-	check_error(&p, "head cut by the end of stream",
-	    "GET / HTTP/1.1\r\nHost: x\r\n", 1, 400, "400 Bad Request");
-	check_error(&p, "a request with a body",
-	    "GET / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", 0, 400,
-	    "400 Bad Request");
-	check_error(&p, "chunked body",
-	    "GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", 0, 400,
-	    "400 Bad Request");
-	check_error(&small, "head longer than --max-line",
-	    "GET /this/is/long HTTP/1.1\r\nHost: example.org\r\n\r\n", 0, 431,
-	    "431 Request Header Fields Too Large");
-	check_error(&p, "POST", "POST / HTTP/1.1\r\n\r\n", 0, 405,
-	    "405 Method Not Allowed");
-	check_error(&p, "lowercase get", "get / HTTP/1.1\r\n\r\n", 0, 405,
-	    "405 Method Not Allowed");
-	check_error(&p, "HTTP/2.0", "GET / HTTP/2.0\r\n\r\n", 0, 505,
-	    "505 HTTP Version Not Supported");
-
-	text = "DELETE /x HTTP/1.1\r\n\r\n";
-	out = serve(&p, text, strlen(text), 0, &r, &buf);
-	CHECK(check_contains(out, r.replylen, "\r\nAllow: GET, HEAD\r\n"),
-	    "405: the response says Allow: GET, HEAD");
-	free(out);
-	free(buf);
-
-	text = "GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n";
-	out = serve(&p, text, strlen(text), 0, &r, &buf);
-	CHECK(r.status == 200 && r.next == UP_NEXT_READ,
-	    "Content-Length: 0 is no body: served");
-	free(out);
-	free(buf);
+	for (i = 0; i < NITEMS(cases); i++) {
+		p.max_line = cases[i].max_line;
+		check_error(&p, cases[i].what, cases[i].text, cases[i].eof,
+		    cases[i].status, cases[i].line);
+	}
 }
 
 int

@@ -19,7 +19,7 @@
  * each knowing it is on q? Says what is wrong when it is not.
  */
 static int
-queue_is(const struct up_timeq *q, struct up_timer **want, int n)
+queue_is(const struct up_timeq *q, struct up_timer *const *want, int n)
 {
 	const struct up_timer *t, *prev = NULL;
 	int i = 0;
@@ -72,40 +72,62 @@ test_empty(void)
 	    "an empty queue's timeout is -1: wait until something is ready");
 }
 
+/* A push, and the queue it should leave, want[0..n) from head to tail. */
+struct push {
+	struct up_timer	*t;
+	int64_t		 deadline;
+	struct up_timer	*want[3];
+	int		 n;
+	const char	*what;
+};
+
+/* Makes the n pushes of s, checking the queue and deadline after each. */
+static void
+check_pushes(struct up_timeq *q, const struct push *s, size_t n)
+{
+	for (; n > 0; s++, n--) {
+		up_timeq_push(q, s->t, s->deadline);
+		CHECK(queue_is(q, s->want, s->n), "%s", s->what);
+		CHECK_INT(s->t->deadline, s->deadline,
+		    "a push at %lld sets the deadline", (long long)s->deadline);
+	}
+}
+
 static void
 test_push(void)
 {
 	struct up_timeq q = { NULL, NULL };
 	struct up_timer a = { 0 }, b = { 0 }, c = { 0 };
+	struct push first[] = {
+		{ &a, 10, { &a }, 1,
+		    "push on an empty queue: the entry is head and tail" },
+		{ &b, 20, { &a, &b }, 2, "a second push goes after the head" },
+		{ &c, 30, { &a, &b, &c }, 3,
+		    "pushes keep push order, linked both ways" },
+	}, again[] = {
+		{ &a, 40, { &b, &c, &a }, 3,
+		    "pushing the head again moves it to the tail" },
+		{ &c, 50, { &b, &a, &c }, 3,
+		    "pushing a middle entry again moves it to the tail" },
+		{ &c, 60, { &b, &a, &c }, 3,
+		    "pushing the tail again leaves it the tail" },
+	};
 
-	up_timeq_push(&q, &a, 10);
-	CHECK(queue_is(&q, (struct up_timer *[]){ &a }, 1),
-	    "push on an empty queue: the entry is head and tail");
-	up_timeq_push(&q, &b, 20);
-	up_timeq_push(&q, &c, 30);
-	CHECK(queue_is(&q, (struct up_timer *[]){ &a, &b, &c }, 3),
-	    "pushes keep push order, linked both ways");
-	CHECK_INT(a.deadline, 10, "push sets the deadline");
+	check_pushes(&q, first, NITEMS(first));
 	CHECK_INT(up_timeq_next(&q), 10, "next is the head's deadline");
-	CHECK(up_timeq_due(&q, 9) == NULL, "due before the head's deadline is NULL");
-	CHECK(up_timeq_due(&q, 10) == &a, "due at the head's deadline is the head");
+	CHECK(up_timeq_due(&q, 9) == NULL,
+	    "due before the head's deadline is NULL");
+	CHECK(up_timeq_due(&q, 10) == &a,
+	    "due at the head's deadline is the head");
 	CHECK(up_timeq_due(&q, 1000) == &a,
 	    "due long after every deadline is still only the head");
 	CHECK(queue_is(&q, (struct up_timer *[]){ &a, &b, &c }, 3),
 	    "due leaves the queue as it was");
 
-	up_timeq_push(&q, &a, 40);
-	CHECK(queue_is(&q, (struct up_timer *[]){ &b, &c, &a }, 3),
-	    "pushing the head again moves it to the tail");
-	CHECK_INT(a.deadline, 40, "a push again sets the new deadline");
-	CHECK_INT(up_timeq_next(&q), 20, "next is then the new head's deadline");
-	up_timeq_push(&q, &c, 50);
-	CHECK(queue_is(&q, (struct up_timer *[]){ &b, &a, &c }, 3),
-	    "pushing a middle entry again moves it to the tail");
-	up_timeq_push(&q, &c, 60);
-	CHECK(queue_is(&q, (struct up_timer *[]){ &b, &a, &c }, 3),
-	    "pushing the tail again leaves it the tail");
-	CHECK_INT(c.deadline, 60, "with its new deadline");
+	check_pushes(&q, again, NITEMS(again));
+	CHECK_INT(up_timeq_next(&q), 20,
+	    "next is then the new head's deadline");
+	CHECK_INT(a.deadline, 40, "an earlier entry keeps its deadline");
 }
 
 static void
@@ -141,7 +163,8 @@ static void
 test_cancel(void)
 {
 	struct up_timeq q = { NULL, NULL };
-	struct up_timer a = { 0 }, b = { 0 }, c = { 0 }, d = { 0 }, never = { 0 };
+	struct up_timer a = { 0 }, b = { 0 }, c = { 0 }, d = { 0 };
+	struct up_timer never = { 0 };
 
 	up_timeq_push(&q, &a, 10);
 	up_timeq_push(&q, &b, 20);
@@ -152,7 +175,8 @@ test_cancel(void)
 	CHECK(queue_is(&q, (struct up_timer *[]){ &b, &c, &d }, 3),
 	    "cancel of the head");
 	CHECK(unlinked(&a), "a cancelled head is on no queue, unlinked");
-	CHECK_INT(up_timeq_next(&q), 20, "next is then the new head's deadline");
+	CHECK_INT(up_timeq_next(&q), 20,
+	    "next is then the new head's deadline");
 
 	up_timer_cancel(&c);
 	CHECK(queue_is(&q, (struct up_timer *[]){ &b, &d }, 2),
@@ -212,26 +236,37 @@ test_expire(void)
 static void
 test_timeout(void)
 {
-	int64_t now = 1000 * UP_NS_PER_SEC;
+	const int64_t now = 1000 * UP_NS_PER_SEC;
+	const struct {
+		int64_t		 deadline;
+		int64_t		 now;
+		int		 want;
+		const char	*what;
+	} cases[] = {
+		{ INT64_MAX, now, -1, "INT64_MAX (no deadline) is -1" },
+		{ INT64_MAX, 0, -1, "INT64_MAX is -1 at any now" },
+		{ now, now, 0, "a deadline of now is 0" },
+		{ now - 1, now, 0, "a deadline 1 ns past is 0" },
+		{ 0, now, 0, "a deadline long past is 0" },
+		{ now + 1, now, 1, "1 ns away rounds up to 1 ms" },
+		{ now + MS - 1, now, 1, "1 ms - 1 ns is 1 ms" },
+		{ now + MS, now, 1, "exactly 1 ms is 1 ms" },
+		{ now + MS + 1, now, 2, "1 ms + 1 ns rounds up to 2 ms" },
+		{ now + 1500 * 1000, now, 2, "1.5 ms rounds up to 2 ms" },
+		{ now + 250 * MS, now, 250, "250 ms is 250" },
+		{ now + 3 * UP_NS_PER_SEC, now, 3000, "3 s is 3000" },
+		{ now + (int64_t)INT_MAX * MS, now, INT_MAX,
+		    "INT_MAX ms is INT_MAX" },
+		{ now + ((int64_t)INT_MAX + 1) * MS, now, INT_MAX,
+		    "further than INT_MAX ms is capped at INT_MAX" },
+		{ INT64_MAX - 1, 0, INT_MAX,
+		    "a deadline next to INT64_MAX is capped, not overflowed" },
+	};
+	size_t i;
 
-	CHECK_INT(up_ev_timeout(INT64_MAX, now), -1, "INT64_MAX (no deadline) is -1");
-	CHECK_INT(up_ev_timeout(INT64_MAX, 0), -1, "INT64_MAX is -1 at any now");
-	CHECK_INT(up_ev_timeout(now, now), 0, "a deadline of now is 0");
-	CHECK_INT(up_ev_timeout(now - 1, now), 0, "a deadline 1 ns past is 0");
-	CHECK_INT(up_ev_timeout(0, now), 0, "a deadline long past is 0");
-	CHECK_INT(up_ev_timeout(now + 1, now), 1, "1 ns away rounds up to 1 ms");
-	CHECK_INT(up_ev_timeout(now + MS - 1, now), 1, "1 ms - 1 ns is 1 ms");
-	CHECK_INT(up_ev_timeout(now + MS, now), 1, "exactly 1 ms is 1 ms");
-	CHECK_INT(up_ev_timeout(now + MS + 1, now), 2, "1 ms + 1 ns rounds up to 2 ms");
-	CHECK_INT(up_ev_timeout(now + 1500 * 1000, now), 2, "1.5 ms rounds up to 2 ms");
-	CHECK_INT(up_ev_timeout(now + 250 * MS, now), 250, "250 ms is 250");
-	CHECK_INT(up_ev_timeout(now + 3 * UP_NS_PER_SEC, now), 3000, "3 s is 3000");
-	CHECK_INT(up_ev_timeout(now + (int64_t)INT_MAX * MS, now), INT_MAX,
-	    "INT_MAX ms is INT_MAX");
-	CHECK_INT(up_ev_timeout(now + ((int64_t)INT_MAX + 1) * MS, now),
-	    INT_MAX, "further than INT_MAX ms is capped at INT_MAX");
-	CHECK_INT(up_ev_timeout(INT64_MAX - 1, 0), INT_MAX,
-	    "a deadline next to INT64_MAX is capped, not overflowed");
+	for (i = 0; i < NITEMS(cases); i++)
+		CHECK_INT(up_ev_timeout(cases[i].deadline, cases[i].now),
+		    cases[i].want, "%s", cases[i].what);
 }
 
 static void
