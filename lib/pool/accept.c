@@ -5,8 +5,8 @@
  * whether to watch the listening socket at all. It does so only while it
  * may take another connection: below -c, and with -w no more loaded than
  * the other loops (loops.c); and it accepts a connection only into
- * memory reserved for it beforehand (memory.c), since a client accepted
- * with no room could only be closed. Out of memory or descriptors
+ * memory reserved for it beforehand (robust/memory.c), since a client
+ * accepted with no room could only be closed. Out of memory or descriptors
  * (EMFILE, ENFILE, ENOBUFS), it stops watching for a while: the
  * listener stays readable, and watching it would spin the loop.
  */
