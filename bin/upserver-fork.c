@@ -55,7 +55,6 @@
 
 #define DEFAULT_MAX_CHILDREN	256
 
-static struct up_server s;
 static long forked;			/* children started, by main */
 static volatile sig_atomic_t reaped;	/* children waited for */
 static long reaped_before;		/* reaped as the last fork began */
@@ -91,20 +90,20 @@ reaped_since(long seen)
  * parent, or fork's error number (c is still ours).
  */
 static int
-fork_child(void *job, void *arg)
+fork_child(void *job, void *server)
 {
+	struct up_server *s = server;
 	struct up_conn *c = job;
 	pid_t pid;
 
-	(void)arg;
 	reaped_before = reaped;
 	if ((pid = up_fork()) == -1)
 		return errno;
 	if (pid == 0) {
 		/* the child: serves its one connection, then exits */
-		close(s.lfd);
+		close(s->lfd);
 		snprintf(c->who, sizeof(c->who), "pid=%ld", (long)getpid());
-		up_serve(&s, c);
+		up_serve(s, c);
 		_exit(0);
 	}
 	forked++;
@@ -124,14 +123,14 @@ child_ended(int ms, void *arg)
  * its own or the parent's.
  */
 static _Noreturn void
-work_in_pool(void)
+work_in_pool(struct up_server *s)
 {
 	struct up_conn c;
 
-	while (up_server_accept(&s, &c) == 1) {
+	while (up_server_accept(s, &c) == 1) {
 		snprintf(c.who, sizeof(c.who), "pid=%ld", (long)getpid());
 		up_log("accepted", c.peer, "%s", c.who);
-		up_serve(&s, &c);
+		up_serve(s, &c);
 	}
 	_exit(0);
 }
@@ -146,8 +145,9 @@ static const struct up_model fork_model = {
 int
 main(int argc, char **argv)
 {
+	struct up_server s;
 	struct up_spawner sp = { .op = "fork", .start = fork_child,
-	    .ended = child_ended };
+	    .ended = child_ended, .arg = &s };
 	struct up_conn c;
 	long index;
 
@@ -160,7 +160,7 @@ main(int argc, char **argv)
 		switch (up_pool_run(s.addr, s.opt.workers, NULL, NULL,
 		    &index)) {
 		case 1:
-			work_in_pool();
+			work_in_pool(&s);
 			/* NOTREACHED */
 		case 0:
 			return up_server_stop(&s);

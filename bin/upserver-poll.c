@@ -92,7 +92,6 @@ struct loop {
 	struct up_timeq	 ready;		/* QUEUED: for the next turn */
 	struct up_timeq	 idle;		/* READING, WRITING: -t from progress */
 	struct up_timeq	 lingering;	/* LINGER: from its start */
-	const char	*who;		/* "pid=N" with -w, else NULL */
 };
 
 /* The connection a timer belongs to, or NULL. */
@@ -112,7 +111,7 @@ conn_close(struct loop *l, struct conn *c, const char *reason)
 	up_memory_leave(&l->e.memory, &c->mem);
 	close(c->fd);
 	/* a line begun and never ended (not the request in flight) is lost */
-	up_log_closed(c->peer, l->who, c->served, reason, reason == NULL ? 0 :
+	up_log_closed(c->peer, l->e.who, c->served, reason, reason == NULL ? 0 :
 	    up_reader_pending(&c->in) - c->req.len);
 	up_acceptor_release(&l->e.acc);	/* only now: the log keeps to -c */
 	up_reader_free(&c->in);
@@ -124,7 +123,7 @@ conn_close(struct loop *l, struct conn *c, const char *reason)
 static void
 conn_fail(struct loop *l, struct conn *c, const char *op, int err)
 {
-	up_log_error(c->peer, l->who, op, err);
+	up_log_error(c->peer, l->e.who, op, err);
 	conn_close(l, c, "error");
 }
 
@@ -171,13 +170,13 @@ reply_done(struct loop *l, struct conn *c)
 {
 	struct up_request *r = &c->req;
 	size_t len, end = c->in.start + r->len;
+	int counted = l->o->counter != UP_COUNTER_OFF && r->status == 200;
 
 	for (; c->in.start < end; c->in.start += len) {
 		len = c->nreq == 1 ? r->len : l->p->frame(c->in.buf +
 		    c->in.start, end - c->in.start, l->p->max_line, 1);
-		up_log_responded(c->peer, l->who, c->nreq == 1 ? r->body : len,
-		    up_request_status(l->p, r), l->o->counter != UP_COUNTER_OFF
-		    && r->status == 200, c->count);
+		up_log_responded(c->peer, l->e.who, c->nreq == 1 ? r->body :
+		    len, up_request_status(l->p, r), counted, c->count);
 	}
 	c->served += c->nreq;
 	if (r->status == 200)	/* not an HTTP request refused */
@@ -253,7 +252,7 @@ reply_start(struct loop *l, struct conn *c, size_t len)
 	}
 	for (c->nreq = 0; len > 0; c->nreq++) {
 		up_request_open(l->p, r, c->in.buf + pos, len);
-		up_log_received(c->peer, l->who, len, 0, 0);
+		up_log_received(c->peer, l->e.who, len, 0, 0);
 		up_request_reply(l->p, r, NULL);
 		pos += len;
 		len = pos < c->in.end ? l->p->frame(c->in.buf + pos,
@@ -270,7 +269,7 @@ static void
 work_begin(struct loop *l, struct conn *c)
 {
 	c->seen = up_count_read(l->s->shared);
-	up_log_received(c->peer, l->who, c->req.len,
+	up_log_received(c->peer, l->e.who, c->req.len,
 	    l->o->counter != UP_COUNTER_OFF, c->seen);
 }
 
@@ -333,7 +332,7 @@ start_request(struct loop *l, struct conn *c, size_t len)
 	}
 	if (l->batch || c->req.status != 200) {	/* refused: no work */
 		if (!l->batch)
-			up_log_received(c->peer, l->who, len, 0, 0);
+			up_log_received(c->peer, l->e.who, len, 0, 0);
 		reply_start(l, c, len);
 	} else if (now || conn_watch(l, c, 0) == 0) {
 		c->state = LOCKWAIT;
@@ -415,8 +414,8 @@ accept_ready(struct loop *l)
 	    peer, sizeof(peer))) != NULL; i++) {
 		c->fd = fd;
 		memcpy(c->peer, peer, sizeof(c->peer));
-		up_log("accepted", c->peer, l->who != NULL ? "%s" : NULL,
-		    l->who);
+		up_log("accepted", c->peer, l->e.who != NULL ? "%s" : NULL,
+		    l->e.who);
 		conn_advance(l, c, 1);	/* a request often comes at once */
 	}
 }
@@ -479,7 +478,7 @@ static int
 run(struct up_loops *g, long index, const char *who, void *server)
 {
 	struct up_server *s = server;
-	struct loop l = { .s = s, .o = &s->opt, .p = &s->proto, .who = who,
+	struct loop l = { .s = s, .o = &s->opt, .p = &s->proto,
 	    .batch = !s->opt.http && s->opt.delay_ns == 0 &&
 	    s->opt.counter == UP_COUNTER_OFF };
 	struct up_ev_fired *fired;

@@ -269,7 +269,7 @@ static const struct up_model thread_model = {
 int
 main(int argc, char **argv)
 {
-	static struct up_server s;
+	struct up_server s;
 	struct up_spawner sp = { .op = "pthread_create", .arg = &s,
 	    .start = spawn_thread, .ended = thread_ended_within };
 	struct up_conn c;

@@ -60,14 +60,14 @@ int
 up_evloop_wait(struct up_evloop *l, int timeout_ms,
     struct up_ev_fired **fired, int *what)
 {
-	struct up_ev_fired *f;
+	struct up_ev_fired *f = NULL;
 	int i, n, conns = 0, stop = 0;
 
 	*what = 0;
 	/* listen with room for one more, here and across the loops */
-	if (!l->stopping && up_ev_set(l->ev, *l->lfd,
-	    up_acceptor_open(&l->acc, l->now) ? UP_EV_READ : 0) == -1)
-		return -1;
+	if (!l->stopping)
+		up_ev_set(l->ev, *l->lfd, up_acceptor_open(&l->acc, l->now) ?
+		    UP_EV_READ : 0);
 	n = up_ev_wait(l->ev, timeout_ms, &f);
 	l->now = up_now_ns();
 	if (n == -1 && errno != EINTR)
