@@ -838,13 +838,8 @@ interrupt_expire(struct load *l)
 static int
 wait_ms(const struct load *l)
 {
-	int ms = up_ev_timeout(up_timeq_next(&l->timeq), up_now_ns());
-	int grace;
-
-	if (l->interrupted == 0)
-		return ms;
-	grace = up_ms_until(l->interrupted + INTERRUPT_GRACE_NS);
-	return ms < 0 || grace < ms ? grace : ms;
+	return up_ms_until(up_earliest(up_timeq_next(&l->timeq),
+	    l->interrupted != 0 ? l->interrupted + INTERRUPT_GRACE_NS : 0));
 }
 
 /* ---- start and end ----------------------------------------------------- */
@@ -1088,7 +1083,7 @@ load_run(const struct load_options *o)
 		for (i = 0; i < n; i++)
 			if ((c = fd_conn(&l, fired[i].fd)) != NULL)
 				handle(&l, c, fired[i].events);
-		if (up_timeq_next(&l.timeq) != INT64_MAX)
+		if (up_timeq_next(&l.timeq) != 0)
 			expire(&l, up_now_ns());
 	}
 	l.end = up_now_ns();

@@ -72,8 +72,16 @@ void	up_sleep_ns(int64_t ns);
 /* A duration as a poll(2) timeout: ms rounded up, -1 (never) for 0. */
 int	up_timeout_ms(int64_t ns);
 
-/* Milliseconds left until deadline (monotonic ns), rounded up; -1 if none. */
+/*
+ * Milliseconds from now to deadline (monotonic ns, 0 for none), rounded
+ * up, as a poll(2) timeout: -1 for none, 0 once it has passed, at most
+ * INT_MAX. up_ms_until reads the clock for now.
+ */
+int	up_ms_left(int64_t deadline_ns, int64_t now);
 int	up_ms_until(int64_t deadline_ns);
+
+/* The earlier of two deadlines, where 0 stands for none. */
+int64_t	up_earliest(int64_t a, int64_t b);
 
 /* ---- net.c: listening, accepting, connecting -------------------------- */
 

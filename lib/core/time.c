@@ -153,17 +153,32 @@ up_sleep_ns(int64_t ns)
 
 /* Milliseconds until deadline, rounded up; -1 (forever) when deadline is 0. */
 int
-up_ms_until(int64_t deadline_ns)
+up_ms_left(int64_t deadline_ns, int64_t now)
 {
 	int64_t left;
 
 	if (deadline_ns == 0)
 		return -1;
-	left = deadline_ns - up_now_ns();
+	left = deadline_ns - now;
 	if (left <= 0)
 		return 0;
-	left = (left + 999999) / 1000000;
-	return left > INT_MAX ? INT_MAX : (int)left;
+	if (left > (int64_t)INT_MAX * UP_NS_PER_MS)
+		return INT_MAX;		/* and no overflow rounding up */
+	return (int)((left + UP_NS_PER_MS - 1) / UP_NS_PER_MS);
+}
+
+int
+up_ms_until(int64_t deadline_ns)
+{
+	return up_ms_left(deadline_ns, up_now_ns());
+}
+
+int64_t
+up_earliest(int64_t a, int64_t b)
+{
+	if (a == 0 || (b != 0 && b < a))
+		return b;
+	return a;
 }
 
 /* A duration as a poll(2) timeout: milliseconds rounded up, -1 for 0. */

@@ -109,16 +109,10 @@ void	up_timer_cancel(struct up_timer *t);
 /* The head of q when it is due at now, else NULL. */
 struct up_timer *up_timeq_due(const struct up_timeq *q, int64_t now);
 
-/* The deadline of q's head, or INT64_MAX when q is empty. */
-int64_t	up_timeq_next(const struct up_timeq *q);
-
-/* The earlier of two deadlines, where 0 stands for none. */
-int64_t	up_earliest(int64_t a, int64_t b);
-
 /*
- * Milliseconds from now to deadline (INT64_MAX: none), rounded up, as
- * an up_ev_wait timeout: -1 for none, 0 when it has passed.
+ * The deadline of q's head, or 0 (none) when q is empty: a deadline as
+ * up_earliest and up_ms_until take it.
  */
-int	up_ev_timeout(int64_t deadline, int64_t now);
+int64_t	up_timeq_next(const struct up_timeq *q);
 
 #endif /* UP_EV_H */

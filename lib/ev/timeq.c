@@ -10,8 +10,6 @@
  * ae.c walks an unsorted list; libuv keeps a heap; Linux a wheel: those
  * are for deadlines that differ.)
  */
-#include <limits.h>
-
 #include "ev/ev.h"
 
 void
@@ -57,28 +55,5 @@ up_timeq_due(const struct up_timeq *q, int64_t now)
 int64_t
 up_timeq_next(const struct up_timeq *q)
 {
-	return q->head != NULL ? q->head->deadline : INT64_MAX;
-}
-
-int64_t
-up_earliest(int64_t a, int64_t b)
-{
-	if (a == 0 || (b != 0 && b < a))
-		return b;
-	return a;
-}
-
-int
-up_ev_timeout(int64_t deadline, int64_t now)
-{
-	int64_t ms;
-
-	if (deadline == INT64_MAX)
-		return -1;
-	if (deadline <= now)
-		return 0;
-	if (deadline - now > (int64_t)INT_MAX * UP_NS_PER_MS)
-		return INT_MAX;
-	ms = (deadline - now + UP_NS_PER_MS - 1) / UP_NS_PER_MS;
-	return (int)ms;
+	return q->head != NULL ? q->head->deadline : 0;
 }

@@ -102,7 +102,7 @@ up_evloop_timeout(const struct up_evloop *l, int64_t deadline)
 {
 	deadline = up_earliest(deadline, l->acc.pause);
 	deadline = up_earliest(deadline, l->memory.retry_at);
-	return up_ev_timeout(deadline, up_now_ns());
+	return up_ms_until(deadline);
 }
 
 void

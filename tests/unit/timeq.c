@@ -1,6 +1,6 @@
 /*
- * timeq.c: the timer queues of lib/ev/timeq.c, up_ev_timeout and
- * up_earliest.
+ * timeq.c: the timer queues of lib/ev/timeq.c, with up_ms_left and
+ * up_earliest of lib/core/time.c, which take their deadlines.
  *
  * A queue is a doubly linked list in push order; these tests walk it
  * both ways after every change, so a link left dangling by a push, a
@@ -63,12 +63,12 @@ test_empty(void)
 {
 	struct up_timeq q = { NULL, NULL };
 
-	CHECK_INT(up_timeq_next(&q), INT64_MAX,
-	    "next on an empty queue is INT64_MAX");
+	CHECK_INT(up_timeq_next(&q), 0,
+	    "next on an empty queue is 0, no deadline");
 	CHECK(up_timeq_due(&q, 0) == NULL, "due on an empty queue is NULL");
 	CHECK(up_timeq_due(&q, INT64_MAX) == NULL,
 	    "due on an empty queue is NULL even at INT64_MAX");
-	CHECK_INT(up_ev_timeout(up_timeq_next(&q), 5 * MS), -1,
+	CHECK_INT(up_ms_left(up_timeq_next(&q), 5 * MS), -1,
 	    "an empty queue's timeout is -1: wait until something is ready");
 }
 
@@ -150,7 +150,7 @@ test_move(void)
 	up_timeq_push(&idle, &c, 102);
 	CHECK(delay.head == NULL && delay.tail == NULL,
 	    "moving every entry away leaves the first queue empty");
-	CHECK_INT(up_timeq_next(&delay), INT64_MAX, "its next is INT64_MAX");
+	CHECK_INT(up_timeq_next(&delay), 0, "its next is 0, none");
 	CHECK(queue_is(&idle, (struct up_timer *[]){ &b, &a, &c }, 3),
 	    "the second queue holds them in the order they came");
 	up_timeq_push(&delay, &c, 4);
@@ -198,8 +198,8 @@ test_cancel(void)
 	up_timer_cancel(&b);
 	CHECK(q.head == NULL && q.tail == NULL && unlinked(&b),
 	    "cancel of the only entry empties the queue");
-	CHECK(up_timeq_due(&q, INT64_MAX) == NULL && up_timeq_next(&q) ==
-	    INT64_MAX, "an emptied queue is an empty queue");
+	CHECK(up_timeq_due(&q, INT64_MAX) == NULL && up_timeq_next(&q) == 0,
+	    "an emptied queue is an empty queue");
 
 	up_timeq_push(&q, &c, 50);
 	CHECK(queue_is(&q, (struct up_timer *[]){ &c }, 1) && c.deadline == 50,
@@ -229,7 +229,7 @@ test_expire(void)
 	    "expiring at 3 ms takes the three due, in deadline order");
 	CHECK(queue_is(&q, (struct up_timer *[]){ &conns[3].idle }, 1),
 	    "and leaves the one not due");
-	CHECK_INT(up_ev_timeout(up_timeq_next(&q), 3 * MS), 1,
+	CHECK_INT(up_ms_left(up_timeq_next(&q), 3 * MS), 1,
 	    "whose timeout is then 1 ms");
 }
 
@@ -243,11 +243,11 @@ test_timeout(void)
 		int		 want;
 		const char	*what;
 	} cases[] = {
-		{ INT64_MAX, now, -1, "INT64_MAX (no deadline) is -1" },
-		{ INT64_MAX, 0, -1, "INT64_MAX is -1 at any now" },
+		{ 0, now, -1, "0 (no deadline) is -1" },
+		{ 0, 0, -1, "0 is -1 at any now" },
 		{ now, now, 0, "a deadline of now is 0" },
 		{ now - 1, now, 0, "a deadline 1 ns past is 0" },
-		{ 0, now, 0, "a deadline long past is 0" },
+		{ 1, now, 0, "a deadline long past is 0" },
 		{ now + 1, now, 1, "1 ns away rounds up to 1 ms" },
 		{ now + MS - 1, now, 1, "1 ms - 1 ns is 1 ms" },
 		{ now + MS, now, 1, "exactly 1 ms is 1 ms" },
@@ -265,7 +265,7 @@ test_timeout(void)
 	size_t i;
 
 	for (i = 0; i < NITEMS(cases); i++)
-		CHECK_INT(up_ev_timeout(cases[i].deadline, cases[i].now),
+		CHECK_INT(up_ms_left(cases[i].deadline, cases[i].now),
 		    cases[i].want, "%s", cases[i].what);
 }
 
@@ -277,10 +277,8 @@ test_earliest(void)
 	CHECK_INT(up_earliest(0, 7), 7, "0 stands for none: 0 and 7 is 7");
 	CHECK_INT(up_earliest(7, 0), 7, "7 and 0 is 7");
 	CHECK_INT(up_earliest(0, 0), 0, "none and none is none");
-	CHECK_INT(up_earliest(INT64_MAX, 3), 3,
-	    "an empty queue's INT64_MAX loses to any deadline");
-	CHECK_INT(up_earliest(INT64_MAX, 0), INT64_MAX,
-	    "an empty queue and none is still no deadline");
+	CHECK_INT(up_earliest(up_timeq_next(&(struct up_timeq){ NULL, NULL }),
+	    3), 3, "an empty queue's next loses to any deadline");
 }
 
 int
