@@ -24,7 +24,7 @@
  *   would overwrite;
  * - the threads block SIGINT and SIGTERM, so the stop always interrupts the
  *   main thread; they learn of it through the stop pipe, like the children
- *   of upserver-fork;
+ *   of upserver-fork (starting and counting them: lib/pool/threads.c);
  * - pthread_create(3) fails with EAGAIN when the user runs out of tasks
  *   (ulimit -u counts threads) or memory; that passes when a thread ends,
  *   so the main thread keeps the connection, accepts no one else, and
@@ -38,11 +38,8 @@
 #include <err.h>
 #include <errno.h>
 #include <poll.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "server/server.h"
@@ -56,133 +53,16 @@ struct job {
 	struct up_server *s;
 };
 
-static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static pthread_cond_t ended = PTHREAD_COND_INITIALIZER;
-static long running;		/* threads started and not yet ended */
-
-/*
- * Sleeps until fewer than n threads run. Returns 1, or 0 when stop_too is
- * set and a stop is requested. A condition variable cannot watch the stop
- * pipe, but it need not: after a stop every thread finishes its request
- * and ends, and the first to end wakes us up.
- */
-static int
-wait_threads(long n, int stop_too)
-{
-	int stop;
-
-	pthread_mutex_lock(&lock);
-	while (!(stop = stop_too && up_stopping()) && running >= n)
-		pthread_cond_wait(&ended, &lock);
-	pthread_mutex_unlock(&lock);
-	return !stop;
-}
-
-/*
- * Sleeps until a thread ends, for timeout_ms at most, or until a stop
- * when no thread runs (one that runs would wake us as it ends). Returns
- * 1, or 0 when a stop is requested.
- */
-static int
-wait_thread_end(int timeout_ms)
-{
-	struct timespec ts;
-	long before;
-
-	pthread_mutex_lock(&lock);
-	before = running;
-	pthread_mutex_unlock(&lock);
-	if (before == 0) {
-		up_wait(up_stop_fd(), POLLIN, timeout_ms);
-		return !up_stopping();
-	}
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += timeout_ms / 1000;
-	ts.tv_nsec += (long)(timeout_ms % 1000) * 1000000;
-	if (ts.tv_nsec >= UP_NS_PER_SEC) {
-		ts.tv_sec++;
-		ts.tv_nsec -= UP_NS_PER_SEC;
-	}
-	pthread_mutex_lock(&lock);
-	while (running >= before && !up_stopping())
-		if (pthread_cond_timedwait(&ended, &lock, &ts) != 0)
-			break;
-	pthread_mutex_unlock(&lock);
-	return !up_stopping();
-}
-
-/* Called by each thread as it ends: one fewer running. */
-static void
-thread_ended(void)
-{
-	pthread_mutex_lock(&lock);
-	running--;
-	pthread_cond_signal(&ended);
-	pthread_mutex_unlock(&lock);
-}
-
-/*
- * Starts fn(arg) in a detached thread with a STACK_SIZE stack and with
- * SIGINT, SIGTERM and SIGCHLD blocked (a new thread inherits the mask),
- * and counts it. Returns 0, or an error number.
- */
-static int
-start_thread(void *(*fn)(void *), void *arg)
-{
-	pthread_attr_t attr;
-	sigset_t block, old;
-	pthread_t tid;
-	int e;
-
-	if ((e = pthread_attr_init(&attr)) != 0)
-		return e;
-	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-	if ((e = pthread_attr_setstacksize(&attr, STACK_SIZE)) == 0) {
-		sigemptyset(&block);
-		sigaddset(&block, SIGINT);
-		sigaddset(&block, SIGTERM);
-		sigaddset(&block, SIGCHLD);
-		pthread_sigmask(SIG_BLOCK, &block, &old);
-		pthread_mutex_lock(&lock);
-		if ((e = pthread_create(&tid, &attr, fn, arg)) == 0)
-			running++;
-		pthread_mutex_unlock(&lock);
-		pthread_sigmask(SIG_SETMASK, &old, NULL);
-	}
-	pthread_attr_destroy(&attr);
-	return e;
-}
-
-/*
- * The number the log shows for the calling thread: its kernel thread id
- * on Linux (the one /proc and top -H show); POSIX has none, so elsewhere
- * a number given to each thread in turn, the first time it asks.
- */
-static long
-thread_id(void)
-{
-#ifdef UP_LINUX
-	return (long)gettid();
-#else
-	static atomic_long last;
-	static _Thread_local long id;
-
-	if (id == 0)
-		id = atomic_fetch_add(&last, 1) + 1;
-	return id;
-#endif
-}
-
 /* A connection's thread: serves it and ends. Returns NULL. */
 static void *
 serve_thread(void *arg)
 {
 	struct job *j = arg;
 
-	snprintf(j->c.who, sizeof(j->c.who), "tid=%ld", thread_id());
+	snprintf(j->c.who, sizeof(j->c.who), "tid=%ld", up_thread_id());
 	up_serve(j->s, &j->c);
 	free(j);
-	thread_ended();
+	up_thread_ended();
 	return NULL;
 }
 
@@ -194,11 +74,11 @@ pool_thread(void *arg)
 	struct up_conn c;
 
 	while (up_server_accept(s, &c) == 1) {
-		snprintf(c.who, sizeof(c.who), "tid=%ld", thread_id());
+		snprintf(c.who, sizeof(c.who), "tid=%ld", up_thread_id());
 		up_log("accepted", c.peer, "%s", c.who);
 		up_serve(s, &c);
 	}
-	thread_ended();
+	up_thread_ended();
 	return NULL;
 }
 
@@ -216,7 +96,7 @@ spawn_thread(void *c, void *s)
 		return errno;
 	j->c = *(struct up_conn *)c;
 	j->s = s;
-	if ((e = start_thread(serve_thread, j)) != 0)
+	if ((e = up_thread_start(serve_thread, j, STACK_SIZE)) != 0)
 		free(j);
 	return e;
 }
@@ -226,7 +106,7 @@ static int
 thread_ended_within(int ms, void *s)
 {
 	(void)s;
-	return wait_thread_end(ms);
+	return up_threads_wait_end(ms);
 }
 
 /*
@@ -242,7 +122,7 @@ run_pool(struct up_server *s)
 	int e;
 
 	while (started < s->opt.workers) {
-		if ((e = start_thread(pool_thread, s)) == 0) {
+		if ((e = up_thread_start(pool_thread, s, STACK_SIZE)) == 0) {
 			started++;
 			continue;
 		}
@@ -256,7 +136,7 @@ run_pool(struct up_server *s)
 	}
 	if (started == s->opt.workers)
 		up_shortage_over(&sh, s->addr);
-	wait_threads(1, 0);
+	up_threads_below(1, 0);
 	return up_server_stop(s);
 }
 
@@ -287,7 +167,7 @@ main(int argc, char **argv)
 	 * next. "accepted" is logged first, so it comes before the thread's
 	 * own lines.
 	 */
-	while (wait_threads(s.opt.max_conns, 1)) {
+	while (up_threads_below(s.opt.max_conns, 1)) {
 		up_spawn_idle(&sp, s.addr, s.lfd);
 		if (up_server_accept(&s, &c) != 1)
 			break;
@@ -296,6 +176,6 @@ main(int argc, char **argv)
 	}
 
 	/* The threads see the stop too: they finish, then we report. */
-	wait_threads(1, 0);
+	up_threads_below(1, 0);
 	return up_server_stop(&s);
 }

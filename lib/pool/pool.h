@@ -2,8 +2,9 @@
  * pool.h: workers in processes of their own, for -w: the pool of worker
  * processes under a supervising parent (pool.c), as upserver-fork -w and
  * upserver-poll -w run them, what the event loops of upserver-poll -w
- * share (loops.c), how an event loop accepts (accept.c), and the frame
- * every event loop runs its connections in (evloop.c).
+ * share (loops.c), how an event loop accepts (accept.c), the frame
+ * every event loop runs its connections in (evloop.c), and worker
+ * threads, started and counted, for upserver-thread (threads.c).
  */
 #ifndef UP_POOL_H
 #define UP_POOL_H
@@ -191,5 +192,36 @@ int	up_evloop_wait(struct up_evloop *l, int timeout_ms,
 int	up_evloop_timeout(const struct up_evloop *l, int64_t deadline);
 
 void	up_evloop_free(struct up_evloop *l);
+
+/* ---- threads.c: worker threads, started and counted ------------------- */
+
+/*
+ * Starts fn(arg) in a detached thread with a stack of stack bytes and
+ * SIGINT, SIGTERM and SIGCHLD blocked (a new thread inherits the mask),
+ * counted as running until it calls up_thread_ended. Returns 0, or an
+ * error number.
+ */
+int	up_thread_start(void *(*fn)(void *), void *arg, size_t stack);
+void	up_thread_ended(void);
+
+/*
+ * Sleeps until fewer than n threads run: 1, or 0 when stop_too is set
+ * and a stop is requested (after a stop every thread finishes its
+ * request and ends, and the first to end wakes the sleeper).
+ */
+int	up_threads_below(long n, int stop_too);
+
+/*
+ * Sleeps until a thread ends, timeout_ms at most, or until a stop when
+ * none runs. Returns 1, or 0 when a stop is requested.
+ */
+int	up_threads_wait_end(int timeout_ms);
+
+/*
+ * The number the log shows for the calling thread: its kernel thread id
+ * on Linux (the one /proc and top -H show); POSIX has none, so
+ * elsewhere a number given to each thread in turn as it first asks.
+ */
+long	up_thread_id(void);
 
 #endif /* UP_POOL_H */
