@@ -444,3 +444,127 @@ PY
 	[ "$(shortage_log malloc | tr '\n' ' ')" = "error recovered error recovered " ]
 	[ "$(grep -c ' closed .* reason=error' "$SERVER_LOG")" -eq 0 ]
 }
+
+# BLOCKING_MODELS: the models that serve a connection in a blocking
+# up_serve(), the pool included, one "MODEL ARGS" each.
+BLOCKING_MODELS=("seq" "fork" "thread" "thread -w 2")
+
+# malloc_fails P: malloc, realloc and calloc fail with probability P in
+# the server (and its children forked afterwards).
+malloc_fails() {
+	fiu_ctrl "enable_random name=libc/mm/malloc,probability=$1" \
+	    "enable_random name=libc/mm/realloc,probability=$1" \
+	    "enable_random name=libc/mm/calloc,probability=$1"
+}
+
+@test "20% of malloc(3) calls failing on seq, fork, thread, thread -w 2: 50 clients, every reply byte" {
+	local m
+	for m in "${BLOCKING_MODELS[@]}"; do
+		# shellcheck disable=SC2086 # "thread -w 2" is three words
+		start_fiu_server $m -d 0
+		malloc_fails 0.2
+		run --separate-stderr timeout 120 upclient -H 127.0.0.1 \
+		    -p "$PORT" -c 50 -n 4 -r 200 --verify -s
+		echo "$m: $stderr"
+		[ "$status" -eq 0 ]
+		[[ "$stderr" == *"requests: 200"* ]]
+		[[ "$stderr" == *"errors: 0"* ]]
+		stop_server
+		grep -vE ' (accepted|received|responded|closed) ' "$SERVER_LOG"
+		[ "$SERVER_STATUS" -eq 0 ]
+		[ "$(stopped_field requests)" -eq 200 ]
+		[ "$(grep -c 'reason=' "$SERVER_LOG")" -eq 0 ]
+		# the shortage was met (P(no failure) is tiny) and logged as
+		# the event loop logs it: an error, then recovered
+		grep -q ' error .* op=malloc errno=ENOMEM' "$SERVER_LOG"
+		shortages_paired malloc
+	done
+}
+
+@test "20% of malloc(3) calls failing on seq, fork, thread, thread -w 2 --http: ab loses no request" {
+	command -v ab >/dev/null || skip "ab is not installed (apache2-utils)"
+	local m k
+	for m in "${BLOCKING_MODELS[@]}"; do
+		# shellcheck disable=SC2086 # "thread -w 2" is three words
+		start_fiu_server $m -d 0 --http
+		malloc_fails 0.2
+		# a connection per request, 10 at a time; then one kept
+		# alive (seq and a pool of 2 would keep 10 waiting for ever)
+		for k in "-c 10" "-k -c 1"; do
+			# shellcheck disable=SC2086 # options, two or three words
+			run timeout 120 ab $k -n 250 "http://127.0.0.1:$PORT/a-long-enough-target-to-need-a-response-buffer"
+			echo "$m $k: $output"
+			[ "$status" -eq 0 ]
+			[[ "$output" == *"Complete requests:      250"* ]]
+			[[ "$output" == *"Failed requests:        0"* ]]
+			[[ "$output" != *"Non-2xx responses"* ]]
+		done
+		stop_server
+		[ "$SERVER_STATUS" -eq 0 ]
+		[ "$(stopped_field requests)" -eq 500 ]
+		[ "$(grep -c 'reason=error' "$SERVER_LOG")" -eq 0 ]
+		grep -q ' error .* op=malloc errno=ENOMEM' "$SERVER_LOG"
+		shortages_paired malloc
+	done
+}
+
+# malloc_ok: malloc, realloc and calloc work again, in the server and in
+# the children it has forked (which inherited the fault).
+malloc_ok() {
+	local pids=("$SERVER_PID") pid _
+	while read -r pid _; do
+		pids+=("$pid")
+	done < <(children "$SERVER_PID")
+	fiu-ctrl -f "$FIU_CTRL" -c "disable name=libc/mm/malloc" \
+	    -c "disable name=libc/mm/realloc" \
+	    -c "disable name=libc/mm/calloc" "${pids[@]}"
+}
+
+# accepted_count N: the log has N "accepted" lines.
+accepted_count() {
+	[ "$(grep -c ' accepted ' "$SERVER_LOG")" -eq "$1" ]
+}
+
+@test "seq, fork, thread -w 2 out of memory: a client waits, served once memory is back; -t and a stop end the wait" {
+	local m
+	for m in seq fork "thread -w 2"; do
+		# shellcheck disable=SC2086 # "thread -w 2" is three words
+		start_fiu_server $m -d 0 -t 2s
+		# no buffer for its request: it waits, then -t closes it
+		# unanswered (reason=idle), and not as an error
+		malloc_fails 1
+		CLIENT_PIDS=()
+		touch "$BATS_TEST_TMPDIR/held.go"
+		held_client "$BATS_TEST_TMPDIR/held"
+		wait_clients
+		[ ! -s "$BATS_TEST_TMPDIR/held" ]
+		grep -q ' closed .* requests=0 reason=idle' "$SERVER_LOG"
+		# a client that waits for memory less than -t is served once
+		# it is back
+		ask later >"$BATS_TEST_TMPDIR/later" &
+		CLIENT_PIDS=($!)
+		wait_until 10 accepted_count 2
+		sleep 0.5
+		[ ! -s "$BATS_TEST_TMPDIR/later" ]
+		malloc_ok
+		wait_clients
+		[ "$(cat "$BATS_TEST_TMPDIR/later")" = LATER ]
+		wait_for_log "$SERVER_LOG" ' recovered .* op=malloc'
+		# a stop ends a wait for memory at once
+		malloc_fails 1
+		rm -f "$BATS_TEST_TMPDIR/held"*
+		touch "$BATS_TEST_TMPDIR/held.go"
+		held_client "$BATS_TEST_TMPDIR/held"
+		wait_until 10 accepted_count 3
+		sleep 0.5
+		stop_server
+		wait_clients
+		cat "$SERVER_LOG"
+		[ "$SERVER_STATUS" -eq 0 ]
+		[ ! -s "$BATS_TEST_TMPDIR/held" ]
+		grep -q ' closed .* requests=0 reason=stop' "$SERVER_LOG"
+		[ "$(grep -c ' closed .* reason=error' "$SERVER_LOG")" -eq 0 ]
+		[ "$(stopped_field requests)" -eq 1 ]
+		rm -f "$BATS_TEST_TMPDIR/held"*
+	done
+}

@@ -10,17 +10,26 @@
  * "error" line when the shortage starts and one "recovered" line when
  * nobody waits any more (shortage.c).
  *
+ * The blocking servers have no loop to come back to, and no need of one:
+ * a connection that finds no memory sleeps a little and tries again
+ * (up_memory_pause), logged the same way, its client served late but
+ * served, the one shortage shared by every thread or process under a
+ * lock.
+ *
  * It also keeps what makes a connection's memory safe to count on: the
  * buffers that grow as needed, and the table of connections with the
  * next one's memory reserved before it is accepted.
  */
 #include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "robust/robust.h"
 
 #define RETRY_NS	(20 * UP_NS_PER_MS)	/* the next try */
+#define FIRST_PAUSE_MS	10	/* a blocking connection's first wait */
+#define MAX_PAUSE_MS	1000	/* and its longest */
 #define SLOT_MARGIN	64	/* descriptors besides the connections */
 
 void
@@ -61,6 +70,74 @@ up_memory_failed(struct up_memory *m, const char *addr, int err,
 {
 	up_shortage_failed(&m->sh, addr, "malloc", err, 0);
 	return now + RETRY_NS;
+}
+
+int
+up_memory_guard_init(struct up_memory_guard *g, int across_processes)
+{
+	pthread_mutexattr_t attr;
+	int e;
+
+	memset(&g->m, 0, sizeof(g->m));
+	if ((e = pthread_mutexattr_init(&attr)) != 0)
+		return e;
+	if (across_processes && (e = pthread_mutexattr_setpshared(&attr,
+	    PTHREAD_PROCESS_SHARED)) == 0)
+		e = pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
+	if (e == 0)
+		e = pthread_mutex_init(&g->lock, &attr);
+	pthread_mutexattr_destroy(&attr);
+	return e;
+}
+
+/*
+ * Takes g's lock. A process that died holding it (killed between two
+ * lines of the log) left the counts it guards in doubt, not broken: the
+ * lock is made consistent again and the counts are used as they are.
+ */
+static void
+guard_lock(struct up_memory_guard *g)
+{
+	if (pthread_mutex_lock(&g->lock) == EOWNERDEAD)
+		pthread_mutex_consistent(&g->lock);
+}
+
+int
+up_memory_pause(struct up_memory_guard *g, struct up_memory_wait *w,
+    const char *addr, int err, int64_t deadline)
+{
+	int64_t now = up_now_ns();
+	int ms, left;
+
+	guard_lock(g);
+	up_memory_wait(&g->m, w, addr, err, now);
+	pthread_mutex_unlock(&g->lock);
+	ms = w->pause_ms == 0 ? FIRST_PAUSE_MS : w->pause_ms;
+	w->pause_ms = ms * 2 < MAX_PAUSE_MS ? ms * 2 : MAX_PAUSE_MS;
+	left = up_ms_left(deadline, now);
+	if (left >= 0 && left < ms)
+		ms = left;
+	if (!up_stopping() && ms > 0)
+		up_wait(up_stop_fd(), POLLIN, ms);
+	if (!up_stopping() && (deadline == 0 || up_now_ns() < deadline))
+		return 0;
+	guard_lock(g);
+	up_memory_leave(&g->m, w);
+	pthread_mutex_unlock(&g->lock);
+	w->pause_ms = 0;
+	errno = up_stopping() ? ECANCELED : ETIMEDOUT;
+	return -1;
+}
+
+void
+up_memory_got(struct up_memory_guard *g, struct up_memory_wait *w,
+    const char *addr)
+{
+	guard_lock(g);
+	up_memory_leave(&g->m, w);
+	up_memory_back(&g->m, addr);
+	pthread_mutex_unlock(&g->lock);
+	w->pause_ms = 0;
 }
 
 int

@@ -9,6 +9,8 @@
 #ifndef UP_ROBUST_H
 #define UP_ROBUST_H
 
+#include <pthread.h>
+
 #include "core/core.h"
 #include "ev/ev.h"
 
@@ -62,6 +64,7 @@ struct up_memory {
 struct up_memory_wait {
 	int		 waiting;	/* it waits for memory */
 	int64_t		 since;		/* the shortage it waited in */
+	int		 pause_ms;	/* blocking: its next pause, or 0 */
 };
 
 /*
@@ -87,6 +90,40 @@ void	up_memory_back(struct up_memory *m, const char *addr);
  */
 int64_t	up_memory_failed(struct up_memory *m, const char *addr, int err,
 	    int64_t now);
+
+/*
+ * The same wait for the blocking models (upserver-seq, -fork, -thread),
+ * which can afford to sleep: one shortage for the whole server, shared
+ * by its threads, or by its processes when the guard lies in memory
+ * they share (MAP_SHARED), its lock then process-shared and robust.
+ */
+struct up_memory_guard {
+	pthread_mutex_t	 lock;
+	struct up_memory m;
+};
+
+/*
+ * Initialises g, for threads of one process or, with across_processes,
+ * for processes too; 0, or an error number.
+ */
+int	up_memory_guard_init(struct up_memory_guard *g, int across_processes);
+
+/*
+ * A connection w found no memory (err): it waits, counted as in the
+ * event loop, sleeping 10 ms, doubling at each failure up to 1 s, but
+ * never past deadline (monotonic ns, 0 for none), and waking at a stop.
+ * Returns 0: try the allocation again; or -1 with errno ETIMEDOUT (the
+ * deadline came) or ECANCELED (a stop), w then no longer waiting.
+ */
+int	up_memory_pause(struct up_memory_guard *g, struct up_memory_wait *w,
+	    const char *addr, int err, int64_t deadline);
+
+/*
+ * w's allocation succeeded: it waits no more, and the shortage, if one
+ * is on, is over once nobody waits (the "recovered" line).
+ */
+void	up_memory_got(struct up_memory_guard *g, struct up_memory_wait *w,
+	    const char *addr);
 
 /* A buffer that grows as needed: the response of --http. */
 struct up_buf {

@@ -43,6 +43,29 @@ failure(const struct up_conn *c, const char *op, int err)
 	return "error";
 }
 
+/*
+ * A connection found no memory (errno) for a buffer: it waits and tries
+ * again, as long as its deadline allows (lib/robust/memory.c), so that a
+ * shortage costs its client time, not the connection. Returns NULL to
+ * try again, or the reason to close ("idle", "stop").
+ */
+static const char *
+starved(struct up_server *s, struct up_conn *c, struct up_memory_wait *w,
+    int64_t deadline)
+{
+	if (up_memory_pause(&s->shared->memory, w, s->addr, errno,
+	    deadline) == 0)
+		return NULL;
+	return failure(c, "malloc", errno);
+}
+
+/* When a wait for memory beginning now gives up: -t, as idle; 0: never. */
+static int64_t
+memory_deadline(const struct up_options *o)
+{
+	return o->timeout_ns != 0 ? up_now_ns() + o->timeout_ns : 0;
+}
+
 unsigned long
 up_serve(struct up_server *s, struct up_conn *c)
 {
@@ -53,16 +76,18 @@ up_serve(struct up_server *s, struct up_conn *c)
 	struct up_request r;
 	struct up_reader in;
 	struct up_buf out = { NULL, 0 };
+	struct up_memory_wait mem = { 0 };
+	int64_t deadline;
 	char *req;
 	size_t len, pending;
 	long count;
 	int rc;
 
-	if (up_reader_init(&in, o->max_line) == -1) {
-		up_log_error(c->peer, c->who, "malloc", errno);
-		reason = "error";
-		goto out;
-	}
+	deadline = memory_deadline(o);
+	while (up_reader_init(&in, o->max_line) == -1)
+		if ((reason = starved(s, c, &mem, deadline)) != NULL)
+			goto out;
+	up_memory_got(&s->shared->memory, &mem, s->addr);
 	in.frame = s->proto.frame;
 	for (;;) {
 		rc = up_reader_next(&in, c->fd, tmo, &req, &len);
@@ -73,11 +98,11 @@ up_serve(struct up_server *s, struct up_conn *c)
 			break;
 		}
 		up_request_open(&s->proto, &r, req, len);
-		if (up_buf_room(&out, r.room) == -1) {
-			up_log_error(c->peer, c->who, "malloc", errno);
-			reason = "error";
-			break;
-		}
+		deadline = memory_deadline(o);
+		while (up_buf_room(&out, r.room) == -1)
+			if ((reason = starved(s, c, &mem, deadline)) != NULL)
+				goto out;
+		up_memory_got(&s->shared->memory, &mem, s->addr);
 		/* a request refused (HTTP) costs no work */
 		count = 0;
 		if (r.status == 200)

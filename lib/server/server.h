@@ -100,6 +100,7 @@ struct up_shared {
 	atomic_ulong	requests;	/* replies sent, for "stopped" */
 	atomic_long	count;		/* the counter of --counter */
 	pthread_mutex_t	lock;		/* held by --counter mutex */
+	struct up_memory_guard memory;	/* connections waiting for memory */
 };
 
 /*

@@ -70,7 +70,8 @@ up_shared_new(int across_processes)
 	    PTHREAD_PROCESS_SHARED)) != 0) ||
 	    (across_processes && (e = pthread_mutexattr_setrobust(&attr,
 	    PTHREAD_MUTEX_ROBUST)) != 0) ||
-	    (e = pthread_mutex_init(&sh->lock, &attr)) != 0) {
+	    (e = pthread_mutex_init(&sh->lock, &attr)) != 0 ||
+	    (e = up_memory_guard_init(&sh->memory, across_processes)) != 0) {
 		munmap(sh, sizeof(*sh));
 		errno = e;
 		return NULL;
