@@ -55,7 +55,7 @@ raw() {
 
 @test "HEAD sends the head alone, with the length GET would have" {
 	start_server seq -d 0 --http
-	run raw 'HEAD /abc HTTP/1.1\r\nConnection: close\r\n\r\n'
+	run raw 'HEAD /abc HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n'
 	[ "$output" = "$(printf 'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 5\r\nConnection: close\r\n\r\n')" ]
 }
 
@@ -76,7 +76,7 @@ raw() {
 	local s h='HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length:'
 	for s in $(each_server); do
 		start_server "$s" -d 100ms --http
-		run raw 'GET /a HTTP/1.1\r\n\r\nHEAD /bc HTTP/1.1\r\n\r\nGET /d?e HTTP/1.1\r\nConnection: close\r\n\r\nGET /never HTTP/1.1\r\n\r\n'
+		run raw 'GET /a HTTP/1.1\r\nHost: h\r\n\r\nHEAD /bc HTTP/1.1\r\nHost: h\r\n\r\nGET /d?e HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\nGET /never HTTP/1.1\r\nHost: h\r\n\r\n'
 		[ "$status" -eq 0 ]
 		[ "$output" = "$(printf "%b 3\r\n\r\n/A\n%b 4\r\n\r\n%b 5\r\n%s" \
 		    "$h" "$h" "$h" $'Connection: close\r\n\r\n/D?E')" ]
@@ -115,7 +115,7 @@ raw() {
 		[[ "${lines[0]}" == "HTTP/1.1 400 Bad Request"* ]]
 		run raw 'GET /truncated HTTP/1.1\r\n'
 		[[ "${lines[0]}" == "HTTP/1.1 400 Bad Request"* ]]
-		run raw 'POST /x HTTP/1.1\r\n\r\n'
+		run raw 'POST /x HTTP/1.1\r\nHost: h\r\n\r\n'
 		[[ "${lines[0]}" == "HTTP/1.1 405 Method Not Allowed"* ]]
 		[[ "$output" == *"Allow: GET, HEAD"* ]]
 		[[ "$output" == *"Connection: close"* ]]
@@ -130,6 +130,57 @@ raw() {
 		[ "$SERVER_STATUS" -eq 0 ]
 		grep -qE ' stopped .* requests=0$' "$SERVER_LOG"
 		[ "$(grep -cE ' responded .* status=(400|405|431|505)( |$)' "$SERVER_LOG")" -eq 7 ]
+	done
+}
+
+# held REQUEST: sends REQUEST (printf escapes) and, without closing its
+# side, prints what comes until the server closes; "timeout" after 5 s.
+held() {
+	python3 - "$PORT" "$1" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(sys.argv[2].encode().decode("unicode_escape").encode("latin-1"))
+s.settimeout(5)
+data = b""
+try:
+    while True:
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+except socket.timeout:
+    data += b"timeout"
+sys.stdout.write(data.decode("latin-1"))
+PY
+}
+
+@test "RFC 9112: Host required in HTTP/1.1, empty lines first ignored, HTTP/0.9 answered at once" {
+	local s ok
+	ok=$'HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 3\r\nConnection: close\r\n\r\n/X'
+	for s in $(each_server); do
+		start_server "$s" -d 0 --http -t 30s
+		# no Host, or two: 400 (RFC 9112, 3.2)
+		run raw 'GET /x HTTP/1.1\r\n\r\n'
+		[[ "${lines[0]}" == "HTTP/1.1 400 Bad Request"* ]]
+		run raw 'GET /x HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n'
+		[[ "${lines[0]}" == "HTTP/1.1 400 Bad Request"* ]]
+		# HTTP/1.0 needs none
+		run raw 'GET /x HTTP/1.0\r\n\r\n'
+		[ "$output" = "$ok" ]
+		# empty lines before the request line: ignored (2.2), up to 4
+		run raw '\r\n\n\r\n\r\nGET /x HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n'
+		[ "$output" = "$ok" ]
+		run raw '\r\n\r\n\r\n\r\n\r\nGET /x HTTP/1.1\r\nHost: h\r\n\r\n'
+		[[ "${lines[0]}" == "HTTP/1.1 400 Bad Request"* ]]
+		# a request line with no version, the connection left open:
+		# 400 and the close at once, not after -t
+		run held 'GET /\r\n'
+		[[ "${lines[0]}" == "HTTP/1.1 400 Bad Request"* ]]
+		[[ "$output" == *"Connection: close"* ]]
+		[[ "$output" != *timeout ]]
+		stop_server
+		[ "$SERVER_STATUS" -eq 0 ]
+		grep -qE " stopped .* requests=2$" "$SERVER_LOG"
 	done
 }
 

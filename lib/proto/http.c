@@ -9,7 +9,14 @@
  * ends a body). What is not understood is refused, then the
  * connection is closed, so the framing can never get out of step: a
  * malformed head gets 400, a head longer than --max-line 431, another
- * method 405, another version 505, a request with a body 400.
+ * method 405, another version 505, a request with a body 400, and as
+ * RFC 9112 (section 3.2) requires, an HTTP/1.1 request without a Host
+ * line, or any with two, 400. Empty lines before the request line are
+ * ignored (section 2.2), UP_HTTP_EMPTY_MAX of them: one more is a
+ * malformed request, so that a client trickling empty lines does not
+ * hold its connection beyond -t times as many. A request line with no
+ * version (HTTP/0.9's "GET /") gets its 400 as soon as the line ends,
+ * not after a blank line that such a client never sends.
  */
 #include <stdio.h>
 #include <string.h>
@@ -18,8 +25,42 @@
 #include "proto/proto.h"
 
 /*
+ * The length of the empty lines ("\r\n", or "\n") at the start of
+ * buf[0..n), at most UP_HTTP_EMPTY_MAX + 1 of them; their number in
+ * *lines.
+ */
+static size_t
+empty_lines(const char *buf, size_t n, int *lines)
+{
+	size_t i = 0;
+
+	for (*lines = 0; *lines <= UP_HTTP_EMPTY_MAX; ++*lines) {
+		if (i < n && buf[i] == '\n')
+			i++;
+		else if (i + 1 < n && buf[i] == '\r' && buf[i + 1] == '\n')
+			i += 2;
+		else
+			break;
+	}
+	return i;
+}
+
+/*
+ * Is [p, le) (a request line without its line end) one that a head of
+ * header lines may follow: one that ends in " HTTP/" and three bytes?
+ * Anything else (HTTP/0.9's "GET /" above all) is answered at once.
+ */
+static int
+has_version(const char *p, const char *le)
+{
+	return le - p >= 9 && memcmp(le - 9, " HTTP/", 6) == 0;
+}
+
+/*
  * Length of the request head at the start of buf: up to and including the
- * blank line ("\r\n\r\n", or "\n\n" from a lax client). Like
+ * blank line ("\r\n\r\n", or "\n\n" from a lax client), after up to
+ * UP_HTTP_EMPTY_MAX empty lines (one more ends the head: a bad request),
+ * or the request line alone when it has no version. Like
  * up_request_length, returns max when no head ends within max bytes (the
  * parser then says 431), everything at the end of stream (400), and 0 to
  * read more.
@@ -28,8 +69,17 @@ size_t
 up_http_head_length(const char *buf, size_t len, size_t max, int eof)
 {
 	size_t i, n = len < max ? len : max;
+	const char *eol;
+	int lines;
 
-	for (i = 0; i < n; i++) {
+	i = empty_lines(buf, n, &lines);
+	if (lines > UP_HTTP_EMPTY_MAX)
+		return i;
+	if ((eol = memchr(buf + i, '\n', n - i)) != NULL &&
+	    !has_version(buf + i, eol > buf + i && eol[-1] == '\r' ?
+	    eol - 1 : eol))
+		return (size_t)(eol - buf) + 1;
+	for (; i < n; i++) {
 		if (buf[i] != '\n')
 			continue;
 		if (i + 1 < n && buf[i + 1] == '\n')
@@ -110,6 +160,8 @@ parse_header(const char *p, const char *end, struct up_http_request *req)
 	} else if (nlen == 17 &&
 	    strncasecmp(p, "transfer-encoding", 17) == 0)
 		return -1;
+	else if (nlen == 4 && strncasecmp(p, "host", 4) == 0)
+		req->hosts++;
 	return 0;
 }
 
@@ -122,17 +174,25 @@ void
 up_http_parse(const char *buf, size_t len, size_t max,
     struct up_http_request *req)
 {
-	const char *p = buf, *end = buf + len, *eol, *sp1, *sp2, *le;
+	const char *p, *end = buf + len, *eol, *sp1, *sp2, *le, *line;
+	int lines;
 
 	memset(req, 0, sizeof(*req));
 	req->status = 400;
 	if (len < 2 || buf[len - 1] != '\n' || (buf[len - 2] != '\n' &&
 	    (len < 3 || buf[len - 2] != '\r' || buf[len - 3] != '\n'))) {
-		/* No blank line: cut by the bound, or by the end of stream. */
+		/*
+		 * No blank line: cut by the bound, by the end of stream, or
+		 * after a request line with no version.
+		 */
 		if (len >= max)
 			req->status = 431;
 		return;
 	}
+	/* Empty lines first are ignored: as many as the framing let by. */
+	p = line = buf + empty_lines(buf, len, &lines);
+	if (lines > UP_HTTP_EMPTY_MAX)
+		return;
 	/* Request line: METHOD SP TARGET SP HTTP/1.x */
 	eol = line_end(p, end);
 	le = eol > p && eol[-1] == '\r' ? eol - 1 : eol;
@@ -172,9 +232,14 @@ up_http_parse(const char *buf, size_t len, size_t max,
 			return;
 		}
 	}
-	if ((size_t)(sp1 - buf) == 3 && strncmp(buf, "GET", 3) == 0)
+	/* RFC 9112, 3.2: Host, once, in HTTP/1.1; never twice */
+	if (req->hosts > 1 || (req->minor >= 1 && req->hosts == 0)) {
+		req->keep_alive = 0;
+		return;
+	}
+	if ((size_t)(sp1 - line) == 3 && strncmp(line, "GET", 3) == 0)
 		req->status = 200;
-	else if ((size_t)(sp1 - buf) == 4 && strncmp(buf, "HEAD", 4) == 0) {
+	else if ((size_t)(sp1 - line) == 4 && strncmp(line, "HEAD", 4) == 0) {
 		req->status = 200;
 		req->head_only = 1;
 	} else {

@@ -65,7 +65,11 @@ struct up_http_request {
 	int		 head_only;	/* HEAD: no body */
 	const char	*target;	/* the request target, in the buffer */
 	size_t		 target_len;
+	int		 hosts;		/* Host lines: one in HTTP/1.1 */
 };
+
+/* The empty lines ignored before a request line (RFC 9112, 2.2). */
+#define UP_HTTP_EMPTY_MAX	4
 
 /*
  * Length of the request head at the start of buf, through its blank

@@ -122,6 +122,18 @@ test_head_length(void)
 		    "head: at end of stream, everything buffered" },
 		{ HEAD_CRLF "GET /b HTTP/1.1\r\n\r\n", 16, 0, 16,
 		    "head: no blank line within max bytes gives max" },
+		{ "\r\n\n" HEAD_CRLF "GET /b", 1024, 0, 3 + LEN(HEAD_CRLF),
+		    "head: the empty lines before it are part of it" },
+		{ "\r\n\r\n", 1024, 0, 0,
+		    "head: empty lines alone: read more" },
+		{ "\r\n\r\n\r\n\r\n\r\n" HEAD_CRLF, 1024, 0, 10,
+		    "head: one empty line more than UP_HTTP_EMPTY_MAX ends it" },
+		{ "GET /\r\n", 1024, 0, 7,
+		    "head: a request line with no version ends it at once" },
+		{ "GET /\nmore", 1024, 0, 6,
+		    "head: so does one ended by a bare LF" },
+		{ "GET /", 1024, 0, 0,
+		    "head: a request line not yet ended: read more" },
 	};
 
 	check_frames(up_http_head_length, cases, NITEMS(cases));
@@ -307,10 +319,11 @@ test_http_keepalive(void)
 		    "too",
 		    "/BYE\n",
 		    "Connection: close: still the uppercased target as body" },
-		{ "GET /x HTTP/1.1\r\nConnection: keep-alive, close\r\n\r\n",
+		{ "GET /x HTTP/1.1\r\nHost: x\r\n"
+		    "Connection: keep-alive, close\r\n\r\n",
 		    UP_NEXT_LINGER, "\"keep-alive, close\": close wins",
 		    NULL, NULL, NULL, NULL },
-		{ "GET /x HTTP/1.1\r\nconnection:  CLOSE \r\n\r\n",
+		{ "GET /x HTTP/1.1\r\nhost: x\r\nconnection:  CLOSE \r\n\r\n",
 		    UP_NEXT_LINGER,
 		    "header name and token in any case: connection: CLOSE",
 		    NULL, NULL, NULL, NULL },
@@ -325,11 +338,17 @@ test_http_keepalive(void)
 		    "\r\nConnection: keep-alive\r\n",
 		    "HTTP/1.0 keep-alive: the response says so too",
 		    NULL, NULL },
-		{ "GET /lax HTTP/1.1\n\n", UP_NEXT_READ,
+		{ "GET /lax HTTP/1.1\nHost: x\n\n", UP_NEXT_READ,
 		    "a head ended by a bare-LF blank line is served",
 		    NULL, NULL, NULL, NULL },
-		{ "GET / HTTP/1.1\r\nContent-Length: 0\r\n\r\n", UP_NEXT_READ,
-		    "Content-Length: 0 is no body: served",
+		{ "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+		    UP_NEXT_READ, "Content-Length: 0 is no body: served",
+		    NULL, NULL, NULL, NULL },
+		{ "\r\n\r\n\nGET /late HTTP/1.1\r\nHost: x\r\n\r\n",
+		    UP_NEXT_READ, "empty lines before the request line: ignored",
+		    NULL, NULL, "/LATE\n", "empty lines first: the target served" },
+		{ "GET /old HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+		    UP_NEXT_READ, "HTTP/1.0 needs no Host: served",
 		    NULL, NULL, NULL, NULL },
 	};
 	struct up_proto p = { up_http_head_length, 1024, 1 };
@@ -358,7 +377,8 @@ static void
 test_http_pipelined(void)
 {
 	struct up_proto p = { up_http_head_length, 1024, 1 };
-	char two[] = "GET /a HTTP/1.1\r\n\r\nGET /b?q=x%20y HTTP/1.1\r\n\r\n";
+	char two[] = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
+	    "GET /b?q=x%20y HTTP/1.1\r\nHost: x\r\n\r\n";
 	struct up_request r;
 	char out[UP_HTTP_HEAD_MAX + 64];
 	size_t n, h, off;
@@ -384,8 +404,8 @@ static void
 test_http_head(void)
 {
 	struct up_proto p = { up_http_head_length, 1024, 1 };
-	const char get[] = "GET /abc HTTP/1.1\r\n\r\n";
-	const char head[] = "HEAD /abc HTTP/1.1\r\n\r\n";
+	const char get[] = "GET /abc HTTP/1.1\r\nHost: x\r\n\r\n";
+	const char head[] = "HEAD /abc HTTP/1.1\r\nHost: x\r\n\r\n";
 	struct up_request rg, rh;
 	char *bg, *bh, *og, *oh;
 
@@ -472,10 +492,24 @@ test_http_errors(void)
 		{ 32, "head longer than --max-line",
 		    "GET /this/is/long HTTP/1.1\r\nHost: example.org\r\n\r\n",
 		    0, 431, "431 Request Header Fields Too Large" },
-		{ 1024, "POST", "POST / HTTP/1.1\r\n\r\n", 0, 405, E405 },
-		{ 1024, "lowercase get", "get / HTTP/1.1\r\n\r\n", 0, 405,
+		{ 1024, "POST", "POST / HTTP/1.1\r\nHost: x\r\n\r\n", 0, 405,
 		    E405 },
-		{ 1024, "DELETE", "DELETE /x HTTP/1.1\r\n\r\n", 0, 405, E405 },
+		{ 1024, "lowercase get", "get / HTTP/1.1\r\nHost: x\r\n\r\n", 0,
+		    405, E405 },
+		{ 1024, "DELETE", "DELETE /x HTTP/1.1\r\nHost: x\r\n\r\n", 0,
+		    405, E405 },
+		{ 1024, "HTTP/1.1 without Host (RFC 9112, 3.2)",
+		    "GET / HTTP/1.1\r\n\r\n", 0, 400, E400 },
+		{ 1024, "two Host lines",
+		    "GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", 0, 400,
+		    E400 },
+		{ 1024, "more empty lines first than UP_HTTP_EMPTY_MAX",
+		    "\r\n\r\n\r\n\r\n\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", 0,
+		    400, E400 },
+		{ 1024, "HTTP/0.9: a request line with no version, at once",
+		    "GET /\r\n", 0, 400, E400 },
+		{ 1024, "a request line with no version, after empty lines",
+		    "\r\nGET /\n", 0, 400, E400 },
 		{ 1024, "HTTP/2.0", "GET / HTTP/2.0\r\n\r\n", 0, 505,
 		    "505 HTTP Version Not Supported" },
 	};
