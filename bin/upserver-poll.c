@@ -487,12 +487,15 @@ run(struct up_loops *g, long index, const char *who, void *server)
 
 	if (up_evloop_init(&l.e, s->opt.backend, &s->lfd, s->addr,
 	    s->opt.max_conns, sizeof(struct conn), g, index, who) == -1) {
-		warn("%s", s->opt.backend);
+		warn("event loop%s%s: %s (--backend %s)", who != NULL ? " " :
+		    "", who != NULL ? who : "", l.e.failed, s->opt.backend);
 		return 1;
 	}
 	while (!l.e.stopping || l.e.conns.count > 0) {
 		if ((n = up_evloop_wait(&l.e, timeout, &fired, &what)) == -1) {
-			warn("%s", s->opt.backend);
+			warn("event loop%s%s: waiting (--backend %s)",
+			    who != NULL ? " " : "", who != NULL ? who : "",
+			    s->opt.backend);
 			return 1;
 		}
 		for (i = 0; i < n; i++)
@@ -543,6 +546,6 @@ main(int argc, char **argv)
 	if (child)
 		_exit(status);
 	if (status == -1)
-		err(1, "loops");
+		err(1, "starting %ld event loops", s.opt.workers);
 	return status == 0 ? up_server_stop(&s) : 1;
 }

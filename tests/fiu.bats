@@ -568,3 +568,25 @@ accepted_count() {
 		rm -f "$BATS_TEST_TMPDIR/held"*
 	done
 }
+
+@test "a -w event loop that cannot allocate its engine says so, and is replaced once memory is back" {
+	start_fiu_server poll -d 0 -w 2
+	wait_until 10 live_children 2
+	# loops forked from now on find no memory for their engine
+	fiu_ctrl "enable name=libc/mm/calloc"
+	local w
+	w=$(children "$SERVER_PID" | awk '$2 !~ /^Z/ { print $1; exit }')
+	kill -KILL "$w"
+	wait_until 10 grep -qE '^upserver-poll: event loop pid=[0-9]+: allocating its engine \(--backend poll\): Cannot allocate memory$' "$SERVER_ERR"
+	# the memory is back: the next replacement starts and serves
+	fiu_ctrl "disable name=libc/mm/calloc"
+	wait_until 20 live_children 2
+	run ask back
+	[ "$output" = BACK ]
+	stop_server
+	cat "$SERVER_ERR"
+	[ "$SERVER_STATUS" -eq 0 ]
+	grep -q ' error .* op=worker pid=[0-9]* exit=1' "$SERVER_LOG"
+	# the message names what failed, not only the backend
+	[ "$(grep -cE '^upserver-poll: poll: ' "$SERVER_ERR")" -eq 0 ]
+}

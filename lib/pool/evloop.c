@@ -23,12 +23,17 @@ up_evloop_init(struct up_evloop *l, const char *backend, int *lfd,
     const char *addr, long max_conns, size_t size, struct up_loops *g,
     long index, const char *who)
 {
+	int e;
+
 	*l = (struct up_evloop){ .lfd = lfd, .g = g, .index = index,
 	    .who = who, .memory.sh.who = who,
 	    .parent_stop = up_parent_stop_fd(),
 	    .wake = up_loops_enter(g, index) };
-	if ((l->ev = up_ev_new(backend)) == NULL)
+	if ((l->ev = up_ev_new(backend)) == NULL) {
+		l->failed = errno == ENOMEM ? "allocating its engine" :
+		    "creating its engine";
 		return -1;
+	}
 	l->acc = (struct up_acceptor){ .lfd = *lfd, .addr = addr, .who = who,
 	    .max_conns = max_conns, .slots = &l->conns, .size = size,
 	    .ev = l->ev, .memory = &l->memory, .g = g, .index = index };
@@ -37,7 +42,10 @@ up_evloop_init(struct up_evloop *l, const char *backend, int *lfd,
 	    up_ev_set(l->ev, l->wake, UP_EV_READ) == -1 ||
 	    (l->parent_stop != -1 &&
 	    up_ev_set(l->ev, l->parent_stop, UP_EV_READ) == -1)) {
+		l->failed = "watching the stop pipes";
+		e = errno;
 		up_evloop_free(l);
+		errno = e;
 		return -1;
 	}
 	return 0;

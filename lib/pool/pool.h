@@ -161,6 +161,7 @@ struct up_evloop {
 	struct up_loops	*g;		/* what the loops share */
 	long		 index;		/* this loop's place among them */
 	const char	*who;		/* "pid=N" with -w, else NULL */
+	const char	*failed;	/* what up_evloop_init could not do */
 };
 
 /* What a wait found besides the connections' events. */
@@ -172,7 +173,10 @@ struct up_evloop {
 /*
  * Sets up loop index of g on the engine backend, to accept from *lfd
  * (addr in the log) at most max_conns connections of size bytes. 0, or
- * -1 with errno.
+ * -1 with errno and l->failed saying what failed, for the message:
+ * "allocating its engine" (ENOMEM), "creating its engine" (another
+ * errno: epoll_create1's or kqueue's descriptor) or "watching the stop
+ * pipes".
  */
 int	up_evloop_init(struct up_evloop *l, const char *backend, int *lfd,
 	    const char *addr, long max_conns, size_t size,
