@@ -98,11 +98,14 @@ up_serve(struct up_server *s, struct up_conn *c)
 			break;
 		}
 		up_request_open(&s->proto, &r, req, len);
-		deadline = memory_deadline(o);
-		while (up_buf_room(&out, r.room) == -1)
-			if ((reason = starved(s, c, &mem, deadline)) != NULL)
-				goto out;
-		up_memory_got(&s->shared->memory, &mem, s->addr);
+		if (r.room > out.cap) {		/* the response buffer grows */
+			deadline = memory_deadline(o);
+			while (up_buf_room(&out, r.room) == -1)
+				if ((reason = starved(s, c, &mem,
+				    deadline)) != NULL)
+					goto out;
+			up_memory_got(&s->shared->memory, &mem, s->addr);
+		}
 		/* a request refused (HTTP) costs no work */
 		count = 0;
 		if (r.status == 200)
