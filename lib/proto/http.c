@@ -13,10 +13,11 @@
  * RFC 9112 (section 3.2) requires, an HTTP/1.1 request without a Host
  * line, or any with two, 400. Empty lines before the request line are
  * ignored (section 2.2), UP_HTTP_EMPTY_MAX of them: one more is a
- * malformed request, so that a client trickling empty lines does not
- * hold its connection beyond -t times as many. A request line with no
- * version (HTTP/0.9's "GET /") gets its 400 as soon as the line ends,
- * not after a blank line that such a client never sends.
+ * malformed request, so that a client trickling empty lines holds its
+ * connection for at most ten bytes (each of which restarts -t), not for
+ * ever. A request line with no version (HTTP/0.9's "GET /") gets its 400
+ * as soon as the line ends, not after a blank line that such a client
+ * never sends.
  */
 #include <stdio.h>
 #include <string.h>
