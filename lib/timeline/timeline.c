@@ -384,12 +384,13 @@ up_timeline_tick_label(int64_t ns, char *buf, size_t len)
 		{ INT64_MIN,		"%gus",		1e3 },
 	};
 
+	/*
+	 * Seconds however long, never minutes: the steps (1, 2 or 5 times a
+	 * power of ten) are never whole minutes, so an axis in minutes would
+	 * mix "400s" and "10m".
+	 */
 	if (ns == 0)
 		snprintf(buf, len, "0");
-	else if (ns % (60 * UP_NS_PER_SEC) == 0 && ns >= 120 *
-	    UP_NS_PER_SEC)
-		snprintf(buf, len, "%lldm", (long long)(ns / (60 *
-		    UP_NS_PER_SEC)));
 	else
 		in_unit(ns, units, buf, len);
 	return buf;
@@ -434,6 +435,8 @@ up_timeline_axis(char *top, char *ruler, int label, int cols, int64_t total,
 		ruler[col] = '+';
 		up_timeline_tick_label(t, lab, sizeof(lab));
 		n = (int)strlen(lab);
+		if (col + n > width && t > total - step)
+			col = width - n;	/* the last tick's: ends the axis */
 		if (col >= free_from && col + n <= width) {
 			memcpy(top + col, lab, (size_t)n);
 			free_from = col + n + 1;

@@ -126,7 +126,7 @@ void	up_timeline_text(const struct up_timeline *tl, int row, int64_t total,
 /* "4.012s", "12.5ms", "80us": a duration short enough for a heading. */
 const char *up_format_duration(int64_t ns, char *buf, size_t len);
 
-/* A tick label: "0", "1s", "2.5s", "250ms", "100us", "2m". */
+/* A tick label: "0", "1s", "2.5s", "250ms", "100us", "600s". */
 const char *up_timeline_tick_label(int64_t ns, char *buf, size_t len);
 
 /*
@@ -138,8 +138,9 @@ int64_t	up_timeline_step(int64_t total, int ticks);
 /*
  * Draws an axis of `cols` columns after `label` blank ones, for total ns
  * with at most `ticks` steps: tick labels in top, each starting at the
- * column of its tick (one that would run into the one before it or past
- * the end is left out), and the ruler with a '+' per tick. Both need
+ * column of its tick, but the last tick's ending the axis when it would
+ * run past it (one that would run into the one before it is left out),
+ * and the ruler with a '+' per tick. Both need
  * label + cols + 1 bytes; both end up NUL-terminated, top without
  * trailing blanks.
  */
