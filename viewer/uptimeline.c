@@ -101,7 +101,7 @@ struct log {
 	char		 model[24];
 	char		 pid[24];
 	unsigned long	 nconns;	/* connections seen */
-	struct conn	*open;		/* the open ones, by peer: a hash table */
+	struct conn	*open;		/* a hash table of the open, by peer */
 	size_t		 nopen, capopen;
 	struct up_timeline *tl;		/* KEEP_ROWS + 1 rows, from the first */
 	struct kept	 kept[KEEP_ROWS + 1];

@@ -436,7 +436,7 @@ up_timeline_axis(char *top, char *ruler, int label, int cols, int64_t total,
 		up_timeline_tick_label(t, lab, sizeof(lab));
 		n = (int)strlen(lab);
 		if (col + n > width && t > total - step)
-			col = width - n;	/* the last tick's: ends the axis */
+			col = width - n;	/* the last: ends the axis */
 		if (col >= free_from && col + n <= width) {
 			memcpy(top + col, lab, (size_t)n);
 			free_from = col + n + 1;
