@@ -241,8 +241,9 @@ check-valgrind: all deps
 # The benchmark: an -O2 build of every model and the Python peers side by
 # side on loopback (bench/bench.py); writes bench/results.md, and every run
 # to bench/results.json, from which bench/charts.py draws bench/*.svg with
-# matplotlib (installed with the peers when missing). Run it on an
-# otherwise idle machine.
+# matplotlib (installed with the peers when missing), and uptimeline's
+# lines per second on generated logs (BENCH_ARGS="--only timeline" alone).
+# Run it on an otherwise idle machine.
 #
 # BENCH_BASE=REV (a commit) also builds REV, from git, into build/base and
 # runs its servers beside today's as base-MODEL: a change meant to keep

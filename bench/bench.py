@@ -8,8 +8,11 @@ instead, on loopback, driven by upclient.
 --only takes workload ids (a20,a1000,b,c,d,h,cpu) and the scenarios "idle"
 (50 busy persistent clients while 0, 1 000 and 8 000 idle connections
 are held open, upserver-poll on every backend, redis-server and memcached
-as references when installed) and "stream" (1 000 000 pipelined lines of
-100 bytes through upclient). `make bench BENCH_ARGS="--only idle"` runs
+as references when installed), "stream" (1 000 000 pipelined lines of
+100 bytes through upclient) and "timeline" (uptimeline's lines per second
+on generated logs: 10 000 connections open at once, the same log read
+from its middle, and a sequential one; with --baseline, the other
+build's uptimeline beside it). `make bench BENCH_ARGS="--only idle"` runs
 one of them.
 
 --servers keeps only the contenders named (up-poll,base-poll,...).
@@ -399,7 +402,8 @@ def main():
     ap.add_argument("--quick", action="store_true",
                     help="a tenth of the requests, for trying it out")
     ap.add_argument("--only", help="comma-separated workload ids "
-                    "(a20,a1000,b,c,d,h,cpu) and scenarios (idle,stream)")
+                    "(a20,a1000,b,c,d,h,cpu) and scenarios "
+                    "(idle,stream,timeline)")
     ap.add_argument("--baseline", help="a bin/ directory built from "
                     "another commit, run beside this one as base-MODEL")
     ap.add_argument("--servers", help="comma-separated contenders to run "
@@ -419,6 +423,9 @@ def main():
         extra += idle_scenario(args.bin, args.runs, args.quick)
     if only is None or "stream" in only:
         extra += stream_scenario(args.bin, args.runs, args.quick)
+    if only is None or "timeline" in only:
+        extra += timeline_scenario(args.bin, args.baseline, args.runs,
+                                   args.quick)
     results = {(w["id"], c.name): [] for w in ws for c in cs}
     plan = [(w, c) for w in ws for c in cs if applies(w, c)]
     total = len(plan) * args.runs
@@ -796,6 +803,99 @@ def stream_scenario(bindir, runs, quick):
             t = statistics.median([x for x, _ in res[name]])
             out.append(f"- {name} / up-thread: {t / thread:.2f}x (target "
                        f"<= 1.2): {'met' if t <= 1.2 * thread else 'MISSED'}")
+    return out
+
+
+# ---- uptimeline's throughput (issue 21, item 4) ---------------------------
+
+def timeline_log(path, kind, conns, requests=10):
+    """Writes an event log of conns connections to path; returns its lines.
+
+    "open": all accepted, then each makes `requests` requests, round after
+    round, then all close: conns connections open at once. "middle": the
+    same without its accepted lines, as a log read from its middle.
+    "seq": one connection after another, as upserver-seq writes. Times
+    are integers of microseconds, 10 us apart."""
+    lines = 0
+    us = 0
+    peers = [f"10.{i >> 16 & 255}.{i >> 8 & 255}.{i & 255}:{1024 + i % 60000}"
+             for i in range(conns)]
+
+    def line(event, peer, rest=""):
+        nonlocal us, lines
+        us += 10
+        lines += 1
+        return (f"{1722293200 + us // 1000000}.{us % 1000000:06d} {event} "
+                f"{peer}{rest}\n")
+
+    with open(path, "w") as f:
+        f.write("1722293200.000000 listening 127.0.0.1:40001 model=poll "
+                "pid=7\n")
+        lines += 1
+        if kind == "seq":
+            for p in peers:
+                out = [line("accepted", p)]
+                for _ in range(requests):
+                    out += [line("received", p, " bytes=6"),
+                            line("responded", p, " bytes=6")]
+                out.append(line("closed", p, f" requests={requests}"))
+                f.write("".join(out))
+            return lines
+        if kind == "open":
+            f.write("".join(line("accepted", p) for p in peers))
+        for _ in range(requests):
+            f.write("".join(line("received", p, " bytes=6") for p in peers))
+            f.write("".join(line("responded", p, " bytes=6") for p in peers))
+        f.write("".join(line("closed", p, f" requests={requests}")
+                        for p in peers))
+    return lines
+
+
+def timeline_scenario(bindir, basedir, runs, quick):
+    """uptimeline's lines per second on generated logs, the baseline's
+    beside it when given: a viewer whose time grows with the square of
+    its input shows it here, not in a timed test."""
+    import tempfile
+    conns = 1000 if quick else 10000
+    d = tempfile.mkdtemp(prefix="up-bench-timeline-")
+    logs = []
+    for kind, n, what in (
+            ("open", conns, f"{conns:,} connections open at once"),
+            ("middle", conns, "the same read from its middle (no "
+             "accepted lines)"),
+            ("seq", 10 * conns, f"{10 * conns:,} connections one after "
+             "another")):
+        path = os.path.join(d, kind + ".log")
+        logs.append((kind, what, path, timeline_log(path, kind, n)))
+    tools = [("uptimeline", os.path.join(bindir, "uptimeline"))]
+    if basedir and os.access(os.path.join(basedir, "uptimeline"), os.X_OK):
+        tools.append(("base uptimeline", os.path.join(basedir,
+                                                      "uptimeline")))
+    res = {}
+    for run in range(runs):
+        for kind, _, path, lines in logs:
+            for name, exe in tools:     # interleaved, as the servers
+                t0 = time.monotonic()
+                r = subprocess.run([exe, "-w", "100", path],
+                                   stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, timeout=3600)
+                secs = time.monotonic() - t0
+                ok = r.returncode == 0
+                print(f"timeline run {run + 1} {kind:<6} {name:<16} "
+                      f"{secs:.3f} s {lines / secs:12,.0f} lines/s"
+                      f"{'' if ok else ' FAILED'}", flush=True)
+                res.setdefault((kind, name), []).append(
+                    lines / secs if ok else float("nan"))
+    shutil.rmtree(d, ignore_errors=True)
+    out = ["## uptimeline: lines per second", "",
+           "`uptimeline -w 100` on generated logs, 10 requests per "
+           "connection, to /dev/null.", "",
+           "| log | lines | " + " | ".join(f"{n} lines/s" for n, _ in tools)
+           + " |", "|---|---|" + "---|" * len(tools)]
+    for kind, what, _, lines in logs:
+        out.append(f"| {what} | {lines:,} | " + " | ".join(
+            fmt_med(res[(kind, n)]) for n, _ in tools) + " |")
+    out.append("")
     return out
 
 

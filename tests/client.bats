@@ -147,6 +147,9 @@ expect_usage_error() {
 	local cols
 	cols=$(timeline_columns "$BATS_TEST_TMPDIR/tl")
 	[ "$cols" -ge 60 ]
+	# The axis is labelled to its last tick, 4s, near its end (the run
+	# took 4 s and a little).
+	grep -qE '^conn 0 +1s +2s +3s +4s$' "$BATS_TEST_TMPDIR/tl"
 	timeline_bars "$BATS_TEST_TMPDIR/tl" >"$BATS_TEST_TMPDIR/bars"
 	cat "$BATS_TEST_TMPDIR/bars"
 	[ "$(awk '{ printf "%s ", $1 }' "$BATS_TEST_TMPDIR/bars")" = "1 2 3 4 " ]

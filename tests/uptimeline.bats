@@ -265,3 +265,115 @@ PY
 	[[ "$stderr" == *"uptimeline: $BATS_TEST_TMPDIR/nothere: No such file or directory"* ]]
 	[[ "$output" == *"$BATS_TEST_TMPDIR/one: 1 connection in 0us"* ]]
 }
+
+# connections N: a log of N connections one after another, each accepted,
+# read, answered and closed 4 ms apart, on 60 000 peers used in turn.
+connections() {
+	awk -v n="$1" 'BEGIN {
+		for (i = 0; i < n; i++) {
+			p = "127.0.0.1:" (1024 + i % 60000)
+			t = 1722293200 + int(i / 250)	# 250 a second
+			ms = i % 250 * 4
+			printf "%d.%03d000 accepted %s\n", t, ms, p
+			printf "%d.%03d000 received %s bytes=6\n", t, ms + 1, p
+			printf "%d.%03d000 responded %s bytes=6\n", t, ms + 2, p
+			printf "%d.%03d000 closed %s\n", t, ms + 3, p
+		}
+	}'
+}
+
+# sampled N FILE: checks that the rows of the picture in FILE are 32
+# connections of N, from the first to the last, each within N/64 of its
+# evenly spaced place (what uptimeline(1) promises).
+sampled() {
+	rows "$2" | awk -v n="$1" '
+	    { want = int(NR - 1) * (n - 1) / 31 + 1; d = $1 - want }
+	    d > n / 64 || d < -n / 64 { print "row", NR, "is", $1, "not near", want; exit 1 }
+	    $1 <= prev { print "row", NR, "out of order"; exit 1 }
+	    { prev = $1; last = $1; rows++ }
+	    END { if (rows != 32 || last != n) { print rows, "rows, last", last; exit 1 } }'
+}
+
+@test "a million lines are drawn in the memory of a picture, not of the log" {
+	[ -z "${UP_SANITIZER:-}" ] ||
+	    skip "the sanitizers and valgrind change what memory costs"
+	# 46 MB of log, 250 000 connections; the picture needs a few MB (it
+	# drew in 4), keeping every event took more than 32.
+	connections 250000 >"$BATS_TEST_TMPDIR/long.log"
+	run --separate-stderr bash -c 'ulimit -v 16384 && exec "$@"' limit \
+	    uptimeline -w 100 "$BATS_TEST_TMPDIR/long.log"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	[[ "${lines[0]}" == *"long.log: 250000 connections in 1000.0s" ]]
+	[ "${lines[1]}" = "(32 of them shown, evenly spaced from the first to the last)" ]
+	echo "$output" >"$BATS_TEST_TMPDIR/pic"
+	sampled 250000 "$BATS_TEST_TMPDIR/pic"
+	# Each row is one request, read and answered within a column.
+	[ "$(grep -cE '^ *[0-9]+ +[*<] +127\.0\.0\.1:[0-9]+$' "$BATS_TEST_TMPDIR/pic")" -eq 32 ]
+}
+
+@test "up to 64 connections the rows are exactly evenly spaced; a reused peer is a new connection" {
+	local n
+	for n in 40 41 64; do
+		connections "$n" >"$BATS_TEST_TMPDIR/$n.log"
+		COLUMNS=100 run uptimeline "$BATS_TEST_TMPDIR/$n.log"
+		[ "$status" -eq 0 ]
+		echo "$output" >"$BATS_TEST_TMPDIR/pic"
+		rows "$BATS_TEST_TMPDIR/pic" | awk '{ printf "%s ", $1 }' >"$BATS_TEST_TMPDIR/got"
+		if [ "$n" -eq 40 ]; then
+			seq 1 40 | tr '\n' ' ' >"$BATS_TEST_TMPDIR/want"
+		else
+			awk -v n="$n" 'BEGIN { for (r = 0; r < 32; r++)
+			    printf "%d ", int(r * (n - 1) / 31) + 1 }' >"$BATS_TEST_TMPDIR/want"
+		fi
+		diff "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/got"
+	done
+	# 60 001 connections on 60 000 peers: the first peer's two are two.
+	connections 60001 >"$BATS_TEST_TMPDIR/reuse.log"
+	COLUMNS=100 run uptimeline "$BATS_TEST_TMPDIR/reuse.log"
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == *"reuse.log: 60001 connections in "* ]]
+	echo "$output" >"$BATS_TEST_TMPDIR/pic"
+	sampled 60001 "$BATS_TEST_TMPDIR/pic"
+	grep -qE '^60001 .* 127\.0\.0\.1:1024$' "$BATS_TEST_TMPDIR/pic"
+}
+
+@test "10 000 connections open at once, and a log read from its middle" {
+	# All accepted, then each read, each answered, each closed.
+	awk 'BEGIN {
+		us = 0	# 100 us apart
+		for (e = 0; e < 4; e++)
+			for (i = 0; i < 10000; i++) {
+				printf "%d.%06d %s 10.0.%d.%d:%d%s\n", \
+				    1722293200 + int(us / 1000000), us % 1000000, \
+				    e == 0 ? "accepted" : e == 1 ? "received" : \
+				    e == 2 ? "responded" : "closed", \
+				    i / 250, i % 250, 2000 + i, \
+				    e == 1 || e == 2 ? " bytes=6 pid=" 100 + i % 7 : ""
+				us += 100
+			}
+	}' >"$BATS_TEST_TMPDIR/open.log"
+	COLUMNS=100 run --separate-stderr uptimeline "$BATS_TEST_TMPDIR/open.log"
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == *"open.log: 10000 connections in 4.000s" ]]
+	echo "$output" >"$BATS_TEST_TMPDIR/pic"
+	sampled 10000 "$BATS_TEST_TMPDIR/pic"
+	# Every row waits, is served, is answered and waits until the end:
+	# connected from the first quarter, answered in the third.
+	rows "$BATS_TEST_TMPDIR/pic" | awk -v cols="$(timeline_columns "$BATS_TEST_TMPDIR/pic")" '
+	    $2 > cols / 4 + 1 || $3 < cols / 2 || $3 > cols * 3 / 4 + 1 {
+		print "misplaced:", $0; exit 1 }'
+	[ "$(grep -cE '^ *[0-9]+ +\.+>=+<\.+ +10\.0\.[0-9]+\.[0-9]+:[0-9]+ pid=1[0-9][0-9]$' \
+	    "$BATS_TEST_TMPDIR/pic")" -eq 32 ]
+	# The same log from its middle: no accepted lines; each connection
+	# begins at its first event, its received line.
+	grep -v ' accepted ' "$BATS_TEST_TMPDIR/open.log" >"$BATS_TEST_TMPDIR/middle.log"
+	COLUMNS=100 run --separate-stderr uptimeline "$BATS_TEST_TMPDIR/middle.log"
+	[ "$status" -eq 0 ]
+	[[ "${lines[0]}" == *"middle.log: 10000 connections in 3.000s" ]]
+	echo "$output" >"$BATS_TEST_TMPDIR/pic"
+	sampled 10000 "$BATS_TEST_TMPDIR/pic"
+	[ "$(grep -cE '^ *[0-9]+ +>=+<\.+ +10\.0\.[0-9]+\.[0-9]+:[0-9]+ pid=1[0-9][0-9]$' \
+	    "$BATS_TEST_TMPDIR/pic")" -eq 32 ]
+}

@@ -8,15 +8,19 @@
  * are all accepted at once and answered together, one column. Any client
  * will do (the tutorial's, curl, ab), since only the server's log is read.
  *
- * Every event is kept (a few words each) and the picture is built anew
- * from them at each drawing, so that a log read from a pipe can be drawn
- * again as it grows, on a scale that grows with it.
+ * Only what can be drawn is kept, so time grows with the log and memory
+ * does not: the connections open at the moment, in a hash table keyed by
+ * peer, and a timeline of at most KEEP_ROWS + 1 rows (every stride-th
+ * connection, the stride doubling as they come, and the latest), whose
+ * cells fold as time runs on. Each drawing ends a copy of it, so that a
+ * log read from a pipe can be drawn again as it grows.
  */
 #include <sys/ioctl.h>
 #include <sys/stat.h>
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +34,7 @@
 #define LINE_MAX_LEN	4096	/* a longer line is not an event */
 #define ALL_ROWS	40	/* more connections are drawn as a sample */
 #define SAMPLE_ROWS	32
+#define KEEP_ROWS	64	/* kept while reading: ALL_ROWS and more */
 #define MAX_TICKS	8
 #define MIN_WIDTH	40
 #define MAX_WIDTH	1000
@@ -60,21 +65,27 @@ static const char help[] =
     "counted on standard error. Exit status: 0 drawn; 1 an input could not be\n"
     "read or held no event; 2 usage.\n";
 
+/*
+ * A connection open in the log, in the table of open connections. Its
+ * identity is its peer: two connections open at once have two peers, and
+ * a peer reused after its `closed` line is a new connection.
+ */
 struct conn {
-	char		 peer[UP_PEER_MAX];
-	char		 who[32];	/* "pid=12", "tid=3", or "" */
-	int		 open;		/* still matched by its peer */
+	char		 peer[UP_PEER_MAX];	/* "" for a free slot */
+	unsigned long	 serial;	/* connections before it in the log */
+	int		 row;		/* its row in the timeline, or -1 */
 	int		 state;		/* since its latest event */
 };
 
-struct event {
-	int64_t		 ns;
-	int		 conn;		/* index in conns */
-	unsigned char	 marks;
-	unsigned char	 state;
+/* A connection kept for drawing: a row of the log's timeline. */
+struct kept {
+	int		 used;
+	unsigned long	 serial;	/* the connection's, numbered from 0 */
+	char		 peer[UP_PEER_MAX];
+	char		 who[32];	/* "pid=12", "tid=3", or "" */
 };
 
-/* One log: the lines read so far, turned into connections and events. */
+/* One log: the lines read so far, turned into connections and rows. */
 struct log {
 	const char	*name;		/* as given, "-" for standard input */
 	int		 fd;
@@ -85,13 +96,18 @@ struct log {
 	unsigned long	 skipped;	/* lines that are not events */
 	unsigned long	 nevents;	/* events of any kind */
 	unsigned long	 nreceived;	/* received events (newer servers) */
+	unsigned long	 nmoments;	/* events of connections */
 	int64_t		 first, last;	/* of the connections' events */
 	char		 model[24];
 	char		 pid[24];
-	struct conn	*conns;
-	int		 nconns, capconns;
-	struct event	*evs;
-	size_t		 nevs, capevs;
+	unsigned long	 nconns;	/* connections seen */
+	struct conn	*open;		/* a hash table of the open, by peer */
+	size_t		 nopen, capopen;
+	struct up_timeline *tl;		/* KEEP_ROWS + 1 rows, from the first */
+	struct kept	 kept[KEEP_ROWS + 1];
+	unsigned long	 stride;	/* kept: every stride-th connection */
+	int		 nstride;	/* rows kept on the stride */
+	int		 newest;	/* the row of the latest connection */
 };
 
 static int	absolute;
@@ -104,74 +120,193 @@ usage(FILE *f, int full)
 		fprintf(f, "\n%s", help);
 }
 
-static void *
-grow(void *p, size_t *cap, size_t size)
-{
-	size_t n = *cap ? 2 * *cap : 64;
-	void *q;
+/* ---- the open connections: a hash table keyed by peer ------------------ */
 
-	if (n > SIZE_MAX / size) {
-		errno = ENOMEM;
-		return NULL;
-	}
-	if ((q = realloc(p, n * size)) != NULL)
-		*cap = n;
-	return q;
+/* FNV-1a of peer: where its search in a table of cap slots begins. */
+static size_t
+slot_of(const char *peer, size_t cap)
+{
+	uint64_t h = 14695981039346656037ULL;
+
+	for (; *peer != '\0'; peer++)
+		h = (h ^ (unsigned char)*peer) * 1099511628211ULL;
+	return (size_t)(h & (cap - 1));
 }
 
-/* The connection open with peer (the latest one), or -1. */
-static int
+/*
+ * The slot of peer in l's table: where it is, or the free slot where it
+ * would go. The table is never full (at most half), so the search ends.
+ */
+static size_t
+find_slot(const struct log *l, const char *peer)
+{
+	size_t i;
+
+	for (i = slot_of(peer, l->capopen); l->open[i].peer[0] != '\0';
+	    i = (i + 1) & (l->capopen - 1))
+		if (strcmp(l->open[i].peer, peer) == 0)
+			break;
+	return i;
+}
+
+/* The open connection of peer, or NULL. */
+static struct conn *
 find_conn(const struct log *l, const char *peer)
 {
-	int i;
+	size_t i;
 
-	for (i = l->nconns - 1; i >= 0; i--)
-		if (l->conns[i].open && strcmp(l->conns[i].peer, peer) == 0)
-			return i;
-	return -1;
+	if (l->nopen == 0)
+		return NULL;
+	i = find_slot(l, peer);
+	return l->open[i].peer[0] != '\0' ? &l->open[i] : NULL;
 }
 
-/* A new open connection of peer; its index, or -1 with errno. */
+/* Doubles l's table (64 slots to begin with); 0, or -1 with errno. */
 static int
+grow_table(struct log *l)
+{
+	struct conn *old = l->open;
+	size_t i, oldcap = l->capopen, cap = oldcap ? 2 * oldcap : 64;
+
+	if (cap > SIZE_MAX / sizeof(*old) / 2) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if ((l->open = calloc(cap, sizeof(*old))) == NULL) {
+		l->open = old;
+		return -1;
+	}
+	l->capopen = cap;
+	for (i = 0; i < oldcap; i++)
+		if (old[i].peer[0] != '\0')
+			l->open[find_slot(l, old[i].peer)] = old[i];
+	free(old);
+	return 0;
+}
+
+/*
+ * Removes c from l's table, moving back the entries after it that would
+ * no longer be found (linear probing's deletion, no tombstones).
+ */
+static void
+remove_conn(struct log *l, struct conn *c)
+{
+	size_t mask = l->capopen - 1, hole = (size_t)(c - l->open), i, home;
+
+	for (i = (hole + 1) & mask; l->open[i].peer[0] != '\0';
+	    i = (i + 1) & mask) {
+		home = slot_of(l->open[i].peer, l->capopen);
+		/* It may fill the hole when its home is not in (hole, i]. */
+		if (((i - home) & mask) >= ((i - hole) & mask)) {
+			l->open[hole] = l->open[i];
+			hole = i;
+		}
+	}
+	l->open[hole].peer[0] = '\0';
+	l->nopen--;
+}
+
+/* ---- the rows kept for drawing ----------------------------------------- */
+
+/* Frees row r of l for another connection. */
+static void
+drop_row(struct log *l, int r)
+{
+	if (l->kept[r].serial % l->stride == 0)
+		l->nstride--;
+	l->kept[r].used = 0;
+	up_timeline_clear_row(l->tl, r);
+}
+
+/*
+ * Gives connection serial of peer a row, when it is to be kept: every
+ * stride-th connection is, and the latest one until the next comes. When
+ * KEEP_ROWS are on the stride, the stride doubles and half of them go.
+ * Returns the row, or -1 (not drawn).
+ */
+static int
+keep_row(struct log *l, unsigned long serial, const char *peer)
+{
+	int r;
+
+	if (l->newest != -1 && l->kept[l->newest].used &&
+	    l->kept[l->newest].serial % l->stride != 0)
+		drop_row(l, l->newest);
+	l->newest = -1;
+	if (serial % l->stride == 0 && l->nstride == KEEP_ROWS) {
+		l->stride *= 2;
+		l->nstride = 0;
+		for (r = 0; r <= KEEP_ROWS; r++)
+			if (l->kept[r].used) {
+				if (l->kept[r].serial % l->stride != 0) {
+					l->kept[r].used = 0;
+					up_timeline_clear_row(l->tl, r);
+				} else
+					l->nstride++;
+			}
+	}
+	for (r = 0; r <= KEEP_ROWS && l->kept[r].used; r++)
+		continue;
+	if (r > KEEP_ROWS)
+		return -1;	/* cannot happen: one row is always free */
+	memset(&l->kept[r], 0, sizeof(l->kept[r]));
+	l->kept[r].used = 1;
+	l->kept[r].serial = serial;
+	snprintf(l->kept[r].peer, sizeof(l->kept[r].peer), "%s", peer);
+	if (serial % l->stride == 0)
+		l->nstride++;
+	l->newest = r;
+	return r;
+}
+
+/*
+ * A new open connection of peer (replacing in the table one still open
+ * with that peer, which stays drawn as open); NULL with errno.
+ */
+static struct conn *
 new_conn(struct log *l, const char *peer)
 {
 	struct conn *c;
-	size_t cap = (size_t)l->capconns;
 
-	if (l->nconns == l->capconns) {
-		if (cap >= INT32_MAX / 2) {
-			errno = ENOMEM;
-			return -1;
-		}
-		if ((c = grow(l->conns, &cap, sizeof(*c))) == NULL)
-			return -1;
-		l->conns = c;
-		l->capconns = (int)cap;
-	}
-	c = &l->conns[l->nconns];
+	if ((l->nopen + 1) * 2 > l->capopen && grow_table(l) == -1)
+		return NULL;
+	c = &l->open[find_slot(l, peer)];
+	if (c->peer[0] == '\0')
+		l->nopen++;
 	memset(c, 0, sizeof(*c));
 	snprintf(c->peer, sizeof(c->peer), "%s", peer);
-	c->open = 1;
-	return l->nconns++;
+	c->serial = l->nconns++;
+	c->row = keep_row(l, c->serial, peer);
+	return c;
 }
 
-/* Records one moment of connection i; 0 or -1 with errno. */
+/* The row of c, when it is still kept; -1 when not drawn. */
 static int
-add_event(struct log *l, int i, int64_t ns, int marks, int state)
+row_of(const struct log *l, const struct conn *c)
 {
-	struct event *e;
+	if (c->row == -1 || !l->kept[c->row].used ||
+	    l->kept[c->row].serial != c->serial)
+		return -1;
+	return c->row;
+}
 
-	if (l->nevs == l->capevs) {
-		if ((e = grow(l->evs, &l->capevs, sizeof(*e))) == NULL)
-			return -1;
-		l->evs = e;
-	}
-	e = &l->evs[l->nevs++];
-	e->ns = ns;
-	e->conn = i;
-	e->marks = (unsigned char)marks;
-	e->state = (unsigned char)state;
-	return 0;
+/*
+ * A timeline of KEEP_ROWS + 1 empty rows from start; NULL with errno.
+ */
+static struct up_timeline *
+new_timeline(int64_t start)
+{
+	struct up_timeline *tl;
+	int r;
+
+	if ((tl = up_timeline_new(start)) == NULL)
+		return NULL;
+	for (r = 0; r <= KEEP_ROWS; r++)
+		if (up_timeline_add_row(tl) == -1) {
+			up_timeline_free(tl);
+			return NULL;
+		}
+	return tl;
 }
 
 /*
@@ -184,8 +319,10 @@ static int
 take_line(struct log *l, const char *line, size_t len)
 {
 	struct up_event ev;
+	struct conn *c;
+	struct kept *k;
 	char v[24];
-	int i, marks, state;
+	int r, marks, state;
 
 	if (len == 0 || (len == 1 && line[0] == '\n'))
 		return 0;
@@ -220,31 +357,38 @@ take_line(struct log *l, const char *line, size_t len)
 	} else
 		return 0;	/* listening, stopped, or one to come */
 
-	i = strcmp(ev.name, "accepted") == 0 ? -1 : find_conn(l, ev.peer);
-	if (i == -1) {
+	c = strcmp(ev.name, "accepted") == 0 ? NULL : find_conn(l, ev.peer);
+	if (c == NULL) {
 		if (state == -1)	/* the server's own: op=accept */
 			return 0;
-		if ((i = new_conn(l, ev.peer)) == -1)
+		if (l->tl == NULL && (l->tl = new_timeline(ev.ns)) == NULL)
+			return -1;
+		if ((c = new_conn(l, ev.peer)) == NULL)
 			return -1;
 	}
-	if (l->nevs == 0 || ev.ns < l->first)
+	if (l->nmoments++ == 0 || ev.ns < l->first)
 		l->first = ev.ns;
-	if (l->nevs == 0 || ev.ns > l->last)
+	if (l->nmoments == 1 || ev.ns > l->last)
 		l->last = ev.ns;
 	if (state == -1)
-		state = l->conns[i].state;
-	l->conns[i].state = state;
-	if (l->conns[i].who[0] == '\0') {
-		if (up_event_value(&ev, "pid", v, sizeof(v)) == 0)
-			snprintf(l->conns[i].who, sizeof(l->conns[i].who),
-			    "pid=%s", v);
-		else if (up_event_value(&ev, "tid", v, sizeof(v)) == 0)
-			snprintf(l->conns[i].who, sizeof(l->conns[i].who),
-			    "tid=%s", v);
+		state = c->state;
+	c->state = state;
+	if ((r = row_of(l, c)) != -1) {
+		k = &l->kept[r];
+		if (k->who[0] == '\0') {
+			if (up_event_value(&ev, "pid", v, sizeof(v)) == 0)
+				snprintf(k->who, sizeof(k->who), "pid=%s", v);
+			else if (up_event_value(&ev, "tid", v, sizeof(v)) == 0)
+				snprintf(k->who, sizeof(k->who), "tid=%s", v);
+		}
+		if (ev.ns < up_timeline_start(l->tl))
+			up_timeline_move_start(l->tl, ev.ns);
+		up_timeline_event(l->tl, r, ev.ns, marks,
+		    (enum up_tl_state)state);
 	}
 	if (state == UP_TL_NONE)
-		l->conns[i].open = 0;
-	return add_event(l, i, ev.ns, marks, state);
+		remove_conn(l, c);
+	return 0;
 }
 
 /*
@@ -306,51 +450,77 @@ struct view {
 	int64_t		 start;		/* of this log, on its own clock */
 	int64_t		 total;		/* ns the axis spans, every log alike */
 	int64_t		 end;		/* where open connections end, ditto */
-	struct up_timeline *tl;
-	int		*rows;		/* the connection of each row */
+	struct up_timeline *tl;		/* a copy of the log's, ended */
+	int		*rows;		/* the timeline row of each row drawn */
 	int		 nrows;
 };
 
 /*
- * Builds the timeline of l with time 0 at start, open connections ending
- * at end (on l's clock). Rows are every connection, or SAMPLE_ROWS of them
- * evenly spaced when there are more than ALL_ROWS. Returns 0 or -1.
+ * Chooses the rows of l to draw into v->rows: every connection when
+ * there are at most ALL_ROWS, else SAMPLE_ROWS spaced evenly from the
+ * first to the last, each the kept connection nearest to its place.
+ * Returns how many.
+ */
+static int
+choose_rows(const struct log *l, int *rows)
+{
+	int kept[KEEP_ROWS + 1], nk = 0, r, j, at, n, best;
+	unsigned long want, d, bestd;
+
+	for (r = 0; r <= KEEP_ROWS; r++)
+		if (l->kept[r].used) {	/* in order of serial: insertion */
+			for (j = nk; j > 0 && l->kept[kept[j - 1]].serial >
+			    l->kept[r].serial; j--)
+				kept[j] = kept[j - 1];
+			kept[j] = r;
+			nk++;
+		}
+	n = l->nconns <= ALL_ROWS ? nk : SAMPLE_ROWS < nk ? SAMPLE_ROWS : nk;
+	if (n == nk) {
+		memcpy(rows, kept, (size_t)n * sizeof(int));
+		return n;
+	}
+	for (r = 0, at = 0; r < n; r++) {
+		want = (unsigned long)((unsigned long long)r * (l->nconns - 1) /
+		    (unsigned long)(n - 1));
+		/* The nearest after the one before, leaving enough after. */
+		best = at;
+		bestd = ULONG_MAX;
+		for (j = at; j <= nk - (n - r); j++) {
+			d = l->kept[kept[j]].serial > want ?
+			    l->kept[kept[j]].serial - want :
+			    want - l->kept[kept[j]].serial;
+			if (d < bestd) {
+				best = j;
+				bestd = d;
+			}
+		}
+		rows[r] = kept[best];
+		at = best + 1;
+	}
+	return n;
+}
+
+/*
+ * Builds the picture of l into v: a copy of its timeline with time 0 at
+ * v->start and open connections ending at v->end (on l's clock), and
+ * the rows to draw. Returns 0, or -1 with errno.
  */
 static int
 build(const struct log *l, struct view *v)
 {
-	int *row_of = NULL;
-	size_t i;
-	int r, n;
-
-	n = l->nconns <= ALL_ROWS ? l->nconns : SAMPLE_ROWS;
-	if ((v->tl = up_timeline_new(v->start)) == NULL ||
-	    (v->rows = calloc((size_t)n + 1, sizeof(int))) == NULL ||
-	    (row_of = malloc(((size_t)l->nconns + 1) * sizeof(int))) == NULL)
-		goto fail;
-	for (i = 0; i < (size_t)l->nconns; i++)
-		row_of[i] = -1;
-	for (r = 0; r < n; r++) {
-		if (up_timeline_add_row(v->tl) == -1)
-			goto fail;
-		v->rows[r] = l->nconns <= ALL_ROWS ? r : (int)((long long)r *
-		    (l->nconns - 1) / (n - 1));
-		row_of[v->rows[r]] = r;
+	if ((v->rows = calloc(KEEP_ROWS + 1, sizeof(int))) == NULL)
+		return -1;
+	if (l->tl == NULL) {
+		v->nrows = 0;
+		return (v->tl = up_timeline_new(v->start)) == NULL ? -1 : 0;
 	}
-	v->nrows = n;
-	for (i = 0; i < l->nevs; i++) {
-		const struct event *e = &l->evs[i];
-
-		if ((r = row_of[e->conn]) != -1)
-			up_timeline_event(v->tl, r, e->ns, e->marks,
-			    (enum up_tl_state)e->state);
-	}
+	if ((v->tl = up_timeline_copy(l->tl)) == NULL)
+		return -1;
+	up_timeline_set_origin(v->tl, v->start);
 	up_timeline_end(v->tl, v->end);
-	free(row_of);
+	v->nrows = choose_rows(l, v->rows);
 	return 0;
-fail:
-	free(row_of);
-	return -1;
 }
 
 static void
@@ -370,13 +540,14 @@ place(struct log *logs, int nlogs, int64_t extra, struct view *views)
 	int i;
 
 	for (i = 0; i < nlogs; i++)
-		if (logs[i].nevs > 0 && (first == 0 ||
+		if (logs[i].nmoments > 0 && (first == 0 ||
 		    logs[i].first < first))
 			first = logs[i].first;
 	for (i = 0; i < nlogs; i++) {
 		views[i].start = absolute ? first : logs[i].first;
 		views[i].end = logs[i].last + extra;
-		if (logs[i].nevs > 0 && views[i].end - views[i].start > total)
+		if (logs[i].nmoments > 0 && views[i].end - views[i].start >
+		    total)
 			total = views[i].end - views[i].start;
 	}
 	for (i = 0; i < nlogs; i++)
@@ -403,8 +574,8 @@ heading(const struct log *l, const char *name, char *buf, size_t len)
 		    l->model, l->pid[0] ? " pid " : "", l->pid);
 	if (n >= 0 && (size_t)n < len)
 		n += snprintf(buf + n, len - (size_t)n,
-		    " %d connection%s in %s", l->nconns,
-		    l->nconns == 1 ? "" : "s", up_format_duration(l->nevs ?
+		    " %lu connection%s in %s", l->nconns,
+		    l->nconns == 1 ? "" : "s", up_format_duration(l->nmoments ?
 		    l->last - l->first : 0, d, sizeof(d)));
 	/* A server older than the event: its waiting includes serving. */
 	if (l->nconns > 0 && l->nreceived == 0 && n >= 0 && (size_t)n < len)
@@ -413,7 +584,7 @@ heading(const struct log *l, const char *name, char *buf, size_t len)
 
 /* The text after a row: " 127.0.0.1:58620 pid=4312". */
 static int
-row_note(const struct conn *c, char *buf, size_t len)
+row_note(const struct kept *c, char *buf, size_t len)
 {
 	int n;
 
@@ -478,11 +649,11 @@ draw_text(FILE *f, struct log *logs, int nlogs, struct view *views,
 	const struct view *v;
 
 	for (i = 0; i < nlogs; i++) {
-		n = snprintf(note, sizeof(note), "%d", logs[i].nconns);
+		n = snprintf(note, sizeof(note), "%lu", logs[i].nconns);
 		if (n > label)
 			label = n;
 		for (r = 0; r < views[i].nrows; r++) {
-			n = row_note(&logs[i].conns[views[i].rows[r]], note,
+			n = row_note(&logs[i].kept[views[i].rows[r]], note,
 			    sizeof(note));
 			if (n > notes)
 				notes = n;
@@ -495,19 +666,20 @@ draw_text(FILE *f, struct log *logs, int nlogs, struct view *views,
 	for (i = 0; i < nlogs; i++) {
 		v = &views[i];
 		print_heading(f, &logs[i], width);
-		if (logs[i].nconns > v->nrows)
+		if (logs[i].nconns > (unsigned long)v->nrows)
 			fprintf(f, "(%d of them shown, evenly spaced from the"
 			    " first to the last)\n", v->nrows);
 		up_timeline_axis(top, ruler, label, cols, v->total, MAX_TICKS);
 		memcpy(top, "conn", 4);
 		fprintf(f, "%s\n%s\n", top, ruler);
 		for (r = 0; r < v->nrows; r++) {
-			n = snprintf(line, sizeof(line), "%*d ", label - 1,
-			    v->rows[r] + 1);
-			up_timeline_text(v->tl, r, v->total, cols, line + n);
+			n = snprintf(line, sizeof(line), "%*lu ", label - 1,
+			    logs[i].kept[v->rows[r]].serial + 1);
+			up_timeline_text(v->tl, v->rows[r], v->total, cols,
+			    line + n);
 			n += cols;
 			if (notes > 0) {
-				k = row_note(&logs[i].conns[v->rows[r]], note,
+				k = row_note(&logs[i].kept[v->rows[r]], note,
 				    sizeof(note));
 				memcpy(line + n, note, (size_t)k);
 				n += k;
@@ -627,7 +799,7 @@ draw_svg(FILE *f, struct log *logs, int nlogs, struct view *views,
 		fprintf(f, "<text x=\"%d\" y=\"%d\" font-weight=\"bold\">",
 		    SVG_MARGIN, y + 12);
 		xml_text(f, head);
-		if (logs[i].nconns > v->nrows)
+		if (logs[i].nconns > (unsigned long)v->nrows)
 			fprintf(f, " (%d shown)", v->nrows);
 		fprintf(f, "</text>\n");
 		y += 20;
@@ -645,11 +817,11 @@ draw_svg(FILE *f, struct log *logs, int nlogs, struct view *views,
 		y += 24;
 		for (r = 0; r < v->nrows; r++) {
 			fprintf(f, "<text x=\"%d\" y=\"%d\" "
-			    "text-anchor=\"end\">%d</text>\n", x0 - 6, y + 12,
-			    v->rows[r] + 1);
-			svg_row(f, v, r, x0, y, pw);
+			    "text-anchor=\"end\">%lu</text>\n", x0 - 6, y + 12,
+			    logs[i].kept[v->rows[r]].serial + 1);
+			svg_row(f, v, v->rows[r], x0, y, pw);
 			if (notes > 0) {
-				row_note(&logs[i].conns[v->rows[r]], note,
+				row_note(&logs[i].kept[v->rows[r]], note,
 				    sizeof(note));
 				fprintf(f, "<text x=\"%d\" y=\"%d\" "
 				    "fill=\"#555555\">", x0 + pw + 4, y + 12);
@@ -725,18 +897,6 @@ out:
 	return r;
 }
 
-/* Whether any connection of l is still open. */
-static int
-any_open(const struct log *l)
-{
-	int i;
-
-	for (i = 0; i < l->nconns; i++)
-		if (l->conns[i].open)
-			return 1;
-	return 0;
-}
-
 /*
  * Reads the one log l from a pipe while a terminal watches: draws it
  * again at most every REDRAW_NS as it grows (and as its open connections
@@ -774,8 +934,8 @@ live(struct log *l, long width)
 				dirty = 1;
 			}
 		}
-		if (now - drawn >= REDRAW_NS && (dirty || any_open(l))) {
-			if (draw(l, 1, 0, width, l->nevs ? now - seen : 0,
+		if (now - drawn >= REDRAW_NS && (dirty || l->nopen > 0)) {
+			if (draw(l, 1, 0, width, l->nmoments ? now - seen : 0,
 			    1) == -1)
 				return -1;
 			drawn = now;
@@ -832,6 +992,8 @@ main(int argc, char **argv)
 	}
 	for (i = 0; i < nlogs; i++) {
 		logs[i].name = argc > 0 ? argv[i] : "-";
+		logs[i].stride = 1;
+		logs[i].newest = -1;
 		if (strcmp(logs[i].name, "-") == 0)
 			logs[i].fd = STDIN_FILENO;
 		else if ((logs[i].fd = open(logs[i].name, O_RDONLY |
@@ -879,8 +1041,8 @@ main(int argc, char **argv)
 		}
 		if (logs[i].fd > STDIN_FILENO)
 			close(logs[i].fd);
-		free(logs[i].conns);
-		free(logs[i].evs);
+		free(logs[i].open);
+		up_timeline_free(logs[i].tl);
 	}
 	free(logs);
 	return status;

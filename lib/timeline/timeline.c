@@ -32,7 +32,8 @@ struct up_tl_row {
 };
 
 struct up_timeline {
-	int64_t		 start;		/* ns of time 0 */
+	int64_t		 start;		/* ns of the first cell */
+	int64_t		 origin;	/* ns of a drawing's time 0 */
 	int64_t		 width;		/* ns per cell */
 	int		 nrows, cap;
 	struct up_tl_row *rows;
@@ -46,8 +47,31 @@ up_timeline_new(int64_t start_ns)
 	if ((tl = calloc(1, sizeof(*tl))) == NULL)
 		return NULL;
 	tl->start = start_ns;
+	tl->origin = start_ns;
 	tl->width = FIRST_WIDTH;
 	return tl;
+}
+
+struct up_timeline *
+up_timeline_copy(const struct up_timeline *tl)
+{
+	struct up_timeline *c;
+	int i;
+
+	if ((c = up_timeline_new(tl->start)) == NULL)
+		return NULL;
+	c->origin = tl->origin;
+	c->width = tl->width;
+	for (i = 0; i < tl->nrows; i++) {
+		if (up_timeline_add_row(c) == -1) {
+			up_timeline_free(c);
+			return NULL;
+		}
+		memcpy(c->rows[i].cells, tl->rows[i].cells, UP_TL_CELLS);
+		c->rows[i].last = tl->rows[i].last;
+		c->rows[i].state = tl->rows[i].state;
+	}
+	return c;
 }
 
 void
@@ -83,9 +107,19 @@ up_timeline_add_row(struct up_timeline *tl)
 	r = &tl->rows[tl->nrows];
 	if ((r->cells = calloc(1, UP_TL_CELLS)) == NULL)
 		return -1;
-	r->last = tl->start;
+	r->last = INT64_MIN;	/* no event yet */
 	r->state = UP_TL_NONE;
 	return tl->nrows++;
+}
+
+void
+up_timeline_clear_row(struct up_timeline *tl, int row)
+{
+	struct up_tl_row *r = &tl->rows[row];
+
+	memset(r->cells, 0, UP_TL_CELLS);
+	r->last = INT64_MIN;
+	r->state = UP_TL_NONE;
 }
 
 int
@@ -123,6 +157,58 @@ cell_of(struct up_timeline *tl, int64_t t)
 	return (int)(d / tl->width);
 }
 
+int64_t
+up_timeline_start(const struct up_timeline *tl)
+{
+	return tl->start;
+}
+
+/* The highest cell set on any row, or -1. */
+static int
+last_used(const struct up_timeline *tl)
+{
+	int i, b, used = -1;
+
+	for (i = 0; i < tl->nrows; i++)
+		for (b = UP_TL_CELLS - 1; b > used; b--)
+			if (tl->rows[i].cells[b] != 0) {
+				used = b;
+				break;
+			}
+	return used;
+}
+
+void
+up_timeline_move_start(struct up_timeline *tl, int64_t t)
+{
+	int64_t k;
+	int i, used;
+
+	if (t >= tl->start)
+		return;
+	used = last_used(tl);
+	for (;;) {
+		/* Whole cells, so that every cell keeps its span of time. */
+		k = (tl->start - t + tl->width - 1) / tl->width;
+		if (used + k < UP_TL_CELLS)
+			break;
+		fold(tl);
+		used /= 2;
+	}
+	for (i = 0; i < tl->nrows; i++) {
+		memmove(tl->rows[i].cells + k, tl->rows[i].cells,
+		    (size_t)(UP_TL_CELLS - k));
+		memset(tl->rows[i].cells, 0, (size_t)k);
+	}
+	tl->start -= k * tl->width;
+}
+
+void
+up_timeline_set_origin(struct up_timeline *tl, int64_t origin_ns)
+{
+	tl->origin = origin_ns;
+}
+
 void
 up_timeline_event(struct up_timeline *tl, int row, int64_t t, int marks,
     enum up_tl_state state)
@@ -133,10 +219,11 @@ up_timeline_event(struct up_timeline *tl, int row, int64_t t, int marks,
 	if (t < r->last)	/* out of order: it happened at the last */
 		t = r->last;
 	to = cell_of(tl, t);
-	from = cell_of(tl, r->last);	/* after folding for t */
-	if (r->state != UP_TL_NONE)
+	if (r->state != UP_TL_NONE) {
+		from = cell_of(tl, r->last);	/* after folding for t */
 		for (b = from; b <= to; b++)
 			r->cells[b] |= (unsigned char)r->state;
+	}
 	r->cells[to] |= (unsigned char)marks;
 	r->state = state;
 	r->last = t;
@@ -163,8 +250,13 @@ up_timeline_flags(const struct up_timeline *tl, int row, int64_t a,
 	/*
 	 * The span takes the cells that begin in it, so that each cell
 	 * shows in one span only; a span narrower than a cell shows the
-	 * cell it lies in.
+	 * cell it lies in. Nothing happened before the first cell or
+	 * after the last.
 	 */
+	a += tl->origin - tl->start;
+	z += tl->origin - tl->start;
+	if (a < 0 && z <= 0)
+		return 0;
 	if (a < 0)
 		a = 0;
 	from = (a + tl->width - 1) / tl->width;
@@ -172,7 +264,7 @@ up_timeline_flags(const struct up_timeline *tl, int row, int64_t a,
 	if (to < from)
 		from = to = a / tl->width;
 	if (from >= UP_TL_CELLS)
-		from = UP_TL_CELLS - 1;
+		return 0;
 	if (to >= UP_TL_CELLS)
 		to = UP_TL_CELLS - 1;
 	for (b = from; b <= to; b++)
@@ -292,12 +384,13 @@ up_timeline_tick_label(int64_t ns, char *buf, size_t len)
 		{ INT64_MIN,		"%gus",		1e3 },
 	};
 
+	/*
+	 * Seconds however long, never minutes: the steps (1, 2 or 5 times a
+	 * power of ten) are never whole minutes, so an axis in minutes would
+	 * mix "400s" and "10m".
+	 */
 	if (ns == 0)
 		snprintf(buf, len, "0");
-	else if (ns % (60 * UP_NS_PER_SEC) == 0 && ns >= 120 *
-	    UP_NS_PER_SEC)
-		snprintf(buf, len, "%lldm", (long long)(ns / (60 *
-		    UP_NS_PER_SEC)));
 	else
 		in_unit(ns, units, buf, len);
 	return buf;
@@ -342,6 +435,8 @@ up_timeline_axis(char *top, char *ruler, int label, int cols, int64_t total,
 		ruler[col] = '+';
 		up_timeline_tick_label(t, lab, sizeof(lab));
 		n = (int)strlen(lab);
+		if (col + n > width && t > total - step)
+			col = width - n;	/* the last: ends the axis */
 		if (col >= free_from && col + n <= width) {
 			memcpy(top + col, lab, (size_t)n);
 			free_from = col + n + 1;

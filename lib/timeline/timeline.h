@@ -60,9 +60,31 @@ struct up_timeline;
 struct up_timeline *up_timeline_new(int64_t start_ns);
 void	up_timeline_free(struct up_timeline *tl);
 
+/* A copy of tl, rows and all, to end or draw apart; NULL with errno. */
+struct up_timeline *up_timeline_copy(const struct up_timeline *tl);
+
 /* Adds a row (UP_TL_CELLS bytes); returns its index, or -1 with errno. */
 int	up_timeline_add_row(struct up_timeline *tl);
 int	up_timeline_rows(const struct up_timeline *tl);
+
+/* Empties row, to be used again for another connection. */
+void	up_timeline_clear_row(struct up_timeline *tl, int row);
+
+/* The time of the first cell (start_ns, or earlier once moved). */
+int64_t	up_timeline_start(const struct up_timeline *tl);
+
+/*
+ * Makes the first cell begin at or before t, when t is earlier than it:
+ * the cells move later by whole cells (folding first when they would run
+ * past the last), so a log that goes back in time loses nothing.
+ */
+void	up_timeline_move_start(struct up_timeline *tl, int64_t t);
+
+/*
+ * Sets the time the drawing functions below measure from (their time 0):
+ * start_ns until set. Before the first cell, nothing is drawn.
+ */
+void	up_timeline_set_origin(struct up_timeline *tl, int64_t origin_ns);
 
 /*
  * Records on row, at time t, the moment flags `marks` (UP_TL_REQUEST...)
@@ -76,8 +98,9 @@ void	up_timeline_event(struct up_timeline *tl, int row, int64_t t,
 void	up_timeline_end(struct up_timeline *tl, int64_t end_ns);
 
 /*
- * The flags of row between a and z ns after the start: the cells that
- * begin in [a, z), or the one cell it lies in when the span is narrower.
+ * The flags of row between a and z ns after the origin: the cells that
+ * begin in [a, z), or the one cell it lies in when the span is narrower;
+ * 0 before the first cell and after the last.
  */
 int	up_timeline_flags(const struct up_timeline *tl, int row, int64_t a,
 	    int64_t z);
@@ -103,7 +126,7 @@ void	up_timeline_text(const struct up_timeline *tl, int row, int64_t total,
 /* "4.012s", "12.5ms", "80us": a duration short enough for a heading. */
 const char *up_format_duration(int64_t ns, char *buf, size_t len);
 
-/* A tick label: "0", "1s", "2.5s", "250ms", "100us", "2m". */
+/* A tick label: "0", "1s", "2.5s", "250ms", "100us", "600s". */
 const char *up_timeline_tick_label(int64_t ns, char *buf, size_t len);
 
 /*
@@ -115,8 +138,9 @@ int64_t	up_timeline_step(int64_t total, int ticks);
 /*
  * Draws an axis of `cols` columns after `label` blank ones, for total ns
  * with at most `ticks` steps: tick labels in top, each starting at the
- * column of its tick (one that would run into the one before it or past
- * the end is left out), and the ruler with a '+' per tick. Both need
+ * column of its tick, but the last tick's ending the axis when it would
+ * run past it (one that would run into the one before it is left out),
+ * and the ruler with a '+' per tick. Both need
  * label + cols + 1 bytes; both end up NUL-terminated, top without
  * trailing blanks.
  */
