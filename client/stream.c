@@ -350,10 +350,11 @@ connected(struct stream *s, int tty)
 		    "conn=1 local=%s", local);
 	}
 	if (tty)
-		fprintf(stderr, "upclient: connected to %s: type lines, each"
-		    " comes back uppercased;\nCtrl-D ends (a sequential"
-		    " server serves the next client only then).\n",
-		    s->o->where);
+		fprintf(stderr, "upclient: connected to %s.\n"
+		    "Type lines: each comes back uppercased, after the"
+		    " server's delay.\n"
+		    "Ctrl-D ends (a sequential server serves the next client"
+		    " only then).\n", s->o->where);
 	return 0;
 }
 
