@@ -249,8 +249,8 @@ received(struct stream *s, const char *p, size_t len, int64_t now)
 	char want;
 
 	if (s->o->verify) {
-		if (n > s->owed.len)
-			n = s->owed.len;	/* the rest: longer, at the end */
+		if (n > s->owed.len)	/* the rest is more than was sent */
+			n = s->owed.len;
 		for (i = 0; i < n; i++) {
 			want = s->owed.buf[s->owed.head + i];
 			if (want >= 'a' && want <= 'z')
@@ -420,11 +420,10 @@ run(struct stream *s, int tty)
 			if (n == -1)
 				return fail(s, "other", errno, "read standard"
 				    " input: %s", strerror(errno));
-			if (n == 0) {
+			if (n == 0 && s->prompted)	/* end its line */
+				up_write_all(STDERR_FILENO, "\n", 1);
+			if (n == 0)
 				in_eof = 1;
-				if (s->prompted)	/* end the prompt's line */
-					up_write_all(STDERR_FILENO, "\n", 1);
-			}
 			s->prompted = 0;
 			pending = inbuf;
 			npending = (size_t)n;

@@ -5,7 +5,8 @@ usage: tty-client.py OUT LINE REPLY -- COMMAND [ARG...]
 
 Runs COMMAND with its standard input and standard error on a new
 pseudo-terminal and its standard output into the file OUT. Types LINE
-and Enter, waits until OUT holds REPLY, then types Ctrl-D. Writes what
+and Enter once the terminal shows a "> " prompt (or after 10 seconds
+without one), waits until OUT holds REPLY, then types Ctrl-D. Writes what
 the terminal showed (standard error and the echo of what was typed) to
 standard output, and exits with COMMAND's status, or 124 when a step
 takes more than 20 seconds.
@@ -17,6 +18,7 @@ import sys
 import time
 
 DEADLINE = 20.0
+PROMPT_WAIT = 10.0
 
 
 def drain(master, shown, seconds):
@@ -48,7 +50,11 @@ def main():
     shown = bytearray()
     status = 124
     try:
-        drain(master, shown, 0.5)
+        # Types once the prompt shows, as a person would (or after
+        # PROMPT_WAIT seconds without one).
+        end = time.monotonic() + PROMPT_WAIT
+        while time.monotonic() < end and b"> " not in shown:
+            drain(master, shown, 0.1)
         os.write(master, line.encode() + b"\n")
         end = time.monotonic() + DEADLINE
         while time.monotonic() < end:
