@@ -1,8 +1,8 @@
 /*
- * client.h: what the files of upclient's load mode share.
+ * client.h: what the files of upclient share.
  *
  * main.c parses the command line and runs either the everyday
- * streaming mode (its own file) or the load mode: load.c holds the event
+ * streaming mode (stream.c) or the load mode: load.c holds the event
  * loop over many connections, payload.c makes the requests, hist.c keeps
  * the latencies and timeline.c draws the picture.
  */
@@ -12,6 +12,37 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+/*
+ * --timeout's default, in both modes: five minutes without a byte moving
+ * while the server owes a reply (or its close). Generous on purpose: a
+ * client queued behind others on upserver-seq gets nothing until its
+ * turn, and the lessons' queues (-d 10s, several clients) wait 40 s and
+ * more; five minutes is far beyond any lesson, and still not for ever.
+ */
+#define DEFAULT_TIMEOUT_NS	(300LL * 1000000000)
+
+/* ---- stream.c: the everyday mode, one connection ---------------------- */
+
+struct stream_options {
+	const char	*host;		/* -H */
+	const char	*port;		/* -p */
+	const char	*where;		/* "host:port", for messages */
+	const char	*text;		/* TEXT joined, with its newline; */
+	size_t		 textlen;	/* NULL: standard input */
+	int64_t		 timeout_ns;	/* --timeout: 0 for never */
+	int		 verify;	/* --verify */
+	int		 verbose;	/* -v */
+};
+
+/*
+ * Connects, sends TEXT or standard input and writes the replies to
+ * standard output as they come, byte for byte, until the server closes.
+ * On a terminal, says on standard error how to end and shows a prompt.
+ * Returns the exit status: 0 when every byte sent came back (and, with
+ * verify, right) and no more, 1 otherwise.
+ */
+int	stream_run(const struct stream_options *o);
 
 /* ---- load.c: many connections from one process ------------------------ */
 

@@ -3,21 +3,14 @@
  *
  * Everyday mode: with TEXT arguments, sends the words joined by spaces
  * plus a newline and prints the reply. Without, streams standard input to
- * the server while the replies stream to standard output, byte for byte:
- * one poll(2) loop moves both directions at once, so neither side ever
- * waits on the other and a file of any size passes through in two 64 KiB
- * buffers.
+ * the server while the replies stream to standard output, byte for byte;
+ * see stream.c. --timeout, --verify and -v apply to it as well.
  *
- * Load mode, chosen by any of -c, -j, -n, -r, -s, -T, -v, --verify or
- * --timeout: many connections from this one process, each sending
- * numbered or random requests; see load.c.
+ * Load mode, chosen by any of -c, -j, -n, -r, -s, -T or --literal: many
+ * connections from this one process, each sending numbered or random
+ * requests; see load.c.
  */
-#include <sys/socket.h>
-
 #include <errno.h>
-#include <fcntl.h>
-#include <netdb.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,8 +18,6 @@
 
 #include "core/core.h"
 #include "client.h"
-
-#define BUFSIZE	65536
 
 #define MAX_CLIENTS	1000000L
 #define MAX_REQUESTS	1000000000L
@@ -52,7 +43,8 @@ static const char help[] =
     "  -H, --host HOST      server to connect to, every address in turn"
     " [localhost]\n"
     "  -p, --port PORT      its port [40001]\n"
-    "  -c, --clients N      open N connections at once [1]\n"
+    "  -c, --clients N      open N connections at once [1] (not the"
+    " servers' -c)\n"
     "  -n, --requests N     requests per connection, each after the last"
     " reply [1]\n"
     "  -j, --jobs N         at most N requests (connections) at a time"
@@ -65,8 +57,10 @@ static const char help[] =
     " request)\n"
     "      --verify         check that each reply is its request"
     " uppercased\n"
-    "      --timeout TIME   fail a connect or a reply after TIME, 0 never"
-    " [0]\n"
+    "      --timeout TIME   fail when the server owes a reply (or its"
+    " close, or a\n"
+    "                       connect) and nothing comes for TIME, 0 never"
+    " [5m]\n"
     "  -T, --timeline       draw when each connection waited and was"
     " answered\n"
     "  -s, --stats          print requests/s and latency percentiles\n"
@@ -77,9 +71,10 @@ static const char help[] =
     "With TEXT, sends the words joined by spaces and a newline, and prints"
     " the reply.\n"
     "Without, sends standard input and writes the replies to standard"
-    " output.\n"
-    "Any of -cjnrsTv, --literal, --verify, --timeout chooses the load"
-    " mode instead:\n"
+    " output (on a\n"
+    "terminal: type lines, Ctrl-D ends). --verify, --timeout and -v apply"
+    " there too.\n"
+    "Any of -cjnrsT, --literal chooses the load mode instead:\n"
     "each connection sends \"TEXT C.R\" (connection C, request R) or -r"
     " random letters;\n"
     "replies to TEXT go to standard output as they complete, replies to -r"
@@ -93,12 +88,6 @@ static const char help[] =
     " reply\n"
     "failed, 2 usage, 130 a load run interrupted by SIGINT.\n";
 
-struct client {
-	const char	*host;
-	const char	*port;
-	char		 where[320];	/* "host:port" for messages */
-};
-
 /* Prints the usage error and returns exit status 2. */
 static int
 usage_error(const char *fmt, const char *arg)
@@ -107,104 +96,6 @@ usage_error(const char *fmt, const char *arg)
 	fprintf(stderr, fmt, arg);
 	fprintf(stderr, "\n%s", synopsis);
 	return 2;
-}
-
-/*
- * Moves in (TEXT in memory, or standard input when text is NULL) to the
- * server on fd and the replies to standard output until the server closes.
- * Returns the exit status: 0 when every byte sent came back, 1 otherwise.
- */
-static int
-stream(struct client *cl, int fd, const char *text, size_t textlen)
-{
-	static char inbuf[BUFSIZE], outbuf[BUFSIZE];
-	const char *pending = text;	/* to send: pending[0..npending) */
-	size_t npending = text != NULL ? textlen : 0;
-	int in_eof = text != NULL, shut = 0;
-	unsigned long long sent = 0, received = 0;
-	struct pollfd pfd[2];
-	ssize_t n;
-
-	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) == -1) {
-		fprintf(stderr, "upclient: fcntl: %s\n", strerror(errno));
-		return 1;
-	}
-	for (;;) {
-		if (in_eof && npending == 0 && !shut) {
-			/* All sent: tell the server, and wait for the rest. */
-			if (shutdown(fd, SHUT_WR) == -1 && errno != ENOTCONN) {
-				fprintf(stderr, "upclient: shutdown %s: %s\n",
-				    cl->where, strerror(errno));
-				return 1;
-			}
-			shut = 1;
-		}
-		pfd[0].fd = !in_eof && npending == 0 ? STDIN_FILENO : -1;
-		pfd[0].events = POLLIN;
-		pfd[1].fd = fd;
-		pfd[1].events = POLLIN | (npending > 0 ? POLLOUT : 0);
-		if (poll(pfd, 2, -1) == -1) {
-			if (errno == EINTR)
-				continue;
-			fprintf(stderr, "upclient: poll: %s\n",
-			    strerror(errno));
-			return 1;
-		}
-		if (pfd[0].revents != 0) {
-			n = up_read(STDIN_FILENO, inbuf, sizeof(inbuf));
-			if (n == -1) {
-				fprintf(stderr,
-				    "upclient: read standard input: %s\n",
-				    strerror(errno));
-				return 1;
-			}
-			if (n == 0)
-				in_eof = 1;
-			pending = inbuf;
-			npending = (size_t)n;
-		}
-		if (pfd[1].revents & POLLIN || (pfd[1].revents &
-		    (POLLHUP | POLLERR) && !(pfd[1].revents & POLLOUT))) {
-			n = up_recv(fd, outbuf, sizeof(outbuf), 0);
-			if (n == -1 && errno != EAGAIN && errno != EINTR) {
-				fprintf(stderr, "upclient: read %s: %s\n",
-				    cl->where, strerror(errno));
-				return 1;
-			}
-			if (n == 0)
-				break;
-			if (n > 0) {
-				if (up_write_all(STDOUT_FILENO, outbuf,
-				    (size_t)n) == -1) {
-					fprintf(stderr, "upclient: write "
-					    "standard output: %s\n",
-					    strerror(errno));
-					return 1;
-				}
-				received += (unsigned long long)n;
-			}
-		}
-		if (pfd[1].revents & (POLLOUT | POLLERR) && npending > 0) {
-			n = up_send(fd, pending, npending, MSG_NOSIGNAL);
-			if (n == -1 && errno != EAGAIN && errno != EINTR) {
-				fprintf(stderr, "upclient: write %s: %s\n",
-				    cl->where, strerror(errno));
-				return 1;
-			}
-			if (n > 0) {
-				pending += n;
-				npending -= (size_t)n;
-				sent += (unsigned long long)n;
-			}
-		}
-	}
-	if (!in_eof || npending > 0 || received != sent) {
-		fprintf(stderr, "upclient: %s closed the connection after "
-		    "%llu of %llu bytes\n", cl->where, received,
-		    sent + npending);
-		return 1;
-	}
-	return 0;
 }
 
 /*
@@ -230,12 +121,14 @@ number_arg(const char *opt, const char *what, const char *arg, long min,
 int
 main(int argc, char **argv)
 {
-	struct client cl = { UP_DEFAULT_HOST, UP_DEFAULT_PORT, "" };
-	struct load_options lo = { .clients = 1, .requests = 1, .random = -1 };
-	char *text = NULL, msg[128];
+	struct stream_options so = { .host = UP_DEFAULT_HOST,
+	    .port = UP_DEFAULT_PORT };
+	struct load_options lo = { .clients = 1, .requests = 1, .random = -1,
+	    .timeout_ns = DEFAULT_TIMEOUT_NS };
+	char *text = NULL, msg[128], where[320];
 	size_t textlen = 0, len;
 	unsigned long bytes;
-	int ch, fd, gai, i, load = 0, status;
+	int ch, i, load = 0, status;
 	long port;
 
 	opterr = 0;
@@ -247,7 +140,7 @@ main(int argc, char **argv)
 			    1, MAX_CLIENTS, &lo.clients);
 			break;
 		case 'H':
-			cl.host = optarg;
+			so.host = optarg;
 			break;
 		case 'h':
 			printf("%s%s", synopsis, help);
@@ -264,7 +157,7 @@ main(int argc, char **argv)
 			if (up_parse_number(optarg, 1, 65535, &port) == -1)
 				return usage_error("--port: '%s' is not a port"
 				    " (1 to 65535)", optarg);
-			cl.port = optarg;
+			so.port = optarg;
 			break;
 		case 'r':
 			if ((status = number_arg("--random", "bytes", optarg,
@@ -303,8 +196,8 @@ main(int argc, char **argv)
 		}
 		if (status != 0)
 			return status;
-		if (ch != 'H' && ch != 'p')
-			load = 1;	/* any other option: the load mode */
+		if (strchr("cjlnrsT", ch) != NULL)
+			load = 1;	/* a load option: the load mode */
 	}
 	argc -= optind;
 	argv += optind;
@@ -332,25 +225,23 @@ main(int argc, char **argv)
 		}
 	}
 
-	up_format_hostport(cl.host, cl.port, cl.where, sizeof(cl.where));
+	up_format_hostport(so.host, so.port, where, sizeof(where));
 	if (load) {
-		lo.host = cl.host;
-		lo.port = cl.port;
-		lo.where = cl.where;
+		lo.host = so.host;
+		lo.port = so.port;
+		lo.where = where;
 		lo.text = text;
 		lo.textlen = text != NULL ? textlen - 1 : 0;	/* no '\n' */
 		status = load_run(&lo);
-		free(text);
-		return status;
+	} else {
+		so.where = where;
+		so.text = text;
+		so.textlen = textlen;
+		so.timeout_ns = lo.timeout_ns;
+		so.verify = lo.verify;
+		so.verbose = lo.verbose;
+		status = stream_run(&so);
 	}
-	if ((fd = up_connect(cl.host, cl.port, &gai)) == -1) {
-		fprintf(stderr, "upclient: connect %s: %s\n", cl.where,
-		    gai != 0 ? gai_strerror(gai) : strerror(errno));
-		free(text);
-		return 1;
-	}
-	status = stream(&cl, fd, text, textlen);
-	close(fd);
 	free(text);
 	return status;
 }

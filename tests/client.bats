@@ -48,6 +48,155 @@ expect_usage_error() {
 	uppercase <"$BATS_TEST_TMPDIR/in" | cmp - "$BATS_TEST_TMPDIR/out"
 }
 
+# ---- the everyday mode: --timeout, --verify, -v, a terminal -----------------
+
+@test "pipe and TEXT take --timeout: a server that never answers fails in time" {
+	start_server seq -d 30s
+	local t0 t1
+	printf 'a\nb\n' >"$BATS_TEST_TMPDIR/in"
+	t0=$(now_ms)
+	run --separate-stderr upclient -p "$PORT" --timeout 500ms \
+	    <"$BATS_TEST_TMPDIR/in"
+	t1=$(now_ms)
+	echo "$stderr"
+	[ "$status" -eq 1 ]
+	[ -z "$output" ]
+	[ "$stderr" = "upclient: localhost:$PORT: no reply within 500ms" ]
+	[ "$((t1 - t0))" -lt 10000 ]
+	# TEXT stays the everyday mode with --timeout: not numbered.
+	run --separate-stderr upclient -p "$PORT" --timeout 500ms hello
+	echo "$stderr"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "upclient: localhost:$PORT: no reply within 500ms" ]
+}
+
+@test "--timeout in the pipe mode: slow replies in time pass, idle input is no wait" {
+	start_server seq -d 1s
+	run --separate-stderr upclient -p "$PORT" --timeout 5s < <(printf 'a\nb\n')
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf 'A\nB')" ]
+	[ -z "$stderr" ]
+	stop_server
+	# Nothing owed while standard input is quiet: no timer runs.
+	start_server seq -d 0
+	run --separate-stderr upclient -p "$PORT" --timeout 1s \
+	    < <(printf 'a\n'; sleep 3; printf 'b\n')
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf 'A\nB')" ]
+	[ -z "$stderr" ]
+}
+
+@test "--timeout in the pipe mode: a server that never closes after the replies" {
+	start_fake --no-close
+	run --separate-stderr upclient -p "$PORT" --timeout 500ms < <(printf 'a\n')
+	echo "$stderr"
+	[ "$status" -eq 1 ]
+	[ "$output" = A ]
+	[ "$stderr" = "upclient: localhost:$PORT: the server did not close the connection within 500ms of the last reply" ]
+}
+
+@test "--verify in the pipe mode: right replies pass byte for byte, a wrong one fails" {
+	start_fake
+	head -c 3000000 /dev/urandom >"$BATS_TEST_TMPDIR/in"
+	upclient -p "$PORT" --verify --timeout 30s <"$BATS_TEST_TMPDIR/in" \
+	    >"$BATS_TEST_TMPDIR/out"
+	uppercase <"$BATS_TEST_TMPDIR/in" | cmp - "$BATS_TEST_TMPDIR/out"
+	teardown_server
+	start_fake --corrupt 2
+	printf 'hello\nworld\nagain\n' >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr upclient -p "$PORT" --verify <"$BATS_TEST_TMPDIR/in"
+	echo "$stderr"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "upclient: localhost:$PORT: reply differs from the request at byte 1 of line 2" ]
+	# What was right is written, nothing after it.
+	[ "$output" = "HELLO" ]
+	# Without --verify the stream passes as it came, as ever.
+	run --separate-stderr upclient -p "$PORT" <"$BATS_TEST_TMPDIR/in"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf 'HELLO\n?ORLD\nAGAIN')" ]
+}
+
+@test "a reply longer than the request is reported as that" {
+	start_fake --longer 2
+	printf 'ab\ncd\n' >"$BATS_TEST_TMPDIR/in"
+	run --separate-stderr upclient -p "$PORT" <"$BATS_TEST_TMPDIR/in"
+	echo "$stderr"
+	[ "$status" -eq 1 ]
+	[ "$output" = "$(printf 'AB\nCD\nEXTRA')" ]
+	[ "$stderr" = "upclient: localhost:$PORT: the reply is longer than the request: 5 bytes more" ]
+	run --separate-stderr upclient -p "$PORT" --verify ab
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	run --separate-stderr upclient -p "$PORT" --verify <"$BATS_TEST_TMPDIR/in"
+	[ "$status" -eq 1 ]
+	[ "$stderr" = "upclient: localhost:$PORT: the reply is longer than the request: 5 bytes more" ]
+}
+
+@test "-v in the pipe and TEXT modes: the client's events, one per request" {
+	start_server seq -d 0
+	run --separate-stderr upclient -p "$PORT" -v < <(printf 'hello\nworld!!\n')
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(printf 'HELLO\nWORLD!!')" ]
+	echo "$stderr" >"$BATS_TEST_TMPDIR/events"
+	cat "$BATS_TEST_TMPDIR/events"
+	local re='^[0-9]+\.[0-9]{6} (connected|sent|received|closed) 127\.0\.0\.1:'"$PORT"' conn=1( [a-z]+=[^ ]+)*$'
+	[ "$(grep -cvE "$re" "$BATS_TEST_TMPDIR/events")" -eq 0 ]
+	[ "$(awk '{ printf "%s ", $2 }' "$BATS_TEST_TMPDIR/events")" = \
+	    "connected sent sent received received closed " ]
+	grep -qE ' connected .* conn=1 local=127\.0\.0\.1:[0-9]+$' "$BATS_TEST_TMPDIR/events"
+	grep -q ' sent .* conn=1 request=1 bytes=6$' "$BATS_TEST_TMPDIR/events"
+	grep -q ' sent .* conn=1 request=2 bytes=8$' "$BATS_TEST_TMPDIR/events"
+	grep -qE ' received .* conn=1 request=2 bytes=8 latency=[0-9]+\.[0-9]{6}$' "$BATS_TEST_TMPDIR/events"
+	grep -q ' closed .* conn=1 requests=2$' "$BATS_TEST_TMPDIR/events"
+	# TEXT with -v is still the everyday mode: sent as is.
+	run --separate-stderr upclient -p "$PORT" -v hello
+	[ "$status" -eq 0 ]
+	[ "$output" = "HELLO" ]
+	[[ "$stderr" == *" sent 127.0.0.1:$PORT conn=1 request=1 bytes=6"* ]]
+}
+
+@test "-v names a failure: error and closed with a reason" {
+	start_server seq -d 30s
+	run --separate-stderr upclient -p "$PORT" -v --timeout 300ms hello
+	echo "$stderr"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *" error 127.0.0.1:$PORT conn=1 request=1 reason=timeout errno=ETIMEDOUT"* ]]
+	[[ "$stderr" == *" closed 127.0.0.1:$PORT conn=1 requests=0 reason=timeout"* ]]
+	[[ "$stderr" == *"upclient: localhost:$PORT: no reply within 300ms"* ]]
+}
+
+@test "on a terminal: how to end and what to expect, on stderr; nothing on a pipe" {
+	start_server seq -d 0
+	run python3 "$BATS_TEST_DIRNAME/tty-client.py" "$BATS_TEST_TMPDIR/out" \
+	    hello HELLO -- "$BIN/upclient" -p "$PORT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# Standard output holds the reply alone.
+	[ "$(od -An -c "$BATS_TEST_TMPDIR/out" | tr -d ' ')" = 'HELLO\n' ]
+	[[ "$output" == *"upclient: connected to localhost:$PORT"* ]]
+	[[ "$output" == *"uppercased"* ]]
+	[[ "$output" == *"Ctrl-D"* ]]
+	# A prompt before the line typed, and another after its reply.
+	[[ "$output" == *"> hello"*"> "* ]]
+	# On a pipe, not a byte more than the replies.
+	run --separate-stderr upclient -p "$PORT" < <(printf 'hello\n')
+	[ "$status" -eq 0 ]
+	[ "$output" = HELLO ]
+	[ -z "$stderr" ]
+}
+
+@test "-c: upclient's clients and the servers' most at once point to each other" {
+	command -v mandoc >/dev/null || skip "no mandoc"
+	local man="$BATS_TEST_DIRNAME/../man"
+	run upclient --help
+	[[ "$output" == *"not the servers' -c"* ]]
+	mandoc -Tutf8 "$man/upclient.1" | col -b | tr -s ' \t\n' '   ' >"$BATS_TEST_TMPDIR/client"
+	mandoc -Tutf8 "$man/upserver.1" | col -b | tr -s ' \t\n' '   ' >"$BATS_TEST_TMPDIR/server"
+	grep -q "Not the servers' -c" "$BATS_TEST_TMPDIR/client"
+	grep -q "Not upclient(1)'s -c" "$BATS_TEST_TMPDIR/server"
+}
+
 # ---- requests and replies --------------------------------------------------
 
 @test "-c 3 -n 2 TEXT: numbered requests, each reply whole on stdout" {
@@ -408,7 +557,7 @@ one_column() {
 	expect_usage_error "option -c needs a value" -c
 	expect_usage_error "unknown option --verbosity" --verbosity hi
 	expect_usage_error "nothing to send: the load mode needs TEXT or -r BYTES" -c 4
-	expect_usage_error "nothing to send: the load mode needs TEXT or -r BYTES" --verify
+	expect_usage_error "nothing to send: the load mode needs TEXT or -r BYTES" -s
 	expect_usage_error "give TEXT or -r BYTES, not both" -r 8 hello
 }
 

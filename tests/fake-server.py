@@ -10,6 +10,10 @@ purpose, which the real servers never do:
                  first byte changed
   --truncate K   the reply to each connection's K-th request loses its
                  last byte, then the server closes the connection
+  --longer K     the reply to each connection's K-th request has five
+                 more bytes, "EXTRA", after its own
+  --no-close     after the client's end of stream, keep the connection
+                 open instead of closing it
   --hold N       answer nothing until N connections have been open at once
   --no-accept    listen with a backlog of 0 and never accept
   --record FILE  append every request, as received, to FILE
@@ -62,6 +66,8 @@ class Server:
         try:
             while True:
                 line = await reader.readline()
+                if not line and args.no_close:
+                    await asyncio.Event().wait()
                 if not line:
                     break
                 served += 1
@@ -77,6 +83,8 @@ class Server:
                 if served == args.corrupt:
                     first = b"!" if reply[:1] == b"?" else b"?"
                     reply = first + reply[1:]
+                if served == args.longer:
+                    reply += b"EXTRA"
                 if served == args.truncate:
                     writer.write(reply[:-1])
                     await writer.drain()
@@ -101,8 +109,10 @@ async def main():
     p.add_argument("-d", "--delay", type=float, default=0.0)
     p.add_argument("--corrupt", type=int, default=0)
     p.add_argument("--truncate", type=int, default=0)
+    p.add_argument("--longer", type=int, default=0)
     p.add_argument("--hold", type=int, default=0)
     p.add_argument("--no-accept", action="store_true")
+    p.add_argument("--no-close", action="store_true")
     p.add_argument("--record")
     args = p.parse_args()
 
