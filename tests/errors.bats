@@ -95,6 +95,57 @@ servers() {
 	done
 }
 
+# offers PROGRAM OPTION: whether PROGRAM's -h, or its usage line after a
+# usage error, names OPTION.
+offers() {
+	"$BIN/$1" -h | grep -qE -- "(^| |\[)$2( |\]|,|$)"
+}
+
+# offers_not PROGRAM OPTION: fails, saying so, when PROGRAM offers OPTION.
+offers_not() {
+	if offers "$1" "$2"; then
+		echo "$1 -h offers $2"
+		return 1
+	fi
+}
+
+@test "servers: -h and the usage line offer only the options the model takes" {
+	local s
+	for s in $(servers); do
+		case $s in
+		upserver-seq) offers_not "$s" -w; offers_not "$s" --workers ;;
+		*) offers "$s" -w; offers "$s" --workers ;;
+		esac
+		case $s in
+		upserver-poll) offers "$s" --backend ;;
+		*) offers_not "$s" --backend ;;
+		esac
+		offers "$s" --counter
+		# the usage line after a usage error is the same synopsis
+		run --separate-stderr "$BIN/$s" --nope
+		[ "$status" -eq 2 ]
+		[ "${stderr_lines[*]:1}" = "$("$BIN/$s" -h |
+		    awk 'NF == 0 { exit } { print }' | tr '\n' ' ' |
+		    sed 's/ $//')" ]
+		# the synopsis fits in 80 columns
+		run awk 'length($0) > 79' <<<"$("$BIN/$s" -h)"
+		[ -z "$output" ]
+	done
+}
+
+@test "upserver-poll -h names the backends this build has, and no other" {
+	[ -x "$BIN/upserver-poll" ] || skip "no upserver-poll"
+	run "$BIN/upserver-poll" -h
+	[ "$status" -eq 0 ]
+	local want
+	want=$(poll_backends | sed 's/ /, /g')
+	[[ "$output" == *"--backend NAME   how the loop waits: $want [poll]"* ]]
+	case $(uname -s) in
+	*BSD|Darwin) ;;
+	*) [[ "$output" != *kqueue* ]] ;;
+	esac
+}
+
 @test "servers: an address that does not resolve is named in the error" {
 	run --separate-stderr "$BIN/upserver-seq" -b no.such.host.invalid -p 0
 	[ "$status" -eq 1 ]
