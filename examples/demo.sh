@@ -22,6 +22,7 @@ demo() {
 	for c in a b c d; do
 		"$bin/upclient" -p "$port" "$c" >"$tmp/$c" &
 		pids="$pids $!"
+		track "$!"
 	done
 	for pid in $pids; do
 		wait "$pid"

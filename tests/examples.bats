@@ -188,3 +188,40 @@ PY
 	done
 	[ "${#lines[@]}" -eq 7 ]
 }
+
+# left_behind TAG: "PID COMMAND" of each live process whose environment
+# holds UP_EXAMPLE_RUN=TAG, read from /proc (a fresh machine may have no
+# ps or pgrep); zombies, already gone but for their exit status, have an
+# empty environment and are not counted.
+left_behind() {
+	local f pid
+	for f in /proc/[0-9]*/environ; do
+		pid=${f#/proc/}
+		pid=${pid%/environ}
+		if { tr '\0' '\n' <"$f"; } 2>/dev/null |
+		    grep -qx "UP_EXAMPLE_RUN=$1"; then
+			echo "$pid $({ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null)"
+		fi
+	done
+}
+
+@test "idle.sh | head -2: the closed pipe ends it, and it leaves nothing behind" {
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	local tag="idle-$$-$RANDOM"
+	# head leaves after the first result, while the server and the idle
+	# connections' holder are running: the next write meets a closed pipe
+	run bash -c 'UP_EXAMPLE_RUN=$1 sh "$2/idle.sh" 50 20 2>&1 3>&- |
+	    head -2; echo "script: ${PIPESTATUS[0]}"' _ "$tag" "$EX"
+	echo "$output"
+	[[ "${lines[0]}" == "== upserver-poll --backend "* ]]
+	[[ "${lines[1]}" == *" 0 idle: "* ]]
+	[ "${lines[2]}" = "script: 141" ]
+	run left_behind "$tag"
+	echo "$output"
+	# what was left is stopped, so that a failure does not hang the suite
+	local pid
+	while read -r pid _; do
+		[ -n "$pid" ] && kill "$pid" 2>/dev/null
+	done <<<"$output"
+	[ -z "$output" ]
+}
