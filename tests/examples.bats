@@ -24,9 +24,18 @@ teardown() {
 		[[ "$output" == *"== upserver-$m -d 1s, four clients at once"* ]]
 	done
 	[ "$(grep -c 'replies: A B C D; all four in ' <<<"$output")" -eq 4 ]
+	# each model's result, with a sentence on what to notice
+	[ "$(grep -c '^   notice: ' <<<"$output")" -eq 4 ]
+	local flat
+	flat=$(tr -s ' \n' '  ' <<<"$output")
+	[[ "$flat" == *"notice: one at a time: each client is accepted only once"* ]]
+	[[ "$flat" == *"(the responded lines' pid= differ)"* ]]
+	[[ "$flat" == *"(the responded lines' tid= differ)"* ]]
+	[[ "$flat" == *"by one thread: the event loop"* ]]
 	# the event order of each model's section
 	run awk '/^== / { if (m) print m ": " o; m = $2; o = "" }
-	    $2 ~ /^(accepted|responded)$/ { o = o substr($2, 1, 1) }
+	    $1 ~ /^[0-9]+\.[0-9]+$/ && $2 ~ /^(accepted|responded)$/ {
+		o = o substr($2, 1, 1) }
 	    END { print m ": " o }' <<<"$output"
 	echo "$output"
 	[ "${lines[0]}" = "upserver-seq: arararar" ]
