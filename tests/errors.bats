@@ -152,11 +152,34 @@ offers_not() {
 	[[ "$stderr" == "upserver-seq: bind no.such.host.invalid:0: "* ]]
 }
 
+# no_mount_namespace COMMAND: runs COMMAND with sh in a mount namespace of
+# its own; when that fails, prints why and fails. unshare -m fails without
+# root, and as root in a chroot whose / is not a mount point (it cannot
+# make / private there: bind the root on itself first, as .ci/fresh-debian
+# does).
+no_mount_namespace() {
+	local err
+	if ! command -v unshare >/dev/null; then
+		echo "no unshare (util-linux) to make a mount namespace"
+		return 0
+	fi
+	err=$(unshare -m sh -c "$1" 2>&1) && return 1
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "needs root to make a mount namespace ($err)"
+	elif ! cut -d' ' -f5 /proc/self/mountinfo 2>/dev/null | grep -qx /; then
+		echo "unshare -m fails: / is not a mount point (a chroot onto a" \
+		    "plain directory; bind it on itself first): $err"
+	else
+		echo "unshare -m fails: $err"
+	fi
+}
+
 @test "upclient: localhost is the loopback even with no /etc/hosts" {
 	# A minimal Debian has no /etc/hosts; hide ours in a mount namespace.
 	local hide='[ ! -e /etc/hosts ] || mount --bind /dev/null /etc/hosts'
-	if ! unshare -m sh -c "$hide" 2>/dev/null; then
-		skip "needs root to hide /etc/hosts in a mount namespace"
+	local why
+	if why=$(no_mount_namespace "$hide"); then
+		skip "$why"
 	fi
 	start_server seq -d 0
 	hide="$hide"' && exec "$@"'
