@@ -77,3 +77,34 @@ usage() {
 		done
 	done
 }
+
+@test "the README's commands for reading a man page work without man-db" {
+	command -v mandoc >/dev/null || skip "mandoc is not installed"
+	# a fresh Debian has mandoc (make check installs it) and no man: a
+	# man that is not there stands in front of any this machine has
+	mkdir "$BATS_TEST_TMPDIR/nobin"
+	printf '#!/bin/sh\necho "sh: man: not found" >&2; exit 127\n' \
+	    >"$BATS_TEST_TMPDIR/nobin/man"
+	chmod +x "$BATS_TEST_TMPDIR/nobin/man"
+	local readme="$BATS_TEST_DIRNAME/../README.md" page cmd
+	for page in "$BATS_TEST_DIRNAME"/../man/*.[1-9]; do
+		page=man/$(basename "$page")
+		# the README gives a command that reads it
+		cmd=$(grep -oE "\`[a-z]+ [^\`]*\.?/?$page\`" "$readme" |
+		    tr -d '\`' | grep -vE '^man ' | head -n 1)
+		echo "$page: ${cmd:-no command in the README}"
+		[ -n "$cmd" ]
+		run --separate-stderr env PATH="$BATS_TEST_TMPDIR/nobin:$PATH" \
+		    sh -c "cd '$BATS_TEST_DIRNAME/..' && $cmd"
+		[ "$status" -eq 0 ]
+		[ -z "$stderr" ]
+		# the page itself, rendered: its NAME section and its title
+		run col -b <<<"$output"
+		[[ "$output" == *NAME* ]]
+		[[ "$output" == *"$(basename "${page%.*}" | tr '[:lower:]' '[:upper:]')("* ]]
+	done
+	# and where the README says man ./man/PAGE, it says when that works
+	if grep -q '`man \./man/' "$readme"; then
+		grep -B3 -A3 '`man \./man/' "$readme" | grep -q man-db
+	fi
+}
