@@ -157,6 +157,31 @@ five_panes() {
 	TMUX_SESSION=
 }
 
+@test "backlog.sh: two queued at once, three SYNs dropped and retried, one reset" {
+	[ "$(uname -s)" = Linux ] || skip "the queues and syncookies of Linux"
+	[ "$(cat /proc/sys/net/ipv4/tcp_syncookies 2>/dev/null)" = 1 ] ||
+	    skip "tcp_syncookies is not 1, the default"
+	[ "$(cat /proc/sys/net/ipv4/tcp_abort_on_overflow 2>/dev/null)" = 0 ] ||
+	    skip "tcp_abort_on_overflow is not 0, the default"
+	run sh "$EX/backlog.sh"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# the accept queue holds the backlog plus one
+	if command -v ss >/dev/null; then
+		grep -qE '^   LISTEN +2 +1 ' <<<"$output"
+	fi
+	# one client is served; of five more, two connect at once, the others
+	# only once a place has freed (2.5 s), at the next retry of their SYN
+	local line
+	line=$(grep '^   connected at once: ' <<<"$output")
+	[[ "$line" =~ ^\ +connected\ at\ once:\ 2\;\ late:\ 3,\ the\ first\ after\ ([0-9.]+)\ s$ ]]
+	awk -v t="${BASH_REMATCH[1]}" 'BEGIN { exit !(t >= 2.5 && t < 5) }'
+	# all answered but the one given a syncookie, reset at its FIN
+	grep -qx '   answered: 4 (and the first client); reset by the server: 1' \
+	    <<<"$output"
+	[ "$(grep -c 'Connection reset by peer' <<<"$output")" -eq 1 ]
+}
+
 @test "timelines.sh: a staircase for seq, one column for the others" {
 	run sh "$EX/timelines.sh" 500ms
 	echo "$output"
