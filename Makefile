@@ -106,7 +106,7 @@ COMPILE	 = $(CC) $(UP_CPPFLAGS) $(CPPFLAGS) $(UP_CFLAGS) $(CFLAGS) $(DEPFLAGS)
 ifeq ($(V),1)
 Q	 =
 SAY	 = @:
-else ifneq ($(findstring s,$(filter-out --%,$(MAKEFLAGS))),)
+else ifneq ($(findstring s,$(firstword -$(MAKEFLAGS))),)
 Q	 = @
 SAY	 = @:
 else

@@ -48,3 +48,11 @@ build() {
 	run make --no-print-directory -C "$ROOT" -n demo V=1
 	[[ "$output" != *" -s all"* ]]
 }
+
+@test "make VAR=...s...: an s in a variable on the command line is not -s" {
+	# MAKEFLAGS carries command-line variables too: only its flags count
+	run build CFLAGS="-O0 -Dsilent_is_not_asked=1"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "  CC    lib/core/time.c" ]
+}
