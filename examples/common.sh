@@ -22,11 +22,25 @@ tmp=$(mktemp -d)
 server=""
 children=""
 
+# ours PID: whether PID is still a process of this shell's own, not one
+# that has ended and whose number another process now has.
+# shellcheck disable=SC2317 # called by the trap
+ours() {
+	if [ -r "/proc/$1/stat" ]; then
+		ppid=$(sed 's/.*) [A-Za-z] \([0-9]*\) .*/\1/' "/proc/$1/stat" \
+		    2>/dev/null)
+	else
+		ppid=$(ps -o ppid= -p "$1" 2>/dev/null | tr -d ' ')
+	fi
+	[ "$ppid" = "$$" ]
+}
+
 # shellcheck disable=SC2317 # called by the trap
 cleanup() {
 	trap - EXIT HUP INT TERM PIPE
 	# shellcheck disable=SC2086 # a list of pids
 	for pid in $server $children; do
+		ours "$pid" || continue
 		kill "$pid" 2>/dev/null || continue
 		wait "$pid" 2>/dev/null || true
 	done
