@@ -23,6 +23,10 @@
 #   make check-asan, make check-tsan   the suite against sanitizer builds
 #   make check-portable  the suite against a POSIX-only build (PORTABLE=1)
 #
+# The build shows a line per file made ("CC lib/core/io.c"), as kbuild and
+# automake's silent rules do; V=1 shows every command in full, make -s
+# nothing. make demo shows the build as one line.
+#
 # CC, CFLAGS, LDFLAGS, PREFIX and DESTDIR may be overridden. WERROR=1 adds
 # -Werror (CI sets it). SODIUM=0 builds without libsodium even when found.
 # O=DIR builds into DIR/bin and DIR/lib instead of bin/ and lib/ (the
@@ -97,26 +101,44 @@ all: $(BINS)
 
 COMPILE	 = $(CC) $(UP_CPPFLAGS) $(CPPFLAGS) $(UP_CFLAGS) $(CFLAGS) $(DEPFLAGS)
 
+# Q hides a command; SAY WHAT FILE prints "  WHAT FILE" in its place: what
+# is made, not how (V=1: how, in full; make -s: neither).
+ifeq ($(V),1)
+Q	 =
+SAY	 = @:
+else ifneq ($(findstring s,$(firstword -$(MAKEFLAGS))),)
+Q	 = @
+SAY	 = @:
+else
+Q	 = @
+SAY	 = @printf '  %-5s %s\n'
+endif
+
 $(OBJ)/%.o: %.c
 	@mkdir -p $(@D)
-	$(COMPILE) -c -o $@ $<
+	$(SAY) CC $<
+	$(Q)$(COMPILE) -c -o $@ $<
 
 $(LIB): $(LIB_OBJ)
-	rm -f $@
-	$(AR) rcs $@ $(LIB_OBJ)
+	$(SAY) AR $@
+	$(Q)rm -f $@
+	$(Q)$(AR) rcs $@ $(LIB_OBJ)
 
 $(O)/bin/upclient: $(CLIENT_OBJ) $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLIENT_OBJ) $(LIB) $(UP_LDLIBS) $(LDLIBS)
+	$(SAY) LD $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(CLIENT_OBJ) $(LIB) $(UP_LDLIBS) $(LDLIBS)
 
 $(O)/bin/uptimeline: $(VIEWER_OBJ) $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(VIEWER_OBJ) $(LIB) $(UP_LDLIBS) $(LDLIBS)
+	$(SAY) LD $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $(VIEWER_OBJ) $(LIB) $(UP_LDLIBS) $(LDLIBS)
 
 .SECONDARY: $(patsubst %,$(OBJ)/bin/%.o,$(SERVERS))
 $(O)/bin/upserver-%: $(OBJ)/bin/upserver-%.o $(LIB)
 	@mkdir -p $(@D)
-	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(UP_LDLIBS) $(LDLIBS)
+	$(SAY) LD $@
+	$(Q)$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< $(LIB) $(UP_LDLIBS) $(LDLIBS)
 
 -include $(LIB_OBJ:.o=.d) $(CLIENT_OBJ:.o=.d) $(VIEWER_OBJ:.o=.d) \
 	$(patsubst %,$(OBJ)/bin/%.d,$(SERVERS))
@@ -138,7 +160,8 @@ UNIT_BIN = $(patsubst tests/unit/%.c,$(UNIT_DIR)/%,$(sort $(wildcard tests/unit/
 
 $(UNIT_DIR)/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(@D)
-	$(COMPILE) $(LDFLAGS) -o $@ $< $(LIB) $(UP_LDLIBS) $(LDLIBS)
+	$(SAY) CCLD $@
+	$(Q)$(COMPILE) $(LDFLAGS) -o $@ $< $(LIB) $(UP_LDLIBS) $(LDLIBS)
 
 -include $(UNIT_BIN:=.d)
 
@@ -266,7 +289,10 @@ endif
 soak: all
 	sh tests/soak.sh
 
-demo: all
+# The build as one line, then the lesson (V=1: the build in full).
+demo:
+	@echo "building bin/ (make V=1 demo shows the commands)..."
+	@$(MAKE) --no-print-directory $(if $(filter 1,$(V)),,-s) all
 	@sh examples/demo.sh
 
 # The README's picture: seq and fork with four clients, from a real run.

@@ -5,7 +5,10 @@
 #
 # Every long option of every binary is completed, and the values of those
 # that take a fixed set; tests/completion.bats checks that each option the
-# binaries' --help shows is here.
+# binaries' --help shows is here. A server offers what that binary takes:
+# its options are read from its own --help, and upserver-poll's backends
+# from its refusal of one that is none, so that upserver-seq offers no -w
+# and Linux no kqueue; the lists below serve when it cannot be run.
 
 # _up_reply WORDS CUR: the words that start with CUR.
 _up_reply() {
@@ -14,18 +17,38 @@ _up_reply() {
 	COMPREPLY=($(compgen -W "$1" -- "$2"))
 }
 
+# _up_help_opts CMD: the long options CMD's --help shows, or nothing when
+# it cannot be run.
+_up_help_opts() {
+	"$1" --help 2>/dev/null | grep -oE -- '--[a-z][a-z-]*' | sort -u
+}
+
+# _up_backends CMD: the backends CMD (an upserver-poll) has, from its
+# refusal of one that is none; nothing when it has no event loop.
+_up_backends() {
+	"$1" --backend '?' 2>&1 |
+	    sed -n "s/.*unknown backend '?' (\(.*\))\$/\1/p" | tr -d ,
+}
+
 _up_server() {
+	local cmd=${COMP_WORDS[0]}
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
 	local opts="--bind --port --delay --max-conns --workers --backlog --cpu
 	    --framing --timeout --counter --max-line --quiet --http --backend
-	    --help --version"
+	    --help --version" backends="select poll epoll kqueue" asked
 	COMPREPLY=()
+	# a binary that runs says what it takes
+	asked=$(_up_help_opts "$cmd")
+	if [ -n "$asked" ]; then
+		opts=$asked
+		backends=$(_up_backends "$cmd")
+	fi
 	case $prev in
 	--counter)
 		_up_reply "off unsafe mutex atomic" "$cur"
 		return ;;
 	--backend)
-		_up_reply "select poll epoll kqueue" "$cur"
+		_up_reply "$backends" "$cur"
 		return ;;
 	--framing)
 		_up_reply "line read" "$cur"

@@ -6,6 +6,13 @@
 #   start_server MODEL ARGS...  starts bin/upserver-MODEL -p 0 ARGS in the
 #                               background; sets $server, $port, $log
 #   stop_server                 SIGTERM, and waits for it
+#   track PID                   a background process of the script's own
+#                               (a client), stopped with the server
+#
+# However the script ends, it leaves nothing behind: at its end, on Ctrl-C,
+# SIGTERM or SIGHUP, and when the reader of its output goes away (SIGPIPE,
+# as in "examples/idle.sh | head -3", or a write error), the server and
+# every tracked process are stopped and waited for, and $tmp is removed.
 #   stopped_field KEY           the value of KEY= on the "stopped" line
 #   now                         the wall clock in seconds, with decimals
 #   elapsed START               seconds since START, one decimal
@@ -13,14 +20,43 @@
 bin=$(cd "$(dirname "$0")/../bin" && pwd)
 tmp=$(mktemp -d)
 server=""
+children=""
+
+# ours PID: whether PID is still a process of this shell's own, not one
+# that has ended and whose number another process now has.
+# shellcheck disable=SC2317 # called by the trap
+ours() {
+	if [ -r "/proc/$1/stat" ]; then
+		ppid=$(sed 's/.*) [A-Za-z] \([0-9]*\) .*/\1/' "/proc/$1/stat" \
+		    2>/dev/null)
+	else
+		ppid=$(ps -o ppid= -p "$1" 2>/dev/null | tr -d ' ')
+	fi
+	[ "$ppid" = "$$" ]
+}
 
 # shellcheck disable=SC2317 # called by the trap
 cleanup() {
-	[ -n "$server" ] && kill "$server" 2>/dev/null
+	trap - EXIT HUP INT TERM PIPE
+	# shellcheck disable=SC2086 # a list of pids
+	for pid in $server $children; do
+		ours "$pid" || continue
+		kill "$pid" 2>/dev/null || continue
+		wait "$pid" 2>/dev/null || true
+	done
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
+# A signal ends the script through exit, so that cleanup runs: the shell's
+# default for each would end it at once and leave the server running.
+trap 'exit 129' HUP
+trap 'exit 130' INT
+trap 'exit 141' PIPE
+trap 'exit 143' TERM
+
+track() {
+	children="$children $1"
+}
 
 start_server() {
 	model=$1

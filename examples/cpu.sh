@@ -41,6 +41,7 @@ run() {
 		"$bin/upclient" -H 127.0.0.1 -p "$port" "client $i" \
 		    >/dev/null &
 		pids="$pids $!"
+		track "$!"
 		i=$((i + 1))
 	done
 	for pid in $pids; do

@@ -46,6 +46,7 @@ while not os.path.exists(release):
     time.sleep(0.05)
 PY
 	holder=$!
+	track "$holder"
 }
 
 for b in $backends; do

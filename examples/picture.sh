@@ -24,6 +24,7 @@ for m in seq fork; do
 	for word in alpha bravo charlie delta; do
 		"$bin/upclient" -p "$port" "$word" >/dev/null &
 		pids="$pids $!"
+		track "$!"
 	done
 	for p in $pids; do
 		wait "$p"

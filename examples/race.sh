@@ -37,6 +37,7 @@ race() {
 		"$bin/upclient" -H 127.0.0.1 -p "$port" "client $i" \
 		    >/dev/null &
 		pids="$pids $!"
+		track "$!"
 		i=$((i + 1))
 	done
 	for pid in $pids; do
@@ -75,6 +76,7 @@ three() {
 			"$bin/upclient" -H 127.0.0.1 -p "$port" "$i" >/dev/null &
 		fi
 		pids="$pids $!"
+		track "$!"
 	done
 	for pid in $pids; do
 		wait "$pid"

@@ -22,6 +22,18 @@ complete_words() {
 	    printf "%s\n" "${COMPREPLY[@]}"' _ "$COMPLETION" "$@" | sort -u
 }
 
+# server_words WORD...: what the servers' completion offers for the last
+# WORD of the command line WORD... (the command word may be a path, which
+# complete -p does not know).
+server_words() {
+	bash -c '
+	    . "$1"; shift
+	    COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+	    _up_server "$1" "${COMP_WORDS[COMP_CWORD]}" \
+		"${COMP_WORDS[COMP_CWORD - 1]}"
+	    printf "%s\n" "${COMPREPLY[@]}"' _ "$COMPLETION" "$@" | sort -u
+}
+
 @test "every long option of every binary's --help is completed" {
 	local prog opt n=0
 	for prog in upserver-seq upserver-fork upserver-thread upserver-poll \
@@ -54,9 +66,44 @@ complete_words() {
 	run complete_words upserver-thread --counter m
 	[ "$output" = "mutex" ]
 	run complete_words upserver-poll --backend ''
-	[ "${lines[*]}" = "epoll kqueue poll select" ]
+	[ "${lines[*]}" = "$(poll_backends | tr ' ' '\n' | sort | tr '\n' ' ' |
+	    sed 's/ $//')" ]
 	run complete_words upserver-seq --framing ''
 	[ "${lines[*]}" = "line read" ]
+}
+
+@test "each server completes only the options it takes" {
+	run complete_words upserver-seq --
+	echo "$output"
+	[[ "$output" == *--counter* ]]
+	[[ "$output" != *--workers* ]]
+	[[ "$output" != *--backend* ]]
+	run complete_words upserver-fork --
+	[[ "$output" == *--workers* ]]
+	[[ "$output" != *--backend* ]]
+	run complete_words upserver-poll --
+	[[ "$output" == *--workers* ]]
+	[[ "$output" == *--backend* ]]
+	# and the same typed as a path, bin/upserver-seq
+	run server_words "$BIN/upserver-seq" --
+	[[ "$output" == *--counter* ]]
+	[[ "$output" != *--workers* ]]
+}
+
+@test "upserver-poll completes the backends it has: no kqueue on Linux" {
+	run complete_words upserver-poll --backend ''
+	echo "$output"
+	[[ "$output" == *poll* ]]
+	case $(uname -s) in
+	Linux) [[ "$output" != *kqueue* ]]; [[ "$output" == *epoll* ]] ;;
+	esac
+}
+
+@test "a server that cannot be run still completes every option" {
+	run server_words "$BATS_TEST_TMPDIR/upserver-seq" --ba
+	[ "$output" = "$(printf '%s\n' --backend --backlog)" ]
+	run server_words "$BATS_TEST_TMPDIR/upserver-poll" --backend ''
+	[ "${lines[*]}" = "epoll kqueue poll select" ]
 }
 
 @test "uptimeline completes file names" {

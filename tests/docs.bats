@@ -77,3 +77,92 @@ usage() {
 		done
 	done
 }
+
+@test "the README's commands for reading a man page work without man-db" {
+	command -v mandoc >/dev/null || skip "mandoc is not installed"
+	# a fresh Debian has mandoc (make check installs it) and no man: a
+	# man that is not there stands in front of any this machine has
+	mkdir "$BATS_TEST_TMPDIR/nobin"
+	printf '#!/bin/sh\necho "sh: man: not found" >&2; exit 127\n' \
+	    >"$BATS_TEST_TMPDIR/nobin/man"
+	chmod +x "$BATS_TEST_TMPDIR/nobin/man"
+	local readme="$BATS_TEST_DIRNAME/../README.md" page cmd
+	for page in "$BATS_TEST_DIRNAME"/../man/*.[1-9]; do
+		page=man/$(basename "$page")
+		# the README gives a command that reads it
+		cmd=$(grep -oE "\`[a-z]+ [^\`]*\.?/?$page\`" "$readme" |
+		    tr -d '\`' | grep -vE '^man ' | head -n 1)
+		echo "$page: ${cmd:-no command in the README}"
+		[ -n "$cmd" ]
+		run --separate-stderr env PATH="$BATS_TEST_TMPDIR/nobin:$PATH" \
+		    sh -c "cd '$BATS_TEST_DIRNAME/..' && $cmd"
+		[ "$status" -eq 0 ]
+		[ -z "$stderr" ]
+		# the page itself, rendered: its NAME section and its title
+		run col -b <<<"$output"
+		[[ "$output" == *NAME* ]]
+		[[ "$output" == *"$(basename "${page%.*}" | tr '[:lower:]' '[:upper:]')("* ]]
+	done
+	# and where the README says man ./man/PAGE, it says when that works
+	if grep -q '`man \./man/' "$readme"; then
+		grep -B3 -A3 '`man \./man/' "$readme" | grep -q man-db
+	fi
+}
+
+@test "every page reads well in 80 columns: headings, tables, SEE ALSO" {
+	command -v mandoc >/dev/null || skip "mandoc is not installed"
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	python3 - "$BATS_TEST_DIRNAME"/../man/*.[1-9] <<'PY'
+import os, re, subprocess, sys
+
+pages = sys.argv[1:]
+names = {}
+for p in pages:
+    b = os.path.basename(p)
+    names[p] = "%s(%s)" % (b.rsplit(".", 1)[0], b.rsplit(".", 1)[1])
+bad = []
+for page in pages:
+    src = open(page).read().splitlines()
+    out = subprocess.run(["mandoc", "-Tutf8", "-O", "width=78", page],
+                         capture_output=True, check=True).stdout
+    text = subprocess.run(["col", "-bx"], input=out, capture_output=True,
+                          check=True).stdout.decode().replace("\u00a0", " ")
+    lines = text.splitlines()
+    flat = " ".join(text.split())
+    for i, l in enumerate(lines):
+        if len(l) > 80:
+            bad.append("%s: line %d is %d columns" % (page, i + 1, len(l)))
+    # every heading shows as written (a word such as "An" is a macro)
+    for l in src:
+        m = re.match(r'\.S[hs] (.*)', l)
+        if m:
+            want = m.group(1).replace("\\&", "").replace('"', "")
+            if " ".join(want.split()) not in flat:
+                bad.append("%s: heading %r renders otherwise" % (page, want))
+    # every row of a column list: on one line, its cells apart
+    inlist = False
+    for l in src:
+        if l.startswith(".Bl -column"):
+            inlist = True
+            continue
+        if l.startswith(".El"):
+            inlist = False
+        if not (inlist and l.startswith(".It ")):
+            continue
+        cells = []
+        for c in l[4:].split(" Ta "):
+            c = re.sub(r'^((Sy|Em|Li|Cm|Ar|Fl|Ql) )+', "", c.strip())
+            cells.append(c.replace("\\ ", " "))
+        row = r" {2,}".join(re.escape(c) for c in cells)
+        if not any(re.search(r"^ *" + row + r" *$", x) for x in lines):
+            bad.append("%s: table row %r is not one line of apart cells"
+                       % (page, " | ".join(cells)))
+    # SEE ALSO names every other page of the toolkit
+    see = flat[flat.rfind("SEE ALSO"):]
+    for other, name in names.items():
+        if other != page and name not in see:
+            bad.append("%s: SEE ALSO lacks %s" % (page, name))
+print("\n".join(bad))
+sys.exit(1 if bad else 0)
+PY
+}

@@ -95,17 +95,91 @@ servers() {
 	done
 }
 
+# offers PROGRAM OPTION: whether PROGRAM's -h, or its usage line after a
+# usage error, names OPTION.
+offers() {
+	"$BIN/$1" -h | grep -qE -- "(^| |\[)$2( |\]|,|$)"
+}
+
+# offers_not PROGRAM OPTION: fails, saying so, when PROGRAM offers OPTION.
+offers_not() {
+	if offers "$1" "$2"; then
+		echo "$1 -h offers $2"
+		return 1
+	fi
+}
+
+@test "servers: -h and the usage line offer only the options the model takes" {
+	local s
+	for s in $(servers); do
+		case $s in
+		upserver-seq) offers_not "$s" -w; offers_not "$s" --workers ;;
+		*) offers "$s" -w; offers "$s" --workers ;;
+		esac
+		case $s in
+		upserver-poll) offers "$s" --backend ;;
+		*) offers_not "$s" --backend ;;
+		esac
+		offers "$s" --counter
+		# the usage line after a usage error is the same synopsis
+		run --separate-stderr "$BIN/$s" --nope
+		[ "$status" -eq 2 ]
+		[ "${stderr_lines[*]:1}" = "$("$BIN/$s" -h |
+		    awk 'NF == 0 { exit } { print }' | tr '\n' ' ' |
+		    sed 's/ $//')" ]
+		# the synopsis fits in 80 columns
+		run awk 'length($0) > 79' <<<"$("$BIN/$s" -h)"
+		[ -z "$output" ]
+	done
+}
+
+@test "upserver-poll -h names the backends this build has, and no other" {
+	[ -x "$BIN/upserver-poll" ] || skip "no upserver-poll"
+	run "$BIN/upserver-poll" -h
+	[ "$status" -eq 0 ]
+	local want
+	want=$(poll_backends | sed 's/ /, /g')
+	[[ "$output" == *"--backend NAME   how the loop waits: $want [poll]"* ]]
+	case $(uname -s) in
+	*BSD|Darwin) ;;
+	*) [[ "$output" != *kqueue* ]] ;;
+	esac
+}
+
 @test "servers: an address that does not resolve is named in the error" {
 	run --separate-stderr "$BIN/upserver-seq" -b no.such.host.invalid -p 0
 	[ "$status" -eq 1 ]
 	[[ "$stderr" == "upserver-seq: bind no.such.host.invalid:0: "* ]]
 }
 
+# no_mount_namespace COMMAND: runs COMMAND with sh in a mount namespace of
+# its own; when that fails, prints why and fails. unshare -m fails without
+# root, and as root in a chroot whose / is not a mount point (it cannot
+# make / private there: bind the root on itself first, as .ci/fresh-debian
+# does).
+no_mount_namespace() {
+	local err
+	if ! command -v unshare >/dev/null; then
+		echo "no unshare (util-linux) to make a mount namespace"
+		return 0
+	fi
+	err=$(unshare -m sh -c "$1" 2>&1) && return 1
+	if [ "$(id -u)" -ne 0 ]; then
+		echo "needs root to make a mount namespace ($err)"
+	elif ! cut -d' ' -f5 /proc/self/mountinfo 2>/dev/null | grep -qx /; then
+		echo "unshare -m fails: / is not a mount point (a chroot onto a" \
+		    "plain directory; bind it on itself first): $err"
+	else
+		echo "unshare -m fails: $err"
+	fi
+}
+
 @test "upclient: localhost is the loopback even with no /etc/hosts" {
 	# A minimal Debian has no /etc/hosts; hide ours in a mount namespace.
 	local hide='[ ! -e /etc/hosts ] || mount --bind /dev/null /etc/hosts'
-	if ! unshare -m sh -c "$hide" 2>/dev/null; then
-		skip "needs root to hide /etc/hosts in a mount namespace"
+	local why
+	if why=$(no_mount_namespace "$hide"); then
+		skip "$why"
 	fi
 	start_server seq -d 0
 	hide="$hide"' && exec "$@"'

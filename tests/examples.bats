@@ -24,9 +24,18 @@ teardown() {
 		[[ "$output" == *"== upserver-$m -d 1s, four clients at once"* ]]
 	done
 	[ "$(grep -c 'replies: A B C D; all four in ' <<<"$output")" -eq 4 ]
+	# each model's result, with a sentence on what to notice
+	[ "$(grep -c '^   notice: ' <<<"$output")" -eq 4 ]
+	local flat
+	flat=$(tr -s ' \n' '  ' <<<"$output")
+	[[ "$flat" == *"notice: one at a time: each client is accepted only once"* ]]
+	[[ "$flat" == *"(the responded lines' pid= differ)"* ]]
+	[[ "$flat" == *"(the responded lines' tid= differ)"* ]]
+	[[ "$flat" == *"by one thread: the event loop"* ]]
 	# the event order of each model's section
 	run awk '/^== / { if (m) print m ": " o; m = $2; o = "" }
-	    $2 ~ /^(accepted|responded)$/ { o = o substr($2, 1, 1) }
+	    $1 ~ /^[0-9]+\.[0-9]+$/ && $2 ~ /^(accepted|responded)$/ {
+		o = o substr($2, 1, 1) }
 	    END { print m ": " o }' <<<"$output"
 	echo "$output"
 	[ "${lines[0]}" = "upserver-seq: arararar" ]
@@ -42,19 +51,9 @@ pane_text() {
 
 @test "tmux-five.sh: a server pane, four client panes, go and swap" {
 	command -v tmux >/dev/null || skip "tmux is not installed"
-	export UP_SESSION="up-test-$$" UP_DETACH=1 UP_DELAY=300ms
-	TMUX_SESSION=$UP_SESSION
-	# a free port: let a server pick one, then stop it
-	start_server seq -d 0
-	export UP_PORT=$PORT
-	stop_server
-	sh "$EX/tmux-five.sh" seq
+	five_panes seq
 	[ "$(tmux list-panes -t "$UP_SESSION:0" | wc -l)" -eq 5 ]
 	local i
-	for ((i = 0; i < 100; i++)); do
-		pane_text 0 | grep -q ' listening ' && break
-		sleep 0.1
-	done
 	pane_text 0 | grep -q " listening 127.0.0.1:$UP_PORT model=seq "
 	sh "$EX/tmux-five.sh" go
 	for ((i = 0; i < 100; i++)); do
@@ -197,4 +196,147 @@ PY
 		grep -qE "^$m +[0-9.]+ s   about [0-9.]+ s " <<<"$output"
 	done
 	[ "${#lines[@]}" -eq 7 ]
+}
+
+# left_behind TAG: "PID COMMAND" of each live process whose environment
+# holds UP_EXAMPLE_RUN=TAG, read from /proc (a fresh machine may have no
+# ps or pgrep); zombies, already gone but for their exit status, have an
+# empty environment and are not counted.
+left_behind() {
+	local f pid
+	for f in /proc/[0-9]*/environ; do
+		pid=${f#/proc/}
+		pid=${pid%/environ}
+		if { tr '\0' '\n' <"$f"; } 2>/dev/null |
+		    grep -qx "UP_EXAMPLE_RUN=$1"; then
+			echo "$pid $({ tr '\0' ' ' <"/proc/$pid/cmdline"; } 2>/dev/null)"
+		fi
+	done
+}
+
+@test "idle.sh | head -2: the closed pipe ends it, and it leaves nothing behind" {
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	local tag="idle-$$-$RANDOM"
+	# head leaves after the first result, while the server and the idle
+	# connections' holder are running: the next write meets a closed pipe
+	run bash -c 'UP_EXAMPLE_RUN=$1 sh "$2/idle.sh" 50 20 2>&1 3>&- |
+	    head -2; echo "script: ${PIPESTATUS[0]}"' _ "$tag" "$EX"
+	echo "$output"
+	[[ "${lines[0]}" == "== upserver-poll --backend "* ]]
+	[[ "${lines[1]}" == *" 0 idle: "* ]]
+	[ "${lines[2]}" = "script: 141" ]
+	run left_behind "$tag"
+	echo "$output"
+	# what was left is stopped, so that a failure does not hang the suite
+	local pid
+	while read -r pid _; do
+		[ -n "$pid" ] && kill "$pid" 2>/dev/null
+	done <<<"$output"
+	[ -z "$output" ]
+}
+
+# wait_pane PANE PATTERN [COUNT]: until PANE shows COUNT (1) lines that
+# match the extended regex PATTERN; fails after 10 s, showing the pane.
+wait_pane() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ "$(pane_text "$1" | grep -cE -- "$2")" -ge "${3:-1}" ] &&
+		    return 0
+		sleep 0.1
+	done
+	pane_text "$1"
+	return 1
+}
+
+# pick_port: sets the session's name and UP_PORT, a free port (a server
+# picks one, then stops), for tmux-five.sh.
+pick_port() {
+	export UP_SESSION="up-test-$$" UP_DETACH=1 UP_DELAY=300ms
+	TMUX_SESSION=$UP_SESSION
+	start_server seq -d 0
+	export UP_PORT=$PORT
+	stop_server
+}
+
+# five_panes ARGS...: tmux-five.sh ARGS, detached, on UP_PORT (picked
+# when unset); returns once the server listens.
+five_panes() {
+	[ -n "${UP_PORT:-}" ] || pick_port
+	sh "$EX/tmux-five.sh" "$@"
+	wait_pane 0 " listening 127.0.0.1:$UP_PORT "
+}
+
+@test "tmux-five.sh: a model that is none is refused, and the server runs on" {
+	command -v tmux >/dev/null || skip "tmux is not installed"
+	run sh "$EX/tmux-five.sh" frok
+	[ "$status" -eq 2 ]
+	[ "$output" = "tmux-five.sh: no model 'frok' (seq, fork, thread or poll)" ]
+	five_panes seq
+	run sh "$EX/tmux-five.sh" swap frok
+	[ "$status" -eq 2 ]
+	[ "$output" = "tmux-five.sh: no model 'frok' (seq, fork, thread or poll)" ]
+	# nothing changed: five panes, the same server, and go still works
+	[ "$(tmux list-panes -t "$UP_SESSION:0" | wc -l)" -eq 5 ]
+	pane_text 0 | grep -q " listening 127.0.0.1:$UP_PORT model=seq "
+	[ "$(pane_text 0 | grep -c 'server exited')" -eq 0 ]
+	run sh "$EX/tmux-five.sh" go
+	[ "$status" -eq 0 ]
+	wait_pane 0 ' closed ' 4
+	pane_text 1 | grep -qx 'A'
+	pane_text 4 | grep -qx 'D'
+	sh "$EX/tmux-five.sh" stop
+	TMUX_SESSION=
+}
+
+@test "tmux-five.sh --client: the tutorial's own client in each pane" {
+	command -v tmux >/dev/null || skip "tmux is not installed"
+	command -v python3 >/dev/null || skip "python3 is not installed"
+	# the tutorial's client sends no newline: the servers answer it with
+	# no option only once they tell such a request (issue 20, item 1)
+	start_server seq -d 0
+	run timeout 5 python3 "$EX/client.py" "$PORT" <<<"probe"
+	stop_server
+	[ "$output" = "> PROBE" ] ||
+	    skip "the servers do not answer a request with no newline yet"
+	pick_port
+	five_panes --client "python3 $EX/client.py $UP_PORT" seq
+	wait_pane 1 '^>'
+	sh "$EX/tmux-five.sh" go
+	wait_pane 0 ' closed ' 4
+	local p
+	for p in 1 2 3 4; do
+		wait_pane "$p" "^> [abcd]\$"
+		pane_text "$p" | grep -qx "$(echo ABCD | cut -c "$p")"
+	done
+	# seq: one after another (each pane's client starts again, and
+	# connects, once it has printed its reply)
+	[[ "$(pane_text 0 | awk '$2 == "accepted" || $2 == "closed" {
+	    printf "%s ", substr($2, 1, 1) }')" == "a c a c a c a c "* ]]
+	sh "$EX/tmux-five.sh" stop
+	TMUX_SESSION=
+}
+
+@test "backlog.sh: two queued at once, three SYNs dropped and retried, one reset" {
+	[ "$(uname -s)" = Linux ] || skip "the queues and syncookies of Linux"
+	[ "$(cat /proc/sys/net/ipv4/tcp_syncookies 2>/dev/null)" = 1 ] ||
+	    skip "tcp_syncookies is not 1, the default"
+	[ "$(cat /proc/sys/net/ipv4/tcp_abort_on_overflow 2>/dev/null)" = 0 ] ||
+	    skip "tcp_abort_on_overflow is not 0, the default"
+	run sh "$EX/backlog.sh"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	# the accept queue holds the backlog plus one
+	if command -v ss >/dev/null; then
+		grep -qE '^   LISTEN +2 +1 ' <<<"$output"
+	fi
+	# one client is served; of five more, two connect at once, the others
+	# only once a place has freed (2.5 s), at the next retry of their SYN
+	local line
+	line=$(grep '^   connected at once: ' <<<"$output")
+	[[ "$line" =~ ^\ +connected\ at\ once:\ 2\;\ late:\ 3,\ the\ first\ after\ ([0-9.]+)\ s$ ]]
+	awk -v t="${BASH_REMATCH[1]}" 'BEGIN { exit !(t >= 2.5 && t < 5) }'
+	# all answered but the one given a syncookie, reset at its FIN
+	grep -qx '   answered: 4 (and the first client); reset by the server: 1' \
+	    <<<"$output"
+	[ "$(grep -c 'Connection reset by peer' <<<"$output")" -eq 1 ]
 }

@@ -3,7 +3,8 @@
  *
  * All four servers take the same options, so one can be swapped for
  * another in a script; a model that cannot honour one (the sequential
- * server has no workers) refuses it here with a reason.
+ * server has no workers) refuses it here with a reason, and its usage
+ * (up_server_usage) does not offer it.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -27,38 +28,131 @@ static const char options[] =
     "-C:(counter)-T(http)-L:(max-line)-P:(backend)-M:(backlog)-N(cpu)"
     "-O:(framing)";
 
-const char up_server_synopsis[] =
-    " [-hqV] [-b addr] [-c n] [-d time] [-p port] [-t time] [-w n]\n"
-    "       [--backend name] [--backlog n] [--counter mode] [--cpu]\n"
-    "       [--framing mode] [--http] [--max-line n]\n";
+/* Which models an option of the usage belongs to. */
+enum usage_need {
+	ALL,		/* every model */
+	POOL,		/* a model with workers and no event loop */
+	LOOPS,		/* a model with workers and an event loop */
+	LOOP		/* a model with an event loop */
+};
 
-const char up_server_help[] =
-    "\n"
-    "  -b, --bind ADDR      address to listen on (:: or 0.0.0.0 for all)"
-    " [127.0.0.1]\n"
-    "  -p, --port PORT      port, 0 for any free one [40001]\n"
-    "  -d, --delay TIME     simulated work per request: 1.5, 250ms, 2s, 0"
-    " [1s]\n"
-    "  -c, --max-conns N    connections served at once, more wait"
-    " [model's own]\n"
-    "  -w, --workers N      (fork, thread) a pool of N workers; (poll) N"
-    " loops\n"
-    "  -t, --timeout TIME   close a connection idle this long, 0 never"
-    " [60s]\n"
-    "      --backend NAME   (poll) select, poll, epoll or kqueue [poll]\n"
-    "      --backlog N      the listen(2) backlog, capped by the kernel"
-    " [65535]\n"
-    "      --counter MODE   shared request counter: off, unsafe, mutex,"
-    " atomic [off]\n"
-    "      --cpu            spend the delay computing, not waiting\n"
-    "      --framing MODE   a request is a line, or one read(2): line, read"
-    " [line]\n"
-    "      --http           speak minimal HTTP/1.1 instead of lines\n"
-    "      --max-line N     longest request (HTTP: request head) in one"
-    " piece [65536]\n"
-    "  -q, --quiet          log only listening and stopped\n"
-    "  -h, --help           show this help and exit\n"
-    "  -V, --version        show the version and exit\n";
+/* The synopsis, a word an option, in the man page's order. */
+static const struct usage_word {
+	enum usage_need	 need;
+	const char	*word;
+} synopsis[] = {
+	{ ALL, "[-hqV]" }, { ALL, "[-b addr]" }, { ALL, "[-c n]" },
+	{ ALL, "[-d time]" }, { ALL, "[-p port]" }, { ALL, "[-t time]" },
+	{ POOL, "[-w n]" }, { LOOPS, "[-w n]" },
+	{ LOOP, "[--backend name]" }, { ALL, "[--backlog n]" },
+	{ ALL, "[--counter mode]" }, { ALL, "[--cpu]" },
+	{ ALL, "[--framing mode]" }, { ALL, "[--http]" },
+	{ ALL, "[--max-line n]" }
+};
+
+/*
+ * The option list of -h, a line an option; a LOOP line's %s is the
+ * backends this build has.
+ */
+static const struct usage_word help[] = {
+	{ ALL, "  -b, --bind ADDR      address to listen on (:: or 0.0.0.0"
+	    " for all) [127.0.0.1]\n" },
+	{ ALL, "  -p, --port PORT      port, 0 for any free one [40001]\n" },
+	{ ALL, "  -d, --delay TIME     simulated work per request: 1.5,"
+	    " 250ms, 2s, 0 [1s]\n" },
+	{ ALL, "  -c, --max-conns N    connections served at once, more wait"
+	    " [model's own]\n" },
+	{ POOL, "  -w, --workers N      a pool of N workers instead of one"
+	    " per connection\n" },
+	{ LOOPS, "  -w, --workers N      N event loops, a process each [1]\n" },
+	{ ALL, "  -t, --timeout TIME   close a connection idle this long, 0"
+	    " never [60s]\n" },
+	{ LOOP, "      --backend NAME   how the loop waits: %s [poll]\n" },
+	{ ALL, "      --backlog N      the listen(2) backlog, capped by the"
+	    " kernel [65535]\n" },
+	{ ALL, "      --counter MODE   shared request counter: off, unsafe,"
+	    " mutex, atomic [off]\n" },
+	{ ALL, "      --cpu            spend the delay computing, not"
+	    " waiting\n" },
+	{ ALL, "      --framing MODE   a request is a line, or one read(2):"
+	    " line, read [line]\n" },
+	{ ALL, "      --http           speak minimal HTTP/1.1 instead of"
+	    " lines\n" },
+	{ ALL, "      --max-line N     longest request (HTTP: its head) in"
+	    " one piece [65536]\n" },
+	{ ALL, "  -q, --quiet          log only listening and stopped\n" },
+	{ ALL, "  -h, --help           show this help and exit\n" },
+	{ ALL, "  -V, --version        show the version and exit\n" }
+};
+
+#define USAGE_COLUMNS	79	/* the synopsis wraps before this column */
+#define USAGE_INDENT	"       "	/* under the name, after "usage: " */
+
+/* Whether model m takes an option that need says it belongs to. */
+static int
+takes(const struct up_model *m, enum usage_need need)
+{
+	switch (need) {
+	case POOL:
+		return m->workers && !m->event_loop;
+	case LOOPS:
+		return m->workers && m->event_loop;
+	case LOOP:
+		return m->event_loop;
+	default:
+		return 1;
+	}
+}
+
+/*
+ * Appends to buf (of size len, holding *n bytes) what fmt makes of arg,
+ * truncated to fit; *n grows by what was appended.
+ */
+static void
+append(char *buf, size_t len, size_t *n, const char *fmt, const char *arg)
+{
+	int w;
+
+	if (*n >= len - 1)
+		return;
+	w = snprintf(buf + *n, len - *n, fmt, arg);
+	if (w > 0)
+		*n += (size_t)w < len - *n ? (size_t)w : len - *n - 1;
+}
+
+const char *
+up_server_usage(const struct up_model *m, const char *name, int full,
+    char *buf, size_t len)
+{
+	size_t i, n = 0, col, wlen;
+
+	if (len == 0)
+		return buf;
+	buf[0] = '\0';
+	append(buf, len, &n, "usage: %s", name);
+	col = n;
+	for (i = 0; i < sizeof(synopsis) / sizeof(synopsis[0]); i++) {
+		if (!takes(m, synopsis[i].need))
+			continue;
+		wlen = strlen(synopsis[i].word);
+		if (col + 1 + wlen > USAGE_COLUMNS) {
+			append(buf, len, &n, "\n" USAGE_INDENT "%s",
+			    synopsis[i].word);
+			col = strlen(USAGE_INDENT) + wlen;
+		} else {
+			append(buf, len, &n, " %s", synopsis[i].word);
+			col += 1 + wlen;
+		}
+	}
+	append(buf, len, &n, "%s", "\n");
+	if (!full)
+		return buf;
+	append(buf, len, &n, "%s", "\n");
+	for (i = 0; i < sizeof(help) / sizeof(help[0]); i++)
+		if (takes(m, help[i].need))
+			append(buf, len, &n, help[i].word, up_ev_backends());
+	return buf;
+}
 
 static const char *const counter_names[] = {
 	"off", "unsafe", "mutex", "atomic"

@@ -61,6 +61,7 @@ up_server_start(struct up_server *s, const struct up_model *m, int argc,
 	const char *name = basename_of(argv[0]);
 	struct sockaddr_storage ss;
 	char err[256], where[320], delay[32], extra[128] = "";
+	char usage[UP_MSG_MAX];
 	socklen_t len = sizeof(ss);
 	size_t n;
 	int gai;
@@ -69,13 +70,13 @@ up_server_start(struct up_server *s, const struct up_model *m, int argc,
 	s->lfd = -1;
 	switch (up_server_options(&s->opt, m, argc, argv, err, sizeof(err))) {
 	case UP_PARSE_HELP:
-		return not_to_run(s, 0, "usage: %s%s%s", name,
-		    up_server_synopsis, up_server_help);
+		return not_to_run(s, 0, "%s", up_server_usage(m, name, 1,
+		    usage, sizeof(usage)));
 	case UP_PARSE_VERSION:
 		return not_to_run(s, 0, "%s (up) %s\n", name, UP_VERSION);
 	case UP_PARSE_ERROR:
-		return not_to_run(s, 2, "%s: %s\nusage: %s%s", name, err,
-		    name, up_server_synopsis);
+		return not_to_run(s, 2, "%s: %s\n%s", name, err,
+		    up_server_usage(m, name, 0, usage, sizeof(usage)));
 	default:
 		break;
 	}

@@ -81,11 +81,13 @@ int	up_server_options(struct up_options *o, const struct up_model *m,
 	    int argc, char **argv, char *errbuf, size_t errlen);
 
 /*
- * The usage of every server: the synopsis follows "usage: NAME" (shown on
- * a usage error and by -h), the option list follows it for -h only.
+ * Writes into buf (of size len) the usage of the server NAME of model m,
+ * with only the options m takes: "usage: NAME" and the synopsis (shown on
+ * a usage error), and with full the option list too (-h). Returns buf,
+ * truncated to fit.
  */
-extern const char up_server_synopsis[];
-extern const char up_server_help[];
+const char *up_server_usage(const struct up_model *m, const char *name,
+	    int full, char *buf, size_t len);
 
 /* The name of a counter mode: "off", "unsafe", "mutex", "atomic". */
 const char *up_counter_name(enum up_counter_mode m);
