@@ -197,7 +197,7 @@ void	up_evloop_free(struct up_evloop *l);
 
 /*
  * Starts fn(arg) in a detached thread with a stack of stack bytes and
- * SIGINT, SIGTERM and SIGCHLD blocked (a new thread inherits the mask),
+ * SIGINT, SIGTERM, SIGHUP and SIGCHLD blocked (it inherits the mask),
  * counted as running until it calls up_thread_ended. Returns 0, or an
  * error number.
  */

@@ -58,6 +58,7 @@ up_serve(struct up_server *s, struct up_conn *c)
 	long count;
 	int rc;
 
+	atomic_fetch_add(&s->shared->conns, 1);	/* for "draining" */
 	if (up_reader_init(&in, o->max_line) == -1) {
 		up_log_error(c->peer, c->who, "malloc", errno);
 		reason = "error";
@@ -109,5 +110,6 @@ out:
 	close(c->fd);
 	c->fd = -1;
 	up_log_closed(c->peer, c->who, served, reason, pending);
+	atomic_fetch_sub(&s->shared->conns, 1);
 	return served;
 }
