@@ -271,7 +271,7 @@ work_begin(struct loop *l, struct conn *c)
 {
 	c->seen = up_count_read(l->s->shared);
 	up_log_received(c->peer, l->e.who, c->req.len,
-	    l->o->counter != UP_COUNTER_OFF, c->seen);
+	    up_count_read_shown(l->o->counter), c->seen);
 }
 
 /* WORKING: the delay is a deadline; with --cpu, work_done computes. */

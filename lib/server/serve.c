@@ -25,8 +25,8 @@ work(struct up_server *s, const struct up_conn *c, const struct up_request *r)
 	long seen;
 
 	seen = up_work_begin(s->shared, s->opt.counter);
-	up_log_received(c->peer, c->who, r->len,
-	    s->opt.counter != UP_COUNTER_OFF, seen);
+	up_log_received(c->peer, c->who, r->len, up_count_read_shown(
+	    s->opt.counter), seen);
 	up_work_spend(s->opt.delay_ns, s->opt.cpu);
 	return up_work_end(s->shared, s->opt.counter, seen);
 }

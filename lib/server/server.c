@@ -215,9 +215,10 @@ up_server_stop(struct up_server *s)
 	up_stop_listener(-1);
 	close(s->lfd);
 	s->lfd = -1;
+	/* each request adds one: what the counter lacks was lost */
 	if (s->opt.counter != UP_COUNTER_OFF)
-		up_log("stopped", s->addr, "requests=%lu count=%ld", requests,
-		    count);
+		up_log("stopped", s->addr, "requests=%lu count=%ld lost=%ld",
+		    requests, count, (long)requests - count);
 	else
 		up_log("stopped", s->addr, "requests=%lu", requests);
 	return 0;

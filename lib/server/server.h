@@ -147,6 +147,15 @@ long	up_count_write(struct up_shared *sh, enum up_counter_mode mode,
 	    long seen);
 
 /*
+ * 1 when a request's "received" line shows count=, the counter as the
+ * request read it before its work: unsafe and mutex, whose write-back
+ * depends on that read. atomic reads nothing before: its one atomic add
+ * reads and writes at once, after the work, and "responded" shows what
+ * it made; off has no counter.
+ */
+int	up_count_read_shown(enum up_counter_mode mode);
+
+/*
  * Computes, in a loop the compiler cannot remove, until the calling
  * thread has used ns nanoseconds of CPU time (its CPU clock, or the
  * process's where there is none per thread).

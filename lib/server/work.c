@@ -156,6 +156,12 @@ up_work_spend(int64_t delay_ns, int cpu)
 		up_sleep_watching(delay_ns);
 }
 
+int
+up_count_read_shown(enum up_counter_mode mode)
+{
+	return mode == UP_COUNTER_UNSAFE || mode == UP_COUNTER_MUTEX;
+}
+
 long
 up_count_read(struct up_shared *sh)
 {
