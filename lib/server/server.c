@@ -55,6 +55,21 @@ not_to_run(struct up_server *s, int status, const char *fmt, ...)
 }
 
 /*
+ * The most connections s serves at once, as "listening" states it: one
+ * for seq; with -w a pool of blocking workers, one each, whatever -c
+ * says; else -c (an event loop's -w loops share it).
+ */
+static long
+served_at_once(const struct up_server *s)
+{
+	if (s->model->one_at_a_time)
+		return 1;
+	if (s->opt.workers > 0 && !s->model->event_loop)
+		return s->opt.workers;
+	return s->opt.max_conns;
+}
+
+/*
  * Run once, in the server's first process, when it first sees a stop:
  * the listener is closed already; logs "draining" with the connections
  * still open, which it goes on serving until they end.
@@ -140,7 +155,7 @@ up_server_start(struct up_server *s, const struct up_model *m, int argc,
 	up_log("listening", s->addr, "model=%s pid=%ld delay=%s "
 	    "max-conns=%ld%s counter=%s%s%s", m->name, (long)getpid(),
 	    up_format_time(s->opt.delay_ns, delay, sizeof(delay)),
-	    s->opt.max_conns, extra, up_counter_name(s->opt.counter),
+	    served_at_once(s), extra, up_counter_name(s->opt.counter),
 	    s->opt.backend != NULL ? " backend=" : "",
 	    s->opt.backend != NULL ? s->opt.backend : "");
 	return 0;
