@@ -505,7 +505,7 @@ run(struct up_loops *g, long index, const char *who, void *server)
 		    index, &l.lockq))) != NULL)
 			work_start(&l, c);
 		/*
-		 * SIGINT or SIGTERM closed the listener: the connections that
+		 * A stop closed the listener: the connections that
 		 * wait for a request end once what they sent is served, the
 		 * others once the requests in flight are answered.
 		 */

@@ -5,7 +5,7 @@
 # Every model and pool, every event engine.
 
 # status, output, lines: set by bats' run; PORT, SERVER_*: by helpers
-# shellcheck disable=SC2154,SC2153
+# shellcheck disable=SC2154,SC2153,SC2030,SC2031
 
 load helpers
 
@@ -21,7 +21,7 @@ teardown() {
 	for pid in "${CLIENT:-}" "${SECOND_PID:-}"; do
 		[ -z "$pid" ] || kill -KILL "$pid" 2>/dev/null || true
 	done
-	CLIENT= SECOND_PID=
+	CLIENT='' SECOND_PID=''
 	teardown_server
 }
 

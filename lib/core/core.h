@@ -2,8 +2,8 @@
  * core.h: the bottom layer of libup, what every program of the toolkit
  * uses: durations and clocks (time.c), addresses, listening and
  * connecting (net.c), reads and writes that survive signals and partial
- * transfers (io.c), signals and the stop request of SIGINT and SIGTERM
- * (signal.c), the command line (opt.c) and the event log (log.c).
+ * transfers (io.c), signals and the stop request of SIGINT, SIGTERM and
+ * SIGHUP (signal.c), the command line (opt.c) and the event log (log.c).
  * Above it, each with a header that includes the ones below: proto/ (the
  * protocol, without sockets), ev/ (the event engine), robust/ (shortages,
  * lingering), pool/ (workers in processes of their own), server/ (what

@@ -10,9 +10,10 @@
  * (SIGINT, SIGTERM, SIGHUP) reaches every worker through the parent's
  * stop pipe (see core/signal.c), and each closes its copy of the
  * listener as it sees it; the parent then waits for them all. A second
- * SIGINT or SIGTERM kills them (SIGKILL) and the parent dies of it. A parent that dies
- * takes its workers with it (PR_SET_PDEATHSIG, or a pipe elsewhere), so
- * that no worker goes on serving a port nobody watches.
+ * SIGINT or SIGTERM kills them (SIGKILL) and the parent dies of it. A
+ * parent that dies takes its workers with it (PR_SET_PDEATHSIG, or a
+ * pipe elsewhere), so that no worker goes on serving a port nobody
+ * watches.
  */
 #include <sys/types.h>
 #if defined(__linux__) && !defined(UP_PORTABLE)
