@@ -181,3 +181,19 @@ eventually() {
 ss_connected() {
 	[ "$(ss -Htn "( dport = :$PORT )" | wc -l)" -ge "$1" ]
 }
+
+@test "uptimeline reads a log with a draining line: nothing skipped, the row drawn" {
+	slow_request thread
+	kill -TERM "$SERVER_PID"
+	wait "$CLIENT"
+	CLIENT=
+	stop_server
+	grep -q ' draining ' "$SERVER_LOG"
+	run --separate-stderr uptimeline "$SERVER_LOG"
+	echo "$output"
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[ -z "$stderr" ]
+	[[ "$output" == *"1 connection in "* ]]
+	grep -qE '^ +1 >=+< 127\.0\.0\.1:[0-9]+ tid=[0-9]+$' <<<"$output"
+}
