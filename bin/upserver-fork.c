@@ -59,7 +59,7 @@
 static long forked;			/* children started, by main */
 static volatile sig_atomic_t reaped;	/* children waited for */
 static long reaped_before;		/* reaped as the last fork began */
-static pid_t *children;			/* -c slots: killed at a forced stop */
+static pid_t *children;			/* -c slots, killed at a forced stop */
 static long nchildren;
 
 /* Waits for every child that has ended, without blocking; keeps errno. */

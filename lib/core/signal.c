@@ -17,8 +17,10 @@
  * the port while this one drains: the handler itself puts a socket that
  * listens to nothing in place of the listener with dup2(2), which is
  * async-signal-safe and, unlike close(2), never frees the descriptor's
- * number for another thread to reuse. A process that learns of the stop
- * through its parent's pipe does the same as it sees it (up_stop_notice).
+ * number for another thread to reuse; on Linux, shutdown(2) before it
+ * stops the listening in the pool's workers too. A process that learns
+ * of the stop through its parent's pipe closes its copy as it sees it
+ * (up_stop_notice).
  * A second SIGINT or SIGTERM in a process already stopping ends it at
  * once: its pool workers are killed and it dies of that signal. SIGHUP
  * never does: a closing terminal may send it twice.
@@ -65,14 +67,21 @@ readable(int fd)
 }
 
 /*
- * Closes the listener, once, by putting the placeholder in its place:
- * async-signal-safe.
+ * Closes the listener, once, by putting the placeholder in its place;
+ * in the server's first process, shuts it down before: on Linux that
+ * takes it out of the listening state for every process that shares it,
+ * there and then, so the port is free before "draining" is logged,
+ * whatever the workers are doing. (A worker stopped alone must not: the
+ * others go on listening.) Async-signal-safe.
  */
 static void
 close_listener(void)
 {
-	if (listener >= 0 && !atomic_exchange(&listener_closed, 1))
+	if (listener >= 0 && !atomic_exchange(&listener_closed, 1)) {
+		if (notice_pid == getpid())
+			shutdown(listener, SHUT_RDWR);	/* BSD: ENOTCONN */
 		dup2(placeholder, listener);
+	}
 }
 
 /*
@@ -106,9 +115,13 @@ on_stop_signal(int signo)
 	if (stop_signals++ == 0)
 		stop_signo = signo;
 	atomic_store(&stop_requested, 1);
-	close_listener();
+	/*
+	 * The pipe first: a worker that the listener's shutdown wakes then
+	 * finds the stop with it, and does not take it for a failed accept.
+	 */
 	n = write(stop_pipe[1], &c, 1);	/* a full pipe is readable already */
 	(void)n;
+	close_listener();
 	errno = saved;
 }
 

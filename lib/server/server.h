@@ -99,7 +99,7 @@ const char *up_counter_name(enum up_counter_mode m);
 struct up_shared {
 	atomic_ulong	requests;	/* replies sent, for "stopped" */
 	atomic_long	count;		/* the counter of --counter */
-	atomic_long	conns;		/* connections being served now */
+	atomic_long	conns;		/* connections served now */
 	pthread_mutex_t	lock;		/* held by --counter mutex */
 };
 
