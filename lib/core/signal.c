@@ -174,6 +174,7 @@ up_signals_init(void)
 	return 0;
 }
 
+/* Registers fd to be closed at the stop (see core.h); 0 or -1. */
 int
 up_stop_listener(int fd)
 {
@@ -198,6 +199,7 @@ up_stop_listener(int fd)
 	return 0;
 }
 
+/* The pids a forced stop kills, or NULL; returns nothing. */
 void
 up_stop_kills(pid_t *pids, long n)
 {
@@ -206,6 +208,7 @@ up_stop_kills(pid_t *pids, long n)
 	kill_pids = pids;
 }
 
+/* fn(arg) for the first notice in this process; returns nothing. */
 void
 up_stop_on_notice(void (*fn)(void *), void *arg)
 {
@@ -215,6 +218,7 @@ up_stop_on_notice(void (*fn)(void *), void *arg)
 	notice_fn = fn;
 }
 
+/* A stop seen on the parent's pipe: taken, then noticed. */
 void
 up_stop_seen(void)
 {
@@ -222,6 +226,10 @@ up_stop_seen(void)
 	up_stop_notice();
 }
 
+/*
+ * When stopping: the listener closed (if not yet), and in the process
+ * that registered it, fn run once. Returns nothing.
+ */
 void
 up_stop_notice(void)
 {
@@ -233,6 +241,7 @@ up_stop_notice(void)
 		notice_fn(notice_arg);
 }
 
+/* The signal that began the stop, or 0. */
 int
 up_stop_signal(void)
 {
