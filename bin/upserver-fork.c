@@ -49,6 +49,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 
 #include "server/server.h"
@@ -58,16 +59,24 @@
 static long forked;			/* children started, by main */
 static volatile sig_atomic_t reaped;	/* children waited for */
 static long reaped_before;		/* reaped as the last fork began */
+static pid_t *children;			/* -c slots, killed at a forced stop */
+static long nchildren;
 
 /* Waits for every child that has ended, without blocking; keeps errno. */
 static void
 on_sigchld(int signo)
 {
 	int saved = errno;
+	pid_t pid;
+	long i;
 
 	(void)signo;
-	while (waitpid(-1, NULL, WNOHANG) > 0)
+	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0) {
 		reaped++;
+		for (i = 0; i < nchildren; i++)
+			if (children[i] == pid)
+				children[i] = 0;
+	}
 	errno = saved;
 }
 
@@ -94,19 +103,36 @@ fork_child(void *job, void *server)
 {
 	struct up_server *s = server;
 	struct up_conn *c = job;
+	sigset_t chld, old;
 	pid_t pid;
+	long i;
+	int e;
 
+	/* SIGCHLD waits until the child is in the table, to be found */
+	sigemptyset(&chld);
+	sigaddset(&chld, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &chld, &old);
 	reaped_before = reaped;
-	if ((pid = up_fork()) == -1)
-		return errno;
+	if ((pid = up_fork()) == -1) {
+		e = errno;
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		return e;
+	}
 	if (pid == 0) {
 		/* the child: serves its one connection, then exits */
+		sigprocmask(SIG_SETMASK, &old, NULL);
+		up_stop_listener(-1);
 		close(s->lfd);
 		snprintf(c->who, sizeof(c->who), "pid=%ld", (long)getpid());
 		up_serve(s, c);
 		_exit(0);
 	}
+	for (i = 0; i < nchildren && children[i] != 0; i++)
+		;
+	if (i < nchildren)	/* fewer than -c run: there is room */
+		children[i] = pid;
 	forked++;
+	sigprocmask(SIG_SETMASK, &old, NULL);
 	return 0;
 }
 
@@ -168,6 +194,12 @@ main(int argc, char **argv)
 			err(1, "pool");
 		}
 	}
+	/* a second SIGINT or SIGTERM kills the children too */
+	if ((children = calloc((size_t)s.opt.max_conns,
+	    sizeof(*children))) == NULL)
+		err(1, "malloc");
+	nchildren = s.opt.max_conns;
+	up_stop_kills(children, nchildren);
 	if (up_catch(SIGCHLD, on_sigchld, SA_RESTART | SA_NOCLDSTOP) == -1)
 		err(1, "sigaction");
 

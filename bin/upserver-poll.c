@@ -114,6 +114,7 @@ conn_close(struct loop *l, struct conn *c, const char *reason)
 	up_log_closed(c->peer, l->e.who, c->served, reason, reason == NULL ? 0 :
 	    up_reader_pending(&c->in) - c->req.len);
 	up_acceptor_release(&l->e.acc);	/* only now: the log keeps to -c */
+	atomic_fetch_sub(&l->s->shared->conns, 1);
 	up_reader_free(&c->in);
 	free(c->out.p);
 	free(c);
@@ -270,7 +271,7 @@ work_begin(struct loop *l, struct conn *c)
 {
 	c->seen = up_count_read(l->s->shared);
 	up_log_received(c->peer, l->e.who, c->req.len,
-	    l->o->counter != UP_COUNTER_OFF, c->seen);
+	    up_count_read_shown(l->o->counter), c->seen);
 }
 
 /* WORKING: the delay is a deadline; with --cpu, work_done computes. */
@@ -414,6 +415,7 @@ accept_ready(struct loop *l)
 	    peer, sizeof(peer))) != NULL; i++) {
 		c->fd = fd;
 		memcpy(c->peer, peer, sizeof(c->peer));
+		atomic_fetch_add(&l->s->shared->conns, 1);
 		up_log("accepted", c->peer, l->e.who != NULL ? "%s" : NULL,
 		    l->e.who);
 		conn_advance(l, c, 1);	/* a request often comes at once */
@@ -506,7 +508,7 @@ run(struct up_loops *g, long index, const char *who, void *server)
 		    index, &l.lockq))) != NULL)
 			work_start(&l, c);
 		/*
-		 * SIGINT or SIGTERM closed the listener: the connections that
+		 * A stop closed the listener: the connections that
 		 * wait for a request end once what they sent is served, the
 		 * others once the requests in flight are answered.
 		 */

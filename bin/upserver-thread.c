@@ -22,9 +22,11 @@
  * - the connection is handed to its thread in memory of its own (malloc),
  *   not as a pointer to the main thread's variable, which the next accept
  *   would overwrite;
- * - the threads block SIGINT and SIGTERM, so the stop always interrupts the
- *   main thread; they learn of it through the stop pipe, like the children
- *   of upserver-fork (starting and counting them: lib/pool/threads.c);
+ * - the threads block SIGINT, SIGTERM and SIGHUP, so the stop always
+ *   interrupts the main thread (whose handler closes the listener at
+ *   once, so the next server can have the port); they learn of it
+ *   through the stop pipe, like the children of upserver-fork (starting
+ *   and counting them: lib/pool/threads.c);
  * - pthread_create(3) fails with EAGAIN when the user runs out of tasks
  *   (ulimit -u counts threads) or memory; that passes when a thread ends,
  *   so the main thread keeps the connection, accepts no one else, and

@@ -197,7 +197,7 @@ PY
 	curl -sS "http://127.0.0.1:$PORT/1" "http://127.0.0.1:$PORT/2" >/dev/null
 	stop_server
 	grep -qE ' responded .* status=200 count=2$' "$SERVER_LOG"
-	grep -qE ' stopped .* requests=2 count=2$' "$SERVER_LOG"
+	grep -qE ' stopped .* requests=2 count=2 lost=0$' "$SERVER_LOG"
 }
 
 @test "the tutorial's race: three curls at once against thread --http --counter unsafe" {
@@ -216,7 +216,7 @@ PY
 	cat "$SERVER_LOG"
 	# all three read 0 and wrote back 1: two updates lost
 	[ "$(grep -c ' responded .* status=200 count=1 ' "$SERVER_LOG")" -eq 3 ]
-	grep -qE ' stopped .* requests=3 count=1$' "$SERVER_LOG"
+	grep -qE ' stopped .* requests=3 count=1 lost=2$' "$SERVER_LOG"
 }
 
 @test "wrk runs against every model without socket errors" {

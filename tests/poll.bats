@@ -365,7 +365,7 @@ start_server_nofile() {
 	less "$(span accepted responded)" 3.5
 	stop_server
 	[ "$SERVER_STATUS" -eq 0 ]
-	grep -qE ' stopped .* requests=4 count=4$' "$SERVER_LOG"
+	grep -qE ' stopped .* requests=4 count=4 lost=0$' "$SERVER_LOG"
 }
 
 @test "poll: upclient -c 300 --verify, all served together" {

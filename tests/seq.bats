@@ -87,10 +87,12 @@ teardown() {
 	cat "$SERVER_LOG"
 	run grep -cvE "$LINE_RE" "$SERVER_LOG"
 	[ "$output" -eq 0 ]
-	[ "$(events "$SERVER_LOG" | tr '\n' ' ')" = "listening accepted received responded closed accepted received responded received responded closed stopped " ]
-	grep -qE ' received 127\.0\.0\.1:[0-9]+ bytes=4 count=0$' "$SERVER_LOG"
+	[ "$(events "$SERVER_LOG" | tr '\n' ' ')" = "listening accepted received responded closed accepted received responded received responded closed draining stopped " ]
+	# atomic reads no count before its work: received shows none
+	grep -qE ' received 127\.0\.0\.1:[0-9]+ bytes=4$' "$SERVER_LOG"
 	grep -qE ' responded 127\.0\.0\.1:[0-9]+ bytes=4 count=1$' "$SERVER_LOG"
-	grep -qE ' stopped 127\.0\.0\.1:[0-9]+ requests=3 count=3$' "$SERVER_LOG"
+	grep -qE ' draining 127\.0\.0\.1:[0-9]+ connections=0 signal=TERM$' "$SERVER_LOG"
+	grep -qE ' stopped 127\.0\.0\.1:[0-9]+ requests=3 count=3 lost=0$' "$SERVER_LOG"
 }
 
 @test "four clients at once are served one after another" {
@@ -156,7 +158,8 @@ teardown() {
 	wait "$client"
 	[ "$(cat "$BATS_TEST_TMPDIR/out")" = "SLOW" ]
 	[ "$SERVER_STATUS" -eq 0 ]
-	[ "$(events "$SERVER_LOG" | tr '\n' ' ')" = "listening accepted received responded closed stopped " ]
+	[ "$(events "$SERVER_LOG" | tr '\n' ' ')" = "listening accepted received draining responded closed stopped " ]
+	grep -qE ' draining 127\.0\.0\.1:[0-9]+ connections=1 signal=TERM$' "$SERVER_LOG"
 	grep -qE ' stopped 127\.0\.0\.1:[0-9]+ requests=1$' "$SERVER_LOG"
 }
 

@@ -2,8 +2,8 @@
  * core.h: the bottom layer of libup, what every program of the toolkit
  * uses: durations and clocks (time.c), addresses, listening and
  * connecting (net.c), reads and writes that survive signals and partial
- * transfers (io.c), signals and the stop request of SIGINT and SIGTERM
- * (signal.c), the command line (opt.c) and the event log (log.c).
+ * transfers (io.c), signals and the stop request of SIGINT, SIGTERM and
+ * SIGHUP (signal.c), the command line (opt.c) and the event log (log.c).
  * Above it, each with a header that includes the ones below: proto/ (the
  * protocol, without sockets), ev/ (the event engine), robust/ (shortages,
  * lingering), pool/ (workers in processes of their own), server/ (what
@@ -189,13 +189,55 @@ int	up_wait(int fd, short events, int timeout_ms);
 /* ---- signal.c: signals, and stopping ---------------------------------- */
 
 /*
- * Ignores SIGPIPE; SIGINT and SIGTERM become a stop request that
+ * Ignores SIGPIPE; SIGINT, SIGTERM and SIGHUP become a stop request that
  * up_stopping() reports and that makes up_stop_fd() readable for good (a
- * pipe nobody drains: every poll(2) on it wakes, in any thread). 0 or -1.
+ * pipe nobody drains: every poll(2) on it wakes, in any thread). A
+ * second SIGINT or SIGTERM in a process already stopping kills the
+ * workers given to up_stop_kills and ends it at once, by that signal.
+ * 0 or -1.
  */
 int	up_signals_init(void);
 int	up_stopping(void);
 int	up_stop_fd(void);
+
+/*
+ * Registers the listening socket fd to be closed at once when a stop
+ * comes (by the signal handler itself, or by up_stop_notice): a socket
+ * that listens to nothing is put in its place, so the number stays taken
+ * until the owner closes it. fd -1 forgets it (a child about to close
+ * its copy). 0, or -1 with errno when no such socket can be had.
+ */
+int	up_stop_listener(int fd);
+
+/*
+ * The n process ids at pids (0 for none) are killed with SIGKILL at a
+ * forced stop (the second signal); pids NULL for none. Not inherited.
+ */
+void	up_stop_kills(pid_t *pids, long n);
+
+/*
+ * fn(arg) is run once, in this process only (not its children), by the
+ * first up_stop_notice() after a stop: the server logs its drain there.
+ */
+void	up_stop_on_notice(void (*fn)(void *), void *arg);
+
+/*
+ * Called wherever a stop may first be seen (up_wait() does): when
+ * stopping, closes the registered listener and runs the notice once.
+ */
+void	up_stop_notice(void);
+
+/* A stop seen by the caller on up_parent_stop_fd(): noticed as above. */
+void	up_stop_seen(void);
+
+/* The signal that began the stop (SIGINT, ...), or 0 (a parent's stop). */
+int	up_stop_signal(void);
+
+/*
+ * Sleeps ns nanoseconds as up_sleep_ns() does (the work is finished),
+ * watching meanwhile for a stop, which it notices (up_stop_notice).
+ */
+void	up_sleep_watching(int64_t ns);
 
 /* sigaction(2): handler (or SIG_IGN), no mask, flags (0: EINTR); 0 or -1. */
 int	up_catch(int sig, void (*handler)(int), int flags);

@@ -51,14 +51,17 @@ up_evloop_init(struct up_evloop *l, const char *backend, int *lfd,
 	return 0;
 }
 
-/* The stop begins: the listener is closed at once, and unwatched. */
+/*
+ * The stop begins: the listener is unwatched and closed at once (the
+ * signal handler may have closed it already).
+ */
 static void
 begin_stop(struct up_evloop *l)
 {
 	l->stopping = 1;
 	up_ev_set(l->ev, *l->lfd, 0);
-	close(*l->lfd);
-	*l->lfd = -1;
+	up_stop_notice();	/* closes it, and says "draining" */
+	*l->lfd = -1;		/* what took its place is closed at exit */
 	up_ev_set(l->ev, up_stop_fd(), 0);	/* readable for good now */
 	if (l->parent_stop != -1)
 		up_ev_set(l->ev, l->parent_stop, 0);
@@ -83,8 +86,10 @@ up_evloop_wait(struct up_evloop *l, int timeout_ms,
 	for (i = 0; i < n; i++) {
 		if (f[i].fd == up_stop_fd())
 			continue;	/* up_stopping() says it */
-		if (f[i].fd == l->parent_stop)
+		if (f[i].fd == l->parent_stop) {
 			stop = 1;
+			up_stop_seen();
+		}
 		else if (f[i].fd == l->wake) {
 			up_loops_drain(l->g, l->index);
 			*what |= UP_EVLOOP_WOKEN;

@@ -7,10 +7,13 @@
  * is logged ("error <addr> op=worker pid=N signal=KILL") and replaced,
  * later and later if workers keep dying young, so that a worker that
  * crashes at once does not make the parent fork in a loop. A stop
- * (SIGINT, SIGTERM) reaches every worker through the parent's stop pipe
- * (see core/signal.c); the parent then waits for them all. A parent that dies
- * takes its workers with it (PR_SET_PDEATHSIG, or a pipe elsewhere), so
- * that no worker goes on serving a port nobody watches.
+ * (SIGINT, SIGTERM, SIGHUP) reaches every worker through the parent's
+ * stop pipe (see core/signal.c), and each closes its copy of the
+ * listener as it sees it; the parent then waits for them all. A second
+ * SIGINT or SIGTERM kills them (SIGKILL) and the parent dies of it. A
+ * parent that dies takes its workers with it (PR_SET_PDEATHSIG, or a
+ * pipe elsewhere), so that no worker goes on serving a port nobody
+ * watches.
  */
 #include <sys/types.h>
 #if defined(__linux__) && !defined(UP_PORTABLE)
@@ -79,6 +82,8 @@ up_sleep_until(int (*done)(long), long arg, int timeout_ms, int stop_too)
 #endif
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	if (stop)
+		up_stop_notice();
 	return !stop;
 }
 
@@ -230,6 +235,7 @@ up_pool_run(const char *addr, long n, void (*died)(long, void *),
 
 	if ((p.pids = calloc((size_t)n, sizeof(*p.pids))) == NULL)
 		return -1;
+	up_stop_kills(p.pids, n);	/* at a second signal */
 #ifndef UP_LINUX
 	if (pipe(parent_pipe) == -1 || up_fd_setup(parent_pipe[0], 0) == -1 ||
 	    up_fd_setup(parent_pipe[1], 0) == -1)
@@ -278,10 +284,12 @@ up_pool_run(const char *addr, long n, void (*died)(long, void *),
 			break;
 	}
 	wait_all(&p);
+	up_stop_kills(NULL, 0);
 	free(p.pids);
 	return 0;
 fail:
 	e = errno;
+	up_stop_kills(NULL, 0);
 	free(p.pids);
 	errno = e;
 	return -1;

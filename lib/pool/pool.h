@@ -187,7 +187,7 @@ int	up_evloop_init(struct up_evloop *l, const char *backend, int *lfd,
  * connection may be accepted. Returns how many connections are ready,
  * their events first in *fired, and in *what the UP_EVLOOP_* of the
  * rest; -1 with errno when the engine fails. A stop (SIGINT, SIGTERM,
- * the parent's) closes the listener at once.
+ * SIGHUP, the parent's) closes the listener at once and logs "draining".
  */
 int	up_evloop_wait(struct up_evloop *l, int timeout_ms,
 	    struct up_ev_fired **fired, int *what);
@@ -201,7 +201,7 @@ void	up_evloop_free(struct up_evloop *l);
 
 /*
  * Starts fn(arg) in a detached thread with a stack of stack bytes and
- * SIGINT, SIGTERM and SIGCHLD blocked (a new thread inherits the mask),
+ * SIGINT, SIGTERM, SIGHUP and SIGCHLD blocked (it inherits the mask),
  * counted as running until it calls up_thread_ended. Returns 0, or an
  * error number.
  */

@@ -2,8 +2,8 @@
  * threads.c: worker threads, started and counted, for upserver-thread.
  *
  * A thread per connection (or a fixed pool of them) needs the same few
- * things around it: a stack of a size the server chooses, SIGINT and
- * SIGTERM blocked so that a stop always interrupts the main thread (the
+ * things around it: a stack of a size the server chooses, SIGINT, SIGTERM
+ * and SIGHUP blocked so that a stop always interrupts the main thread (the
  * threads learn of it through the stop pipe, like the children of
  * upserver-fork), a count of those running, and a way for the main
  * thread to sleep until fewer run or one ends: what pool.c is for
@@ -98,6 +98,7 @@ up_thread_start(void *(*fn)(void *), void *arg, size_t stack)
 		sigemptyset(&block);
 		sigaddset(&block, SIGINT);
 		sigaddset(&block, SIGTERM);
+		sigaddset(&block, SIGHUP);
 		sigaddset(&block, SIGCHLD);
 		pthread_sigmask(SIG_BLOCK, &block, &old);
 		pthread_mutex_lock(&lock);

@@ -25,8 +25,8 @@ work(struct up_server *s, const struct up_conn *c, const struct up_request *r)
 	long seen;
 
 	seen = up_work_begin(s->shared, s->opt.counter);
-	up_log_received(c->peer, c->who, r->len,
-	    s->opt.counter != UP_COUNTER_OFF, seen);
+	up_log_received(c->peer, c->who, r->len, up_count_read_shown(
+	    s->opt.counter), seen);
 	up_work_spend(s->opt.delay_ns, s->opt.cpu);
 	return up_work_end(s->shared, s->opt.counter, seen);
 }
@@ -83,6 +83,7 @@ up_serve(struct up_server *s, struct up_conn *c)
 	long count;
 	int rc;
 
+	atomic_fetch_add(&s->shared->conns, 1);	/* for "draining" */
 	deadline = memory_deadline(o);
 	while (up_reader_init(&in, o->max_line) == -1)
 		if ((reason = starved(s, c, &mem, deadline)) != NULL)
@@ -137,5 +138,6 @@ out:
 	close(c->fd);
 	c->fd = -1;
 	up_log_closed(c->peer, c->who, served, reason, pending);
+	atomic_fetch_sub(&s->shared->conns, 1);
 	return served;
 }

@@ -54,6 +54,36 @@ not_to_run(struct up_server *s, int status, const char *fmt, ...)
 	return -1;
 }
 
+/*
+ * The most connections s serves at once, as "listening" states it: one
+ * for seq; with -w a pool of blocking workers, one each, whatever -c
+ * says; else -c (an event loop's -w loops share it).
+ */
+static long
+served_at_once(const struct up_server *s)
+{
+	if (s->model->one_at_a_time)
+		return 1;
+	if (s->opt.workers > 0 && !s->model->event_loop)
+		return s->opt.workers;
+	return s->opt.max_conns;
+}
+
+/*
+ * Run once, in the server's first process, when it first sees a stop:
+ * the listener is closed already; logs "draining" with the connections
+ * still open, which it goes on serving until they end.
+ */
+static void
+drain_notice(void *arg)
+{
+	struct up_server *s = arg;
+	const char *name = up_signal_name(up_stop_signal());
+
+	up_log("draining", s->addr, "connections=%ld signal=%s",
+	    atomic_load(&s->shared->conns), name != NULL ? name : "?");
+}
+
 int
 up_server_start(struct up_server *s, const struct up_model *m, int argc,
     char **argv)
@@ -101,6 +131,10 @@ up_server_start(struct up_server *s, const struct up_model *m, int argc,
 		return not_to_run(s, 1, "%s: getsockname %s: %s\n", name,
 		    where, strerror(errno));
 	up_format_addr((struct sockaddr *)&ss, s->addr, sizeof(s->addr));
+	if (up_stop_listener(s->lfd) == -1)
+		return not_to_run(s, 1, "%s: socket: %s\n", name,
+		    strerror(errno));
+	up_stop_on_notice(drain_notice, s);
 
 	/* What differs from the defaults, and changes what a client sees. */
 	n = 0;
@@ -122,7 +156,7 @@ up_server_start(struct up_server *s, const struct up_model *m, int argc,
 	up_log("listening", s->addr, "model=%s pid=%ld delay=%s "
 	    "max-conns=%ld%s counter=%s%s%s", m->name, (long)getpid(),
 	    up_format_time(s->opt.delay_ns, delay, sizeof(delay)),
-	    s->opt.max_conns, extra, up_counter_name(s->opt.counter),
+	    served_at_once(s), extra, up_counter_name(s->opt.counter),
 	    s->opt.backend != NULL ? " backend=" : "",
 	    s->opt.backend != NULL ? s->opt.backend : "");
 	return 0;
@@ -142,8 +176,10 @@ up_accept(int lfd, struct up_conn *c)
 	int fd, r;
 
 	for (;;) {
-		if (up_stopping())
+		if (up_stopping()) {
+			up_stop_notice();
 			return 0;
+		}
 		r = up_wait(lfd, POLLIN, -1);
 		if (r == UP_WAIT_STOP)
 			return 0;
@@ -156,6 +192,8 @@ up_accept(int lfd, struct up_conn *c)
 		fd = up_accept_fd(lfd, (struct sockaddr *)&ss, &len, 0);
 		if (fd >= 0)
 			break;
+		if (up_stopping())
+			continue;	/* what took the listener's place */
 		if (errno != EAGAIN && !up_accept_transient(errno))
 			return -1;	/* EAGAIN: another worker took it */
 	}
@@ -187,12 +225,16 @@ int
 up_server_stop(struct up_server *s)
 {
 	unsigned long requests = atomic_load(&s->shared->requests);
+	long count = atomic_load(&s->shared->count);
 
+	up_stop_notice();	/* "draining", should no wait have said it */
+	up_stop_listener(-1);
 	close(s->lfd);
 	s->lfd = -1;
+	/* each request adds one: what the counter lacks was lost */
 	if (s->opt.counter != UP_COUNTER_OFF)
-		up_log("stopped", s->addr, "requests=%lu count=%ld", requests,
-		    atomic_load(&s->shared->count));
+		up_log("stopped", s->addr, "requests=%lu count=%ld lost=%ld",
+		    requests, count, (long)requests - count);
 	else
 		up_log("stopped", s->addr, "requests=%lu", requests);
 	return 0;

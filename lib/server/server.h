@@ -101,6 +101,7 @@ const char *up_counter_name(enum up_counter_mode m);
 struct up_shared {
 	atomic_ulong	requests;	/* replies sent, for "stopped" */
 	atomic_long	count;		/* the counter of --counter */
+	atomic_long	conns;		/* connections served now */
 	pthread_mutex_t	lock;		/* held by --counter mutex */
 	struct up_memory_guard memory;	/* connections waiting for memory */
 };
@@ -144,8 +145,18 @@ long	up_work_end(struct up_shared *sh, enum up_counter_mode mode,
  * the counter is off.
  */
 long	up_count_read(struct up_shared *sh);
+
 long	up_count_write(struct up_shared *sh, enum up_counter_mode mode,
 	    long seen);
+
+/*
+ * 1 when a request's "received" line shows count=, the counter as the
+ * request read it before its work: unsafe and mutex, whose write-back
+ * depends on that read. atomic reads nothing before: its one atomic add
+ * reads and writes at once, after the work, and "responded" shows what
+ * it made; off has no counter.
+ */
+int	up_count_read_shown(enum up_counter_mode mode);
 
 /*
  * Computes, in a loop the compiler cannot remove, until the calling
@@ -211,7 +222,11 @@ int	up_server_accept(struct up_server *s, struct up_conn *c);
  */
 long	up_fd_room(long want);
 
-/* Closes the listening socket and logs "stopped"; returns exit status 0. */
+/*
+ * Once every connection has ended after a stop: closes the listening
+ * socket (closed at the stop already: this closes what took its place),
+ * logs "stopped"; returns exit status 0.
+ */
 int	up_server_stop(struct up_server *s);
 
 /* ---- serve.c: one connection, start to end, for the blocking models --- */

@@ -65,6 +65,7 @@ up_shared_new(int across_processes)
 		return NULL;
 	atomic_init(&sh->requests, 0);
 	atomic_init(&sh->count, 0);
+	atomic_init(&sh->conns, 0);
 	if ((e = pthread_mutexattr_init(&attr)) != 0 ||
 	    (across_processes && (e = pthread_mutexattr_setpshared(&attr,
 	    PTHREAD_PROCESS_SHARED)) != 0) ||
@@ -139,6 +140,11 @@ up_compute_ns(int64_t ns)
 			x ^= x >> 7;
 			x ^= x << 17;
 		}
+		/* a stop closes the listener now, not after the work */
+		if (up_stopping())
+			up_stop_notice();
+		else
+			up_wait(-1, 0, 0);
 	} while (cpu_now_ns() - start < ns);
 }
 
@@ -148,7 +154,13 @@ up_work_spend(int64_t delay_ns, int cpu)
 	if (cpu)
 		up_compute_ns(delay_ns);
 	else
-		up_sleep_ns(delay_ns);
+		up_sleep_watching(delay_ns);
+}
+
+int
+up_count_read_shown(enum up_counter_mode mode)
+{
+	return mode == UP_COUNTER_UNSAFE || mode == UP_COUNTER_MUTEX;
 }
 
 long
