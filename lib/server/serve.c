@@ -74,7 +74,7 @@ up_serve(struct up_server *s, struct up_conn *c)
 	int tmo = up_timeout_ms(o->timeout_ns);
 	unsigned long served = 0;
 	struct up_request r;
-	struct up_reader in;
+	struct up_reader in = { 0 };	/* freed at out: even if never set */
 	struct up_buf out = { NULL, 0 };
 	struct up_memory_wait mem = { 0 };
 	int64_t deadline;
