@@ -76,6 +76,8 @@ struct conn {
 	long		 seen, count;	/* the counter, before and after */
 	unsigned long	 served;	/* requests answered */
 	struct up_timer	 timer;		/* on one of the loop's queues */
+	struct up_timer	 whole;		/* --request-timeout, when begun */
+	const char	*why;		/* LINGER: the reason it will close */
 	struct up_linger linger;
 	struct up_memory_wait mem;
 	char		 peer[UP_PEER_MAX];
@@ -91,6 +93,8 @@ struct loop {
 	struct up_timeq	 lockq;		/* LOCKWAIT: by ticket */
 	struct up_timeq	 ready;		/* QUEUED: for the next turn */
 	struct up_timeq	 idle;		/* READING, WRITING: -t from progress */
+	struct up_timeq	 pauses;	/* READING a partial line: auto framing */
+	struct up_timeq	 requests;	/* READING a partial request: the whole */
 	struct up_timeq	 lingering;	/* LINGER: from its start */
 };
 
@@ -101,11 +105,19 @@ conn_of(struct up_timer *t)
 	return t != NULL ? UP_CONTAINER_OF(t, struct conn, timer) : NULL;
 }
 
+/* The connection whose request a --request-timeout timer is, or NULL. */
+static struct conn *
+conn_of_whole(struct up_timer *t)
+{
+	return t != NULL ? UP_CONTAINER_OF(t, struct conn, whole) : NULL;
+}
+
 /* Closes c and logs it (reason NULL: a normal end); c owes no work. */
 static void
 conn_close(struct loop *l, struct conn *c, const char *reason)
 {
 	up_timer_cancel(&c->timer);
+	up_timer_cancel(&c->whole);
 	up_ev_set(l->e.ev, c->fd, 0);	/* the engine forgets it first */
 	up_slots_drop(&l->e.conns, c->fd);
 	up_memory_leave(&l->e.memory, &c->mem);
@@ -143,10 +155,17 @@ conn_watch(struct loop *l, struct conn *c, int mask)
  * again) or, starved, for memory to read them into: then it is not
  * watched until a later turn finds memory, and its idle clock runs on,
  * so -t still ends the wait. At a stop there is no waiting: c closes.
+ * With part of a request buffered, two more clocks run: under --framing
+ * auto the pause (restarted by every read, as the idle one is, and
+ * sooner than it), after which that part is served; and the request's
+ * own, --request-timeout from when its first bytes began to wait.
  */
 static void
 wait_input(struct loop *l, struct conn *c, int starved)
 {
+	int64_t idle = l->o->timeout_ns, pause = l->p->pause_ns;
+	int partial = up_reader_pending(&c->in) > 0;
+
 	if (l->e.stopping) {
 		conn_close(l, c, "stop");
 		return;
@@ -155,9 +174,17 @@ wait_input(struct loop *l, struct conn *c, int starved)
 		up_memory_wait(&l->e.memory, &c->mem, l->s->addr, ENOMEM,
 		    l->e.now);
 	c->state = READING;
-	if (conn_watch(l, c, starved ? 0 : UP_EV_READ) == 0 &&
-	    l->o->timeout_ns != 0 && (!starved || c->timer.q == NULL))
-		up_timeq_push(&l->idle, &c->timer, l->e.now + l->o->timeout_ns);
+	if (conn_watch(l, c, starved ? 0 : UP_EV_READ) == -1)
+		return;
+	if (partial && l->o->request_timeout_ns != 0 && c->whole.q == NULL)
+		up_timeq_push(&l->requests, &c->whole,
+		    l->e.now + l->o->request_timeout_ns);
+	if (starved && c->timer.q != NULL)
+		return;
+	if (partial && pause != 0 && (idle == 0 || pause < idle))
+		up_timeq_push(&l->pauses, &c->timer, l->e.now + pause);
+	else if (idle != 0)
+		up_timeq_push(&l->idle, &c->timer, l->e.now + idle);
 }
 
 /*
@@ -253,7 +280,8 @@ reply_start(struct loop *l, struct conn *c, size_t len)
 	}
 	for (c->nreq = 0; len > 0; c->nreq++) {
 		up_request_open(l->p, r, c->in.buf + pos, len);
-		up_log_received(c->peer, l->e.who, len, 0, 0);
+		up_log_received(c->peer, l->e.who, len, up_request_cut(l->p,
+		    c->in.buf + pos, len, c->in.eof), 0, 0);
 		up_request_reply(l->p, r, NULL);
 		pos += len;
 		len = pos < c->in.end ? l->p->frame(c->in.buf + pos,
@@ -270,7 +298,7 @@ static void
 work_begin(struct loop *l, struct conn *c)
 {
 	c->seen = up_count_read(l->s->shared);
-	up_log_received(c->peer, l->e.who, c->req.len,
+	up_log_received(c->peer, l->e.who, c->req.len, c->req.cut,
 	    up_count_read_shown(l->o->counter), c->seen);
 }
 
@@ -322,8 +350,11 @@ start_request(struct loop *l, struct conn *c, size_t len)
 	int now = l->o->delay_ns == 0 && !l->o->cpu;	/* nothing to wait */
 
 	up_timer_cancel(&c->timer);
+	up_timer_cancel(&c->whole);	/* the request is whole */
 	if (!l->batch) {
 		up_request_open(l->p, &c->req, c->in.buf + c->in.start, len);
+		c->req.cut = up_request_cut(l->p, c->req.data, len,
+		    c->in.eof);
 		if (up_buf_room(&c->out, c->req.room) == -1) {
 			c->req.len = 0;		/* not begun: still pending */
 			wait_input(l, c, 1);
@@ -333,7 +364,7 @@ start_request(struct loop *l, struct conn *c, size_t len)
 	}
 	if (l->batch || c->req.status != 200) {	/* refused: no work */
 		if (!l->batch)
-			up_log_received(c->peer, l->e.who, len, 0, 0);
+			up_log_received(c->peer, l->e.who, len, NULL, 0, 0);
 		reply_start(l, c, len);
 	} else if (now || conn_watch(l, c, 0) == 0) {
 		c->state = LOCKWAIT;
@@ -433,7 +464,35 @@ conn_event(struct loop *l, struct conn *c, int events)
 		conn_send(l, c);
 	else if (c->state == LINGER && (events & UP_EV_READ) &&
 	    up_linger_read(&c->linger, c->fd))
-		conn_close(l, c, NULL);
+		conn_close(l, c, c->why);
+}
+
+/*
+ * c's request did not arrive whole within --request-timeout of its first
+ * bytes: c closes, and under --http first says 408 (its send buffer is
+ * empty, so one send(2) does it or nothing will) and lingers, so that
+ * the response is not lost to a reset.
+ */
+static void
+request_expired(struct loop *l, struct conn *c)
+{
+	char buf[UP_HTTP_HEAD_MAX];
+	size_t n;
+
+	up_timer_cancel(&c->whole);
+	c->why = "request-timeout";
+	if (!l->p->http ||
+	    (n = up_http_timeout_response(buf, sizeof(buf))) == 0 ||
+	    up_send(c->fd, buf, n, MSG_NOSIGNAL) != (ssize_t)n ||
+	    up_linger_start(&c->linger, c->fd, l->e.now) == -1) {
+		conn_close(l, c, c->why);
+		return;
+	}
+	up_timer_cancel(&c->timer);
+	up_memory_leave(&l->e.memory, &c->mem);
+	c->state = LINGER;
+	if (conn_watch(l, c, UP_EV_READ) == 0)
+		up_timeq_push(&l->lingering, &c->timer, c->linger.deadline);
 }
 
 /*
@@ -447,6 +506,7 @@ static int
 run_queues(struct loop *l)
 {
 	struct up_timer *t, *last = l->ready.tail;
+	struct conn *c;
 	int64_t now = up_now_ns(), next;
 	int end = 0;
 
@@ -460,13 +520,22 @@ run_queues(struct loop *l)
 		up_timer_cancel(t);
 		conn_advance(l, conn_of(t), 0);
 	}
+	while ((t = up_timeq_due(&l->requests, l->e.now)) != NULL)
+		request_expired(l, conn_of_whole(t));
+	while ((t = up_timeq_due(&l->pauses, l->e.now)) != NULL) {
+		/* the client paused: what it sent is a request */
+		c = conn_of(t);
+		start_request(l, c, c->in.end - c->in.start);
+	}
 	while ((t = up_timeq_due(&l->idle, l->e.now)) != NULL)
 		conn_close(l, conn_of(t), "idle");
 	while ((t = up_timeq_due(&l->lingering, l->e.now)) != NULL)
-		conn_close(l, conn_of(t), NULL);
+		conn_close(l, conn_of(t), conn_of(t)->why);
 	if (l->ready.head != NULL)
 		return 0;
 	next = up_earliest(up_timeq_next(&l->working), up_timeq_next(&l->idle));
+	next = up_earliest(next, up_earliest(up_timeq_next(&l->pauses),
+	    up_timeq_next(&l->requests)));
 	return up_evloop_timeout(&l->e, up_earliest(next,
 	    up_timeq_next(&l->lingering)));
 }

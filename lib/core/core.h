@@ -300,11 +300,13 @@ const char *up_errno_name(int err);
 const char *up_signal_name(int sig);
 
 /*
- * Logs "received <peer> bytes=N [count=N] [who]": a request read, its work
- * beginning; count (when counted) is the counter as the request read it.
+ * Logs "received <peer> bytes=N [framing=W] [count=N] [who]": a request
+ * read, its work beginning; cut (NULL for a whole line) says how else it
+ * was framed (up_request_cut); count (when counted) is the counter as
+ * the request read it.
  */
 int	up_log_received(const char *peer, const char *who, size_t bytes,
-	    int counted, long count);
+	    const char *cut, int counted, long count);
 
 /*
  * Logs "closed <peer> requests=N [reason=R] [pending=N] [who]"; reason is

@@ -179,16 +179,18 @@ up_log_responded(const char *peer, const char *who, size_t bytes,
 	    space(who), who != NULL ? who : "");
 }
 
-/* "received <peer> bytes=N [count=N] [who]" */
+/* "received <peer> bytes=N [framing=W] [count=N] [who]" */
 int
 up_log_received(const char *peer, const char *who, size_t bytes,
-    int counted, long count)
+    const char *cut, int counted, long count)
 {
-	char num[32] = "";
+	char num[32] = "", how[32] = "";
 
+	if (cut != NULL)
+		snprintf(how, sizeof(how), " framing=%s", cut);
 	if (counted)
 		snprintf(num, sizeof(num), " count=%ld", count);
-	return up_log("received", peer, "bytes=%zu%s%s%s", bytes, num,
+	return up_log("received", peer, "bytes=%zu%s%s%s%s", bytes, how, num,
 	    space(who), who != NULL ? who : "");
 }
 

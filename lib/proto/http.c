@@ -259,6 +259,7 @@ reason(int status)
 	case 200: return "OK";
 	case 400: return "Bad Request";
 	case 405: return "Method Not Allowed";
+	case 408: return "Request Timeout";
 	case 431: return "Request Header Fields Too Large";
 	case 505: return "HTTP Version Not Supported";
 	default: return "Error";
@@ -307,4 +308,14 @@ up_http_response(const struct up_http_request *req, char *out, size_t cap,
 	} else
 		memcpy(out + n, text, blen);
 	return (size_t)n + blen;
+}
+
+/* The response to a head that took longer than --request-timeout. */
+size_t
+up_http_timeout_response(char *out, size_t cap)
+{
+	struct up_http_request req = { .status = 408, .minor = 1 };
+	size_t body;
+
+	return up_http_response(&req, out, cap, &body);
 }

@@ -40,11 +40,20 @@ size_t	up_request_length(const char *buf, size_t len, size_t max, int eof);
  */
 size_t	up_read_length(const char *buf, size_t len, size_t max, int eof);
 
-/* What a request is: a line, or what one read(2) returned (--framing). */
+/*
+ * What a request is (--framing): a line, or with auto also the bytes a
+ * client sent without a newline before it paused for UP_PAUSE_NS (the
+ * tutorials' client, which sends "hello" and waits), or what one read(2)
+ * returned.
+ */
 enum up_framing {
+	UP_FRAMING_AUTO,
 	UP_FRAMING_LINE,
 	UP_FRAMING_READ
 };
+
+/* --framing auto: the silence after which a partial line is a request. */
+#define UP_PAUSE_NS	(200 * 1000 * 1000LL)
 
 /* The framing asked for: HTTP heads with http, else lines or reads. */
 up_frame_func up_framer(int http, enum up_framing framing);
@@ -90,6 +99,14 @@ void	up_http_parse(const char *buf, size_t len, size_t max,
 size_t	up_http_response(const struct up_http_request *req, char *out,
 	    size_t cap, size_t *body);
 
+/*
+ * Writes "408 Request Timeout", with "Connection: close", into out (cap
+ * at least UP_HTTP_HEAD_MAX): what a client that took too long to send
+ * its head gets before the connection closes. Returns its length, or 0
+ * if it does not fit.
+ */
+size_t	up_http_timeout_response(char *out, size_t cap);
+
 /* ---- service.c: a request in, its reply and what comes next out ---- */
 
 /* What the options say of the protocol: one per server. */
@@ -97,6 +114,7 @@ struct up_proto {
 	up_frame_func	 frame;		/* lines, reads or HTTP heads */
 	size_t		 max_line;	/* --max-line */
 	int		 http;		/* --http */
+	int64_t		 pause_ns;	/* --framing auto: UP_PAUSE_NS, else 0 */
 };
 
 /* What a connection does once a reply is sent. */
@@ -120,6 +138,7 @@ struct up_request {
 	const char	*reply;		/* up_request_reply: what to send */
 	size_t		 replylen;
 	size_t		 body;		/* what "responded bytes=" says */
+	const char	*cut;		/* "received framing=": see below */
 };
 
 /*
@@ -141,6 +160,17 @@ void	up_request_reply(const struct up_proto *p, struct up_request *r,
 	    char *out);
 
 /*
+ * How the request of len bytes at data was cut, if not as a whole line,
+ * for the log's "received framing=": "read" (--framing read), "max-line"
+ * (a piece of a line longer than --max-line), "eof" (the last bytes
+ * before the client's end of stream, eof set), "pause" (bytes the client
+ * sent before it paused, --framing auto). NULL for a line ended by its
+ * newline and for an HTTP head.
+ */
+const char *up_request_cut(const struct up_proto *p, const char *data,
+	    size_t len, int eof);
+
+/*
  * The log's "status=" for r: its HTTP status, or 0 (not shown) for a
  * line.
  */
@@ -159,6 +189,11 @@ struct up_reader {
 	size_t	 start, end;	/* unconsumed bytes are buf[start..end) */
 	int	 eof;		/* the client ended its stream */
 	int	 filled;	/* up_reader_fill: the last read filled it */
+	/* up_reader_next only (zero for none), and what it reports: */
+	int64_t	 pause_ns;	/* --framing auto: a pause ends a request */
+	int64_t	 request_ns;	/* --request-timeout */
+	int64_t	 since;		/* when the request's first bytes waited */
+	int	 expired;	/* ETIMEDOUT was --request-timeout's */
 };
 
 int	up_reader_init(struct up_reader *r, size_t max_line);
@@ -171,8 +206,11 @@ size_t	up_reader_pending(const struct up_reader *r);
  * The next request from fd, reading as needed. Returns 1 with *req and
  * *len pointing into the buffer (valid until the next call), 0 at the
  * client's end of stream, or -1 with errno: ETIMEDOUT when the client
- * sent nothing for timeout_ms, ECANCELED when the server is stopping and
- * no complete request is buffered, or the read error.
+ * sent nothing for timeout_ms, or (r->expired set) when a request begun
+ * is not whole r->request_ns after its first bytes; ECANCELED when the
+ * server is stopping and no complete request is buffered, or the read
+ * error. With r->pause_ns, bytes with no newline after which the client
+ * sends nothing for that long are a request.
  */
 int	up_reader_next(struct up_reader *r, int fd, int timeout_ms,
 	    char **req, size_t *len);

@@ -24,6 +24,9 @@ up_reader_init(struct up_reader *r, size_t max_line)
 	r->cap = max_line;
 	r->start = r->end = 0;
 	r->eof = 0;
+	r->filled = 0;
+	r->pause_ns = r->request_ns = r->since = 0;
+	r->expired = 0;
 	return 0;
 }
 
@@ -44,15 +47,23 @@ up_reader_pending(const struct up_reader *r)
  * The next request, reading until one is complete. When the server is
  * stopping, only what has already arrived is served: a read that would
  * wait ends the connection with ECANCELED instead.
+ *
+ * Each wait lasts until the first of three deadlines: the idle one (-t,
+ * from now: every read restarts it), and while part of a request is
+ * buffered, the pause that makes it a request (--framing auto, from now
+ * too) and the request's own (--request-timeout, from when its first
+ * bytes began to wait: a trickle of bytes does not restart it).
  */
 int
 up_reader_next(struct up_reader *r, int fd, int timeout_ms, char **req,
     size_t *len)
 {
+	int64_t now, idle, pause, whole, first;
 	size_t n;
 	ssize_t got;
 	int w;
 
+	r->expired = 0;
 	for (;;) {
 		n = r->frame(r->buf + r->start, r->end - r->start, r->cap,
 		    r->eof);
@@ -60,6 +71,7 @@ up_reader_next(struct up_reader *r, int fd, int timeout_ms, char **req,
 			*req = r->buf + r->start;
 			*len = n;
 			r->start += n;
+			r->since = 0;	/* the next request's clock is not on */
 			return 1;
 		}
 		if (r->eof)
@@ -74,12 +86,35 @@ up_reader_next(struct up_reader *r, int fd, int timeout_ms, char **req,
 			r->end -= r->start;
 			r->start = 0;
 		}
-		w = up_wait(fd, POLLIN, up_stopping() ? 0 : timeout_ms);
+		now = up_now_ns();
+		idle = timeout_ms < 0 ? 0 : now + timeout_ms * UP_NS_PER_MS;
+		pause = whole = 0;
+		if (r->end > 0) {
+			if (r->since == 0)
+				r->since = now;
+			if (r->pause_ns > 0)
+				pause = now + r->pause_ns;
+			if (r->request_ns > 0)
+				whole = r->since + r->request_ns;
+		}
+		first = up_earliest(up_earliest(idle, pause), whole);
+		w = up_wait(fd, POLLIN, up_stopping() ? 0 :
+		    up_ms_left(first, now));
 		if (w == -1 && errno == EINTR)
 			continue;
 		if (w == -1)
 			return -1;
+		if (w == 0 && !up_stopping() && first == pause &&
+		    first != whole) {
+			/* the client paused: what it sent is a request */
+			*req = r->buf;
+			*len = r->end;
+			r->start = r->end;
+			r->since = 0;
+			return 1;
+		}
 		if (w == 0 || w == UP_WAIT_STOP) {
+			r->expired = !up_stopping() && first == whole;
 			errno = up_stopping() ? ECANCELED : ETIMEDOUT;
 			return -1;
 		}

@@ -18,6 +18,7 @@ up_request_open(const struct up_proto *p, struct up_request *r, char *data,
 	r->len = len;
 	r->reply = NULL;
 	r->replylen = r->body = 0;
+	r->cut = NULL;
 	if (!p->http) {
 		/* A line is always served, its reply made over it. */
 		r->status = 200;

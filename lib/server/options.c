@@ -26,7 +26,7 @@ static const char options[] =
     ":b:(bind)c:(max-conns)d:(delay)h(help)p:(port)q(quiet)t:(timeout)"
     "V(version)w:(workers)"
     "-C:(counter)-T(http)-L:(max-line)-P:(backend)-M:(backlog)-N(cpu)"
-    "-O:(framing)";
+    "-O:(framing)-R:(request-timeout)";
 
 /* Which models an option of the usage belongs to. */
 enum usage_need {
@@ -47,7 +47,7 @@ static const struct usage_word {
 	{ LOOP, "[--backend name]" }, { ALL, "[--backlog n]" },
 	{ ALL, "[--counter mode]" }, { ALL, "[--cpu]" },
 	{ ALL, "[--framing mode]" }, { ALL, "[--http]" },
-	{ ALL, "[--max-line n]" }
+	{ ALL, "[--max-line n]" }, { ALL, "[--request-timeout time]" }
 };
 
 /*
@@ -74,12 +74,17 @@ static const struct usage_word help[] = {
 	    " mutex, atomic [off]\n" },
 	{ ALL, "      --cpu            spend the delay computing, not"
 	    " waiting\n" },
-	{ ALL, "      --framing MODE   a request is a line, or one read(2):"
-	    " line, read [line]\n" },
+	{ ALL, "      --framing MODE   a request: auto (a line, or what came"
+	    " before a pause),\n"
+	    "                       line, or read (one read(2)) [auto]\n" },
 	{ ALL, "      --http           speak minimal HTTP/1.1 instead of"
 	    " lines\n" },
 	{ ALL, "      --max-line N     longest request (HTTP: its head) in"
 	    " one piece [65536]\n" },
+	{ ALL, "      --request-timeout TIME  close a connection whose request"
+	    " is not whole\n"
+	    "                       this long after its first byte, 0 never"
+	    " [30s]\n" },
 	{ ALL, "  -q, --quiet          log only listening and stopped\n" },
 	{ ALL, "  -h, --help           show this help and exit\n" },
 	{ ALL, "  -V, --version        show the version and exit\n" }
@@ -257,12 +262,13 @@ up_server_options(struct up_options *o, const struct up_model *m, int argc,
 	o->delay_ns = UP_NS_PER_SEC;
 	o->workers = 0;
 	o->timeout_ns = 60 * UP_NS_PER_SEC;
+	o->request_timeout_ns = 30 * UP_NS_PER_SEC;
 	o->counter = UP_COUNTER_OFF;
 	o->max_line = UP_DEFAULT_MAX_LINE;
 	o->quiet = 0;
 	o->http = 0;
 	o->backend = m->event_loop ? "poll" : NULL;
-	o->framing = UP_FRAMING_LINE;
+	o->framing = UP_FRAMING_AUTO;
 	o->cpu = 0;
 	o->backlog = -1;
 
@@ -353,15 +359,22 @@ up_server_options(struct up_options *o, const struct up_model *m, int argc,
 		case 'N':	/* --cpu */
 			o->cpu = 1;
 			break;
+		case 'R':	/* --request-timeout */
+			if (time_arg("--request-timeout", optarg,
+			    &o->request_timeout_ns, errbuf, errlen) != 0)
+				return UP_PARSE_ERROR;
+			break;
 		case 'O':	/* --framing */
-			if (strcmp(optarg, "line") == 0)
+			if (strcmp(optarg, "auto") == 0)
+				o->framing = UP_FRAMING_AUTO;
+			else if (strcmp(optarg, "line") == 0)
 				o->framing = UP_FRAMING_LINE;
 			else if (strcmp(optarg, "read") == 0)
 				o->framing = UP_FRAMING_READ;
 			else
 				return fail(errbuf, errlen,
 				    "--framing: unknown mode '%s' "
-				    "(line or read)", optarg);
+				    "(auto, line or read)", optarg);
 			break;
 		default:	/* ':' or '?' */
 			up_opt_error(ch, argv, errbuf, errlen);

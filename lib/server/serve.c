@@ -25,8 +25,8 @@ work(struct up_server *s, const struct up_conn *c, const struct up_request *r)
 	long seen;
 
 	seen = up_work_begin(s->shared, s->opt.counter);
-	up_log_received(c->peer, c->who, r->len, up_count_read_shown(
-	    s->opt.counter), seen);
+	up_log_received(c->peer, c->who, r->len, r->cut,
+	    up_count_read_shown(s->opt.counter), seen);
 	up_work_spend(s->opt.delay_ns, s->opt.cpu);
 	return up_work_end(s->shared, s->opt.counter, seen);
 }
@@ -66,6 +66,22 @@ memory_deadline(const struct up_options *o)
 	return o->timeout_ns != 0 ? up_now_ns() + o->timeout_ns : 0;
 }
 
+/*
+ * --http: tells a client that took longer than --request-timeout to send
+ * its head so, with a 408, as well as a second allows, before the
+ * lingering close lets the response arrive.
+ */
+static void
+too_slow(int fd)
+{
+	char buf[UP_HTTP_HEAD_MAX];
+	size_t n;
+
+	if ((n = up_http_timeout_response(buf, sizeof(buf))) > 0 &&
+	    up_send_all(fd, buf, n, 1000) == 0)
+		up_linger_close(fd);
+}
+
 unsigned long
 up_serve(struct up_server *s, struct up_conn *c)
 {
@@ -90,15 +106,25 @@ up_serve(struct up_server *s, struct up_conn *c)
 			goto out;
 	up_memory_got(&s->shared->memory, &mem, s->addr);
 	in.frame = s->proto.frame;
+	in.pause_ns = s->proto.pause_ns;
+	in.request_ns = o->request_timeout_ns;
 	for (;;) {
 		rc = up_reader_next(&in, c->fd, tmo, &req, &len);
 		if (rc == 0)
 			break;		/* the client is done */
+		if (rc == -1 && in.expired) {
+			/* a request begun and not whole in time: slowloris */
+			reason = "request-timeout";
+			if (s->proto.http)
+				too_slow(c->fd);
+			break;
+		}
 		if (rc == -1) {
 			reason = failure(c, "read", errno);
 			break;
 		}
 		up_request_open(&s->proto, &r, req, len);
+		r.cut = up_request_cut(&s->proto, req, len, in.eof);
 		if (r.room > out.cap) {		/* the response buffer grows */
 			deadline = memory_deadline(o);
 			while (up_buf_room(&out, r.room) == -1)
@@ -112,7 +138,7 @@ up_serve(struct up_server *s, struct up_conn *c)
 		if (r.status == 200)
 			count = work(s, c, &r);
 		else
-			up_log_received(c->peer, c->who, r.len, 0, 0);
+			up_log_received(c->peer, c->who, r.len, NULL, 0, 0);
 		up_request_reply(&s->proto, &r, out.p);
 		/* a client that takes none of its reply for -t is idle too */
 		if (up_send_all(c->fd, r.reply, r.replylen, tmo) == -1) {

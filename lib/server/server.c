@@ -113,6 +113,8 @@ up_server_start(struct up_server *s, const struct up_model *m, int argc,
 	s->proto.frame = up_framer(s->opt.http, s->opt.framing);
 	s->proto.max_line = s->opt.max_line;
 	s->proto.http = s->opt.http;
+	s->proto.pause_ns = s->opt.framing == UP_FRAMING_AUTO &&
+	    !s->opt.http ? UP_PAUSE_NS : 0;
 	up_log_quiet(s->opt.quiet);
 	up_raise_nofile();	/* as many descriptors as the hard limit */
 	if (up_signals_init() == -1)
@@ -144,9 +146,10 @@ up_server_start(struct up_server *s, const struct up_model *m, int argc,
 	if (s->opt.http)
 		n += (size_t)snprintf(extra + n, sizeof(extra) - n,
 		    " proto=http");
-	if (s->opt.framing == UP_FRAMING_READ)
+	if (s->opt.framing != UP_FRAMING_AUTO && !s->opt.http)
 		n += (size_t)snprintf(extra + n, sizeof(extra) - n,
-		    " framing=read");
+		    " framing=%s", s->opt.framing == UP_FRAMING_READ ?
+		    "read" : "line");
 	if (s->opt.cpu)
 		n += (size_t)snprintf(extra + n, sizeof(extra) - n,
 		    " work=cpu");

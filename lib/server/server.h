@@ -35,6 +35,7 @@ struct up_options {
 	long		 max_conns;	/* -c: connections served at once */
 	long		 workers;	/* -w: fixed pool size, 0 for none */
 	int64_t		 timeout_ns;	/* -t: idle timeout, 0 for never */
+	int64_t		 request_timeout_ns; /* --request-timeout, 0: never */
 	enum up_counter_mode counter;	/* --counter */
 	size_t		 max_line;	/* --max-line */
 	int		 quiet;		/* -q */

@@ -20,8 +20,10 @@
 static void
 test_framer(void)
 {
+	CHECK(up_framer(0, UP_FRAMING_AUTO) == up_request_length,
+	    "up_framer: lines by default (auto: the pause is the reader's)");
 	CHECK(up_framer(0, UP_FRAMING_LINE) == up_request_length,
-	    "up_framer: lines by default");
+	    "up_framer: --framing line");
 	CHECK(up_framer(0, UP_FRAMING_READ) == up_read_length,
 	    "up_framer: --framing read");
 	CHECK(up_framer(1, UP_FRAMING_LINE) == up_http_head_length &&
@@ -144,7 +146,7 @@ test_head_length(void)
 static void
 test_line(void)
 {
-	struct up_proto p = { up_request_length, 1024, 0 };
+	struct up_proto p = { up_request_length, 1024, 0, 0 };
 	struct up_request r;
 	char buf[256], want[256];
 	char text[] = "Hello, w\xc3\xb6rld! {az}\r\n";
@@ -196,7 +198,7 @@ test_line(void)
 static void
 test_read_framing(void)
 {
-	struct up_proto p = { up_read_length, 1024, 0 };
+	struct up_proto p = { up_read_length, 1024, 0, 0 };
 	struct up_request r;
 	char buf[] = "hello";
 	size_t n;
@@ -208,6 +210,56 @@ test_read_framing(void)
 	    "read framing: served, read on, in place");
 	CHECK_MEM(r.reply, r.replylen, "HELLO", 5,
 	    "read framing: \"hello\" with no newline is answered \"HELLO\"");
+}
+
+/* The log's "framing=" word: none for a line, else how it was cut. */
+static int
+same_word(const char *got, const char *want)
+{
+	if (got == NULL || want == NULL)
+		return got == want;
+	return strcmp(got, want) == 0;
+}
+
+static void
+test_request_cut(void)
+{
+	struct up_proto line = { up_request_length, 4, 0, 0 };
+	struct up_proto read = { up_read_length, 4, 0, 0 };
+	struct up_proto http = { up_http_head_length, 4, 1, 0 };
+
+	CHECK(same_word(up_request_cut(&line, "ab\n", 3, 0), NULL) &&
+	    same_word(up_request_cut(&line, "ab\n", 3, 1), NULL),
+	    "cut: a whole line has no framing= word, at eof too");
+	CHECK(same_word(up_request_cut(&line, "abc", 3, 0), "pause"),
+	    "cut: bytes with no newline before the end of stream: pause");
+	CHECK(same_word(up_request_cut(&line, "ab", 2, 1), "eof"),
+	    "cut: the last bytes before the end of stream: eof");
+	CHECK(same_word(up_request_cut(&line, "abcd", 4, 0), "max-line") &&
+	    same_word(up_request_cut(&line, "abcd", 4, 1), "max-line"),
+	    "cut: a --max-line piece: max-line");
+	CHECK(same_word(up_request_cut(&read, "ab\n", 3, 0), "read"),
+	    "cut: --framing read: read, even for a line");
+	CHECK(same_word(up_request_cut(&http, "GET", 3, 1), NULL),
+	    "cut: HTTP heads: none");
+}
+
+/* The 408 of --request-timeout under --http. */
+static void
+test_http_timeout(void)
+{
+	char out[UP_HTTP_HEAD_MAX];
+	static const char want[] = "HTTP/1.1 408 Request Timeout\r\n"
+	    "Content-Type: text/plain\r\n"
+	    "Content-Length: 20\r\n"
+	    "Connection: close\r\n"
+	    "\r\n"
+	    "408 Request Timeout\n";
+	size_t n;
+
+	n = up_http_timeout_response(out, sizeof(out));
+	CHECK_MEM(out, n, want, LEN(want),
+	    "http: 408 Request Timeout with Connection: close");
 }
 
 /* --- HTTP through the service ------------------------------------------ */
@@ -255,7 +307,7 @@ head_len(const char *resp, size_t len)
 static void
 test_http_get(void)
 {
-	struct up_proto p = { up_http_head_length, 1024, 1 };
+	struct up_proto p = { up_http_head_length, 1024, 1, 0 };
 	const char req[] = "GET /hello HTTP/1.1\r\nHost: localhost\r\n\r\n";
 	struct up_request r;
 	char *buf, *out;
@@ -351,7 +403,7 @@ test_http_keepalive(void)
 		    UP_NEXT_READ, "HTTP/1.0 needs no Host: served",
 		    NULL, NULL, NULL, NULL },
 	};
-	struct up_proto p = { up_http_head_length, 1024, 1 };
+	struct up_proto p = { up_http_head_length, 1024, 1, 0 };
 	const struct served_case *c;
 	struct up_request r;
 	char *buf, *out;
@@ -376,7 +428,7 @@ test_http_keepalive(void)
 static void
 test_http_pipelined(void)
 {
-	struct up_proto p = { up_http_head_length, 1024, 1 };
+	struct up_proto p = { up_http_head_length, 1024, 1, 0 };
 	char two[] = "GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
 	    "GET /b?q=x%20y HTTP/1.1\r\nHost: x\r\n\r\n";
 	struct up_request r;
@@ -403,7 +455,7 @@ test_http_pipelined(void)
 static void
 test_http_head(void)
 {
-	struct up_proto p = { up_http_head_length, 1024, 1 };
+	struct up_proto p = { up_http_head_length, 1024, 1, 0 };
 	const char get[] = "GET /abc HTTP/1.1\r\nHost: x\r\n\r\n";
 	const char head[] = "HEAD /abc HTTP/1.1\r\nHost: x\r\n\r\n";
 	struct up_request rg, rh;
@@ -513,7 +565,7 @@ test_http_errors(void)
 		{ 1024, "HTTP/2.0", "GET / HTTP/2.0\r\n\r\n", 0, 505,
 		    "505 HTTP Version Not Supported" },
 	};
-	struct up_proto p = { up_http_head_length, 0, 1 };
+	struct up_proto p = { up_http_head_length, 0, 1, 0 };
 	size_t i;
 
 	for (i = 0; i < NITEMS(cases); i++) {
@@ -532,6 +584,8 @@ main(void)
 	test_head_length();
 	test_line();
 	test_read_framing();
+	test_request_cut();
+	test_http_timeout();
 	test_http_get();
 	test_http_keepalive();
 	test_http_pipelined();
