@@ -35,7 +35,8 @@ _up_server() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
 	local opts="--bind --port --delay --max-conns --workers --backlog --cpu
 	    --framing --timeout --counter --max-line --quiet --http --backend
-	    --help --version" backends="select poll epoll kqueue" asked
+	    --request-timeout --help --version"
+	local backends="select poll epoll kqueue" asked
 	COMPREPLY=()
 	# a binary that runs says what it takes
 	asked=$(_up_help_opts "$cmd")
@@ -51,12 +52,12 @@ _up_server() {
 		_up_reply "$backends" "$cur"
 		return ;;
 	--framing)
-		_up_reply "line read" "$cur"
+		_up_reply "auto line read" "$cur"
 		return ;;
 	-b|--bind)
 		_up_reply "127.0.0.1 0.0.0.0 :: ::1" "$cur"
 		return ;;
-	-d|--delay|-t|--timeout)
+	-d|--delay|-t|--timeout|--request-timeout)
 		_up_reply "0 100ms 250ms 500ms 1s 2s 10s" "$cur"
 		return ;;
 	-p|--port|-c|--max-conns|-w|--workers|--backlog|--max-line)

@@ -69,7 +69,7 @@ server_words() {
 	[ "${lines[*]}" = "$(poll_backends | tr ' ' '\n' | sort | tr '\n' ' ' |
 	    sed 's/ $//')" ]
 	run complete_words upserver-seq --framing ''
-	[ "${lines[*]}" = "line read" ]
+	[ "${lines[*]}" = "auto line read" ]
 }
 
 @test "each server completes only the options it takes" {

@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # The tutorials' experiments as they are written: a client that sends no
-# newline (--framing read), CPU-bound work (--cpu), the count each request
+# newline (served by default, or by --framing read), CPU-bound work (--cpu), the count each request
 # read ("received"), listen(5) (--backlog) and ab -k (HTTP/1.0
 # keep-alive). Assertions are on the order of events, the bytes of
 # replies and exit statuses; durations only as generous lower bounds
@@ -98,10 +98,149 @@ THREE|FOUR|" ]
 	[ "$(grep -c ' responded ' "$SERVER_LOG")" -eq 3 ]
 }
 
-@test "line framing: the tutorial's client hangs, and closed says pending=5" {
+# default_models: every model, pool and backend, as start_server takes
+# them (a pool as "fork -w 2").
+default_models() {
 	local s
 	for s in $(each_server); do
-		start_server "$s" -d 0 -t 500ms
+		if [ "$s" = poll ]; then
+			poll_models
+			echo "poll -w 2"
+		else
+			echo "$s"
+		fi
+		case $s in fork|thread) echo "$s -w 2" ;; esac
+	done
+}
+
+@test "by default the tutorial's client gets HELLO from every model, pool and backend" {
+	local m
+	while read -r m; do
+		# shellcheck disable=SC2086 # "fork -w 2": a model and options
+		start_server $m -d 200ms
+		run ! grep -q ' listening .*framing=' "$SERVER_LOG"
+		run tutorial_client hello
+		echo "$m: $output"
+		[ "$status" -eq 0 ]
+		[ "$output" = HELLO ]
+		stop_server
+		[ "$SERVER_STATUS" -eq 0 ]
+		cat "$SERVER_LOG"
+		[ "$(log_events)" = "listening accepted received responded closed stopped " ]
+		# the log says the request was cut by the client's pause
+		grep -qE ' received 127\.0\.0\.1:[0-9]+ bytes=5 framing=pause( |$)' \
+		    "$SERVER_LOG"
+		grep -qE ' responded 127\.0\.0\.1:[0-9]+ bytes=5( |$)' "$SERVER_LOG"
+		run ! grep -q 'pending=' "$SERVER_LOG"
+	done < <(default_models)
+}
+
+@test "by default a client that pauses mid-line gets both pieces back, each a request" {
+	local s
+	for s in $(each_server); do
+		start_server "$s" -d 0
+		run python3 - "$PORT" <<'EOF'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(10)
+s.sendall(b"hel")
+got = b""
+while len(got) < 3:
+    got += s.recv(1024)
+s.sendall(b"lo\n")
+s.shutdown(socket.SHUT_WR)
+while True:
+    more = s.recv(1024)
+    if not more:
+        break
+    got += more
+sys.stdout.write(got.decode())
+EOF
+		echo "$s: $output"
+		[ "$output" = HELLO ]
+		stop_server
+		cat "$SERVER_LOG"
+		[ "$(received_keys | tr '\n' '|')" = \
+		    "bytes=3 framing=pause|bytes=3|" ]
+	done
+}
+
+# received_keys: the bytes= and framing= of each "received" line of the
+# server log, one line each.
+received_keys() {
+	awk '$2 == "received" { k = ""; for (i = 4; i <= NF; i++)
+	    if ($i ~ /^(bytes|framing)=/) k = k (k == "" ? "" : " ") $i
+	    print k }' "$SERVER_LOG"
+}
+
+# line_session MODEL [ARGS...]: sends the same lines, in bursts, to
+# upserver-MODEL ARGS; leaves its replies in $BATS_TEST_TMPDIR/out and the
+# "received" lines' keys in $BATS_TEST_TMPDIR/received.
+line_session() {
+	start_server "$@" -d 0
+	python3 - "$PORT" >"$BATS_TEST_TMPDIR/out" <<'EOF'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(10)
+# whole lines 50 ms apart, some in one send, one in two sends at once
+for chunks in ((b"one\n",), (b"two\nthree\n",), (b"fo", b"ur\n"),
+               (b"\x00\xff\r\n",)):
+    for chunk in chunks:
+        s.sendall(chunk)
+    time.sleep(0.05)
+s.shutdown(socket.SHUT_WR)
+got = b""
+while True:
+    more = s.recv(4096)
+    if not more:
+        break
+    got += more
+sys.stdout.buffer.write(got)
+EOF
+	stop_server
+	awk '$2 == "received" { $1 = ""; $3 = ""; sub(/ [pt]id=[0-9]+$/, "");
+	    print }' "$SERVER_LOG" >"$BATS_TEST_TMPDIR/received"
+}
+
+@test "by default a line client gets the same bytes and log as with --framing line" {
+	local m
+	for m in $(each_server); do
+		line_session "$m" --framing line
+		cp "$BATS_TEST_TMPDIR/out" "$BATS_TEST_TMPDIR/want"
+		cp "$BATS_TEST_TMPDIR/received" "$BATS_TEST_TMPDIR/want-received"
+		cat "$BATS_TEST_TMPDIR/want-received"
+		[ "$(wc -l <"$BATS_TEST_TMPDIR/want-received")" -eq 5 ]
+		line_session "$m"
+		cmp "$BATS_TEST_TMPDIR/want" "$BATS_TEST_TMPDIR/out"
+		printf 'ONE\nTWO\nTHREE\nFOUR\n\000\377\r\n' |
+		    cmp - "$BATS_TEST_TMPDIR/out"
+		diff "$BATS_TEST_TMPDIR/want-received" "$BATS_TEST_TMPDIR/received"
+		run ! grep -q framing= "$BATS_TEST_TMPDIR/received"
+	done
+}
+
+@test "uptimeline draws a log with framing= as it draws one without" {
+	start_server seq -d 100ms
+	tutorial_client hello
+	printf 'a\n' | timeout 10 upclient -H 127.0.0.1 -p "$PORT" >/dev/null
+	stop_server
+	grep -q ' framing=pause' "$SERVER_LOG"
+	sed 's/ framing=[a-z-]*//' "$SERVER_LOG" >"$BATS_TEST_TMPDIR/plain.log"
+	# from standard input both, so that the headers name the same file
+	run uptimeline <"$SERVER_LOG"
+	[ "$status" -eq 0 ]
+	local with=$output
+	run uptimeline <"$BATS_TEST_TMPDIR/plain.log"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$with" ]
+	[ "$(grep -c 127.0.0.1 <<<"$with")" -ge 2 ]
+}
+
+@test "--framing line: the tutorial's client hangs, and closed says pending=5" {
+	local s
+	for s in $(each_server); do
+		start_server "$s" -d 0 -t 500ms --framing line
+		grep -qE ' listening .* framing=line ' "$SERVER_LOG"
 		run tutorial_client hello
 		echo "$s: $output"
 		# the server closes it after -t, with nothing to send
@@ -126,7 +265,7 @@ THREE|FOUR|" ]
 @test "--framing: a bad mode, or read with --http, is a usage error" {
 	run upserver-seq --framing lines
 	[ "$status" -eq 2 ]
-	[[ "${lines[0]}" == *"--framing: unknown mode 'lines' (line or read)"* ]]
+	[[ "${lines[0]}" == *"--framing: unknown mode 'lines' (auto, line or read)"* ]]
 	[[ "${lines[1]}" == "usage: upserver-seq "* ]]
 	run upserver-poll --framing read --http
 	[ "$status" -eq 2 ]
