@@ -21,6 +21,9 @@
  *
  * A request --http refuses skips WORKING. After the client's end of
  * stream a connection drains: what it left is answered, then it closes.
+ * READING with part of a request buffered runs two more clocks, each a
+ * timer queue: the pause after which that part is a request (--framing
+ * auto) and --request-timeout, by which the whole must be in.
  *
  * What to notice:
  *  - Four clients with a one-second delay are answered together after a
@@ -93,8 +96,8 @@ struct loop {
 	struct up_timeq	 lockq;		/* LOCKWAIT: by ticket */
 	struct up_timeq	 ready;		/* QUEUED: for the next turn */
 	struct up_timeq	 idle;		/* READING, WRITING: -t from progress */
-	struct up_timeq	 pauses;	/* READING a partial line: auto framing */
-	struct up_timeq	 requests;	/* READING a partial request: the whole */
+	struct up_timeq	 pauses;	/* READING a line: --framing auto */
+	struct up_timeq	 requests;	/* READING a request: it must end */
 	struct up_timeq	 lingering;	/* LINGER: from its start */
 };
 

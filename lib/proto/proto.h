@@ -114,7 +114,7 @@ struct up_proto {
 	up_frame_func	 frame;		/* lines, reads or HTTP heads */
 	size_t		 max_line;	/* --max-line */
 	int		 http;		/* --http */
-	int64_t		 pause_ns;	/* --framing auto: UP_PAUSE_NS, else 0 */
+	int64_t		 pause_ns;	/* UP_PAUSE_NS under --framing auto */
 };
 
 /* What a connection does once a reply is sent. */
