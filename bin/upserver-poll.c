@@ -161,7 +161,8 @@ conn_watch(struct loop *l, struct conn *c, int mask)
  * With part of a request buffered, two more clocks run: under --framing
  * auto the pause (restarted by every read, as the idle one is, and
  * sooner than it), after which that part is served; and the request's
- * own, --request-timeout from when its first bytes began to wait.
+ * own, --request-timeout from when its first bytes began to wait (again
+ * from the start after a wait for memory, which is not the client's).
  */
 static void
 wait_input(struct loop *l, struct conn *c, int starved)
@@ -179,7 +180,10 @@ wait_input(struct loop *l, struct conn *c, int starved)
 	c->state = READING;
 	if (conn_watch(l, c, starved ? 0 : UP_EV_READ) == -1)
 		return;
-	if (partial && l->o->request_timeout_ns != 0 && c->whole.q == NULL)
+	if (starved)	/* our shortage is no delay of the client's */
+		up_timer_cancel(&c->whole);
+	else if (partial && l->o->request_timeout_ns != 0 &&
+	    c->whole.q == NULL)
 		up_timeq_push(&l->requests, &c->whole,
 		    l->e.now + l->o->request_timeout_ns);
 	if (starved && c->timer.q != NULL)
