@@ -126,7 +126,7 @@ default_models() {
 		stop_server
 		[ "$SERVER_STATUS" -eq 0 ]
 		cat "$SERVER_LOG"
-		[ "$(log_events)" = "listening accepted received responded closed stopped " ]
+		[ "$(log_events)" = "listening accepted received responded closed draining stopped " ]
 		# the log says the request was cut by the client's pause
 		grep -qE ' received 127\.0\.0\.1:[0-9]+ bytes=5 framing=pause( |$)' \
 		    "$SERVER_LOG"
