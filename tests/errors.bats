@@ -38,6 +38,12 @@ servers() {
 		expect_usage_error "$s" "option -d needs a value" -d
 		expect_usage_error "$s" "option --port needs a value" --port
 		expect_usage_error "$s" "unexpected argument 'extra'" -d 0 extra
+		# a long option of no value given one is named as written,
+		# not by the letter it has inside (or has not)
+		expect_usage_error "$s" "option --cpu takes no value" --cpu=x
+		expect_usage_error "$s" "option --http takes no value" --http=1
+		# a cluster after an --opt=value is still its own letter
+		expect_usage_error "$s" "unknown option -Z" --delay=1 -Zq
 	done
 }
 
@@ -233,6 +239,7 @@ no_mount_namespace() {
 
 @test "upclient: bad options and values are usage errors" {
 	expect_usage_error upclient "unknown option --nope" --nope
+	expect_usage_error upclient "option --verify takes no value" --verify=1
 	expect_usage_error upclient "option -p needs a value" -p
 	expect_usage_error upclient "--port: '0' is not a port (1 to 65535)" -p 0
 	expect_usage_error upclient "--port: 'x' is not a port (1 to 65535)" --port x

@@ -17,6 +17,10 @@
 #define MAX_OPTS	32	/* options in one spec */
 #define NAMES_SIZE	512	/* their long names, each with its NUL */
 
+/* what up_getopt last gave getopt_long, which up_opt_error looks up */
+static char the_shorts[2 * MAX_OPTS + 2], the_names[NAMES_SIZE];
+static struct option the_longs[MAX_OPTS + 1];
+
 /*
  * Turns spec (see core.h) into getopt_long's short-option string and
  * long-option table. Returns 0, or -1 with EINVAL when spec is malformed
@@ -75,21 +79,35 @@ invalid:
 int
 up_getopt(int argc, char **argv, const char *spec)
 {
-	static char shorts[2 * MAX_OPTS + 2], names[NAMES_SIZE];
-	static struct option longs[MAX_OPTS + 1];
-
-	if (build(spec, shorts, longs, names) == -1)
+	if (build(spec, the_shorts, the_longs, the_names) == -1)
 		return -1;
-	return getopt_long(argc, argv, shorts, longs, NULL);
+	return getopt_long(argc, argv, the_shorts, the_longs, NULL);
 }
 
 /*
  * The usage error after up_getopt returned ch, ':' or '?', in buf:
- * "option -d needs a value" or "unknown option --nope". Returns buf.
+ * "option -d needs a value", "option --cpu takes no value" or "unknown
+ * option --nope". Returns buf.
  */
 const char *
 up_opt_error(int ch, char **argv, char *buf, size_t len)
 {
+	const char *arg = argv[optind - 1], *eq = strchr(arg, '=');
+	const struct option *o;
+
+	/*
+	 * "--gil=x": getopt_long says '?' with the option's code in optopt,
+	 * which may be no letter at all; name the option as it was written.
+	 */
+	for (o = the_longs; ch == '?' && eq != NULL && o->name != NULL; o++)
+		if (o->val == optopt && o->has_arg == no_argument &&
+		    strncmp(arg, "--", 2) == 0 &&
+		    (size_t)(eq - arg - 2) == strlen(o->name) &&
+		    strncmp(arg + 2, o->name, strlen(o->name)) == 0) {
+			snprintf(buf, len, "option --%s takes no value",
+			    o->name);
+			return buf;
+		}
 	if (ch == ':')
 		snprintf(buf, len, "option %s needs a value",
 		    argv[optind - 1]);
