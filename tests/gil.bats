@@ -65,6 +65,13 @@ gil_waits() {
 	for n in $(gil_waits); do
 		[ "$n" -ge 10 ]
 	done
+	# uptimeline draws four bars as long as the whole, ending together,
+	# each row noting its waits
+	run uptimeline -w 100 "$SERVER_LOG"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -cE '^ +[1-4] >=+< .* tid=[0-9]+ gil_waits=[0-9]+$' \
+	    <<<"$output")" -eq 4 ]
 }
 
 @test "gil: thread -w 4 --gil --cpu: the pool's threads take turns too" {
