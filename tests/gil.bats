@@ -143,3 +143,21 @@ gil_waits() {
 	run upserver-thread --gil=x
 	[ "$status" -eq 2 ]
 }
+
+@test "gil: examples/gil.sh runs the table, waiting and computing" {
+	run sh "$BATS_TEST_DIRNAME/../examples/gil.sh" 200ms
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "${lines[0]}" = "-d 200ms, 4 clients at once, $(cores) cores" ]
+	[ "${#lines[@]}" -eq 10 ]
+	local row
+	for row in seq thread "thread --gil" "fork --gil" "seq --cpu" \
+	    "thread --cpu"; do
+		grep -qE "^$row +[0-9.]+ s +[-0-9]+   about [0-9.]+ s " \
+		    <<<"$output"
+	done
+	# the computing threads waited for the lock, the processes never
+	grep -qE '^thread --cpu --gil +[0-9.]+ s +[1-9][0-9]*   about ' \
+	    <<<"$output"
+	grep -qE '^fork --cpu --gil +[0-9.]+ s +0   about ' <<<"$output"
+}
