@@ -5,7 +5,7 @@
 # Four clients at once against seq, thread, thread --gil and fork --gil,
 # first waiting (-d alone), then computing (--cpu), with how long they
 # took beside what the lesson predicts on this machine's N cores, and
-# how many times the requests waited for the lock in all (gil_waits= on
+# how many times the requests waited for the lock in all (gil-waits= on
 # the "responded" lines):
 #
 #   waiting   seq 4 delays, one after another; thread 1; thread --gil 1,
@@ -51,7 +51,7 @@ run() {
 	done
 	took=$(elapsed "$start")
 	stop_server
-	waits=$(sed -n 's/.* responded .* gil_waits=\([0-9]*\).*/\1/p' \
+	waits=$(sed -n 's/.* responded .* gil-waits=\([0-9]*\).*/\1/p' \
 	    "$log" | awk '{ n += $1; seen = 1 }
 	    END { if (seen) print n; else print "-" }')
 	printf '%-20s %6s s %6s   %s\n' "$model${*:+ $*}" "$took" "$waits" \

@@ -42,9 +42,9 @@ less() {
 	awk -v a="$1" -v b="$2" 'BEGIN { exit !(a < b) }'
 }
 
-# gil_waits: the gil_waits= of every "responded" line, one per line.
+# gil_waits: the gil-waits= of every "responded" line, one per line.
 gil_waits() {
-	sed -n 's/.* responded .* gil_waits=\([0-9]*\).*/\1/p' "$SERVER_LOG"
+	sed -n 's/.* responded .* gil-waits=\([0-9]*\).*/\1/p' "$SERVER_LOG"
 }
 
 @test "gil: thread --gil --cpu: four computing threads take turns, finish together near four delays" {
@@ -60,6 +60,8 @@ gil_waits() {
 	# one core's worth: four delays, not 4/N of them
 	less 3.2 "$(whole)"
 	less "$(whole)" 12
+	# every line in the contract's format, gil-waits= included
+	[ "$(grep -cvE "$LINE_RE" "$SERVER_LOG")" -eq 0 ]
 	# each waited for the lock many times: they took turns
 	[ "$(gil_waits | wc -l)" -eq 4 ]
 	for n in $(gil_waits); do
@@ -70,7 +72,7 @@ gil_waits() {
 	run uptimeline -w 100 "$SERVER_LOG"
 	echo "$output"
 	[ "$status" -eq 0 ]
-	[ "$(grep -cE '^ +[1-4] >=+< .* tid=[0-9]+ gil_waits=[0-9]+$' \
+	[ "$(grep -cE '^ +[1-4] >=+< .* tid=[0-9]+ gil-waits=[0-9]+$' \
 	    <<<"$output")" -eq 4 ]
 }
 
@@ -117,7 +119,7 @@ gil_waits() {
 	[ "$output" = HELLO ]
 	stop_server
 	[ "$SERVER_STATUS" -eq 0 ]
-	grep -qE ' responded .* bytes=6 gil_waits=0$' "$SERVER_LOG"
+	grep -qE ' responded .* bytes=6 gil-waits=0$' "$SERVER_LOG"
 }
 
 @test "gil: poll accepts --gil and nothing changes: its one thread waits on timers" {
@@ -129,7 +131,7 @@ gil_waits() {
 	less "$(whole)" 2
 	# no lock changes hands: the responded lines are as without --gil
 	[ "$(grep -c ' responded ' "$SERVER_LOG")" -eq 4 ]
-	[ "$(grep -c gil_waits "$SERVER_LOG")" -eq 0 ]
+	[ "$(grep -c gil-waits "$SERVER_LOG")" -eq 0 ]
 }
 
 @test "gil: --gil is in every server's --help and usage" {

@@ -83,7 +83,7 @@ struct kept {
 	unsigned long	 serial;	/* the connection's, numbered from 0 */
 	char		 peer[UP_PEER_MAX];
 	char		 who[32];	/* "pid=12", "tid=3", or "" */
-	int		 gil;		/* its "responded" carry gil_waits= */
+	int		 gil;		/* its "responded" carry gil-waits= */
 	long		 gil_waits;	/* their sum: waits for the --gil lock */
 };
 
@@ -383,7 +383,7 @@ take_line(struct log *l, const char *line, size_t len)
 			else if (up_event_value(&ev, "tid", v, sizeof(v)) == 0)
 				snprintf(k->who, sizeof(k->who), "tid=%s", v);
 		}
-		if (up_event_value(&ev, "gil_waits", v, sizeof(v)) == 0) {
+		if (up_event_value(&ev, "gil-waits", v, sizeof(v)) == 0) {
 			k->gil = 1;
 			k->gil_waits += strtol(v, NULL, 10);
 		}
@@ -590,7 +590,7 @@ heading(const struct log *l, const char *name, char *buf, size_t len)
 
 /*
  * The text after a row: " 127.0.0.1:58620 pid=4312", and under --gil the
- * times its requests waited for the lock, " gil_waits=172". Returns its
+ * times its requests waited for the lock, " gil-waits=172". Returns its
  * length (as snprintf: what it would be untruncated).
  */
 static int
@@ -600,7 +600,7 @@ row_note(const struct kept *c, char *buf, size_t len)
 	int n;
 
 	if (c->gil)
-		snprintf(gil, sizeof(gil), " gil_waits=%ld", c->gil_waits);
+		snprintf(gil, sizeof(gil), " gil-waits=%ld", c->gil_waits);
 	n = snprintf(buf, len, " %s%s%s%s", c->peer, c->who[0] ? " " : "",
 	    c->who, gil);
 	return n < 0 ? 0 : n;
@@ -729,7 +729,7 @@ xml_text(FILE *f, const char *s)
 #define SVG_MARGIN	12
 #define SVG_LABEL	36	/* the connection numbers */
 #define SVG_NOTE	230	/* peer and pid/tid */
-#define SVG_GIL_NOTE	100	/* and gil_waits= */
+#define SVG_GIL_NOTE	100	/* and gil-waits= */
 #define SVG_ROW		16
 #define SVG_HEAD	44	/* a log's title and axis */
 #define SVG_GAP		16
@@ -781,7 +781,7 @@ svg_row(FILE *f, const struct view *v, int r, int x0, int y, int pw)
 	}
 }
 
-/* 1 when a row of the logs has a gil_waits= note, else 0. */
+/* 1 when a row of the logs has a gil-waits= note, else 0. */
 static int
 any_gil(const struct log *logs, int nlogs)
 {

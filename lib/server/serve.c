@@ -41,7 +41,7 @@ work(struct up_server *s, const struct up_conn *c, const struct up_request *r,
 }
 
 /*
- * The tag that ends "responded": under --gil, "gil_waits=N" before the
+ * The tag that ends "responded": under --gil, "gil-waits=N" before the
  * model's own (pid=, tid=), in buf (of size len); else the model's own.
  */
 static const char *
@@ -50,7 +50,7 @@ responded_tag(const struct up_server *s, const struct up_conn *c,
 {
 	if (!s->opt.gil)
 		return c->who;
-	snprintf(buf, len, "gil_waits=%lu%s%s", gil_waits,
+	snprintf(buf, len, "gil-waits=%lu%s%s", gil_waits,
 	    c->who[0] != '\0' ? " " : "", c->who);
 	return buf;
 }

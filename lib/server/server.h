@@ -200,7 +200,7 @@ void	up_gil_drop(struct up_gil *g);
  * up_work_spend under g: takes it, then waits with it dropped, or with
  * cpu computes holding it and hands it over when a waiting thread asks
  * (after a switch interval); drops it at the end. Returns the times the
- * calling thread waited for it (gil_waits= on "responded").
+ * calling thread waited for it (gil-waits= on "responded").
  */
 unsigned long up_gil_spend(struct up_gil *g, int64_t delay_ns, int cpu);
 
