@@ -47,7 +47,7 @@ gil_waits() {
 	sed -n 's/.* responded .* gil-waits=\([0-9]*\).*/\1/p' "$SERVER_LOG"
 }
 
-@test "gil: thread --gil --cpu: four computing threads take turns, finish together near four delays" {
+@test "gil: thread --gil --cpu: four threads take turns, end together" {
 	new_server_logs thread
 	start_server thread -d 1s --cpu --gil
 	grep -q ' listening .* work=cpu gil=on ' "$SERVER_LOG"
@@ -101,7 +101,7 @@ gil_waits() {
 	[ "$(gil_waits | sort -u)" = 0 ]
 }
 
-@test "gil: thread --gil without --cpu: the lock is let go for the wait, four waits overlap" {
+@test "gil: thread --gil, waiting: the lock is let go, the waits overlap" {
 	start_server thread -d 1s --gil
 	four_clients
 	stop_server
@@ -122,7 +122,7 @@ gil_waits() {
 	grep -qE ' responded .* bytes=6 gil-waits=0$' "$SERVER_LOG"
 }
 
-@test "gil: poll accepts --gil and nothing changes: its one thread waits on timers" {
+@test "gil: poll accepts --gil and nothing changes: one thread" {
 	start_server poll -d 1s --gil
 	grep -q ' listening .* gil=on ' "$SERVER_LOG"
 	four_clients

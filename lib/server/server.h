@@ -1,9 +1,9 @@
 /*
  * server.h: the top layer of libup, what the servers share: their
  * options (options.c), start and stop (server.c), the simulated work and
- * the shared counter (work.c), and the blocking service of a connection
- * (serve.c) that upserver-seq, -fork and -thread call. What is left in
- * bin/ is the model itself.
+ * the shared counter (work.c), the interpreter lock of --gil (gil.c), and
+ * the blocking service of a connection (serve.c) that upserver-seq, -fork
+ * and -thread call. What is left in bin/ is the model itself.
  */
 #ifndef UP_SERVER_H
 #define UP_SERVER_H
