@@ -34,7 +34,7 @@ _up_server() {
 	local cmd=${COMP_WORDS[0]}
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
 	local opts="--bind --port --delay --max-conns --workers --backlog --cpu
-	    --framing --timeout --counter --max-line --quiet --http --backend
+	    --framing --gil --timeout --counter --max-line --quiet --http --backend
 	    --request-timeout --help --version"
 	local backends="select poll epoll kqueue" asked
 	COMPREPLY=()

@@ -83,6 +83,8 @@ struct kept {
 	unsigned long	 serial;	/* the connection's, numbered from 0 */
 	char		 peer[UP_PEER_MAX];
 	char		 who[32];	/* "pid=12", "tid=3", or "" */
+	int		 gil;		/* its "responded" carry gil-waits= */
+	long		 gil_waits;	/* their sum: waits for the --gil lock */
 };
 
 /* One log: the lines read so far, turned into connections and rows. */
@@ -381,6 +383,10 @@ take_line(struct log *l, const char *line, size_t len)
 			else if (up_event_value(&ev, "tid", v, sizeof(v)) == 0)
 				snprintf(k->who, sizeof(k->who), "tid=%s", v);
 		}
+		if (up_event_value(&ev, "gil-waits", v, sizeof(v)) == 0) {
+			k->gil = 1;
+			k->gil_waits += strtol(v, NULL, 10);
+		}
 		if (ev.ns < up_timeline_start(l->tl))
 			up_timeline_move_start(l->tl, ev.ns);
 		up_timeline_event(l->tl, r, ev.ns, marks,
@@ -582,14 +588,21 @@ heading(const struct log *l, const char *name, char *buf, size_t len)
 		snprintf(buf + n, len - (size_t)n, " (no received events)");
 }
 
-/* The text after a row: " 127.0.0.1:58620 pid=4312". */
+/*
+ * The text after a row: " 127.0.0.1:58620 pid=4312", and under --gil the
+ * times its requests waited for the lock, " gil-waits=172". Returns its
+ * length (as snprintf: what it would be untruncated).
+ */
 static int
 row_note(const struct kept *c, char *buf, size_t len)
 {
+	char gil[40] = "";
 	int n;
 
-	n = snprintf(buf, len, " %s%s%s", c->peer, c->who[0] ? " " : "",
-	    c->who);
+	if (c->gil)
+		snprintf(gil, sizeof(gil), " gil-waits=%ld", c->gil_waits);
+	n = snprintf(buf, len, " %s%s%s%s", c->peer, c->who[0] ? " " : "",
+	    c->who, gil);
 	return n < 0 ? 0 : n;
 }
 
@@ -716,6 +729,7 @@ xml_text(FILE *f, const char *s)
 #define SVG_MARGIN	12
 #define SVG_LABEL	36	/* the connection numbers */
 #define SVG_NOTE	230	/* peer and pid/tid */
+#define SVG_GIL_NOTE	100	/* and gil-waits= */
 #define SVG_ROW		16
 #define SVG_HEAD	44	/* a log's title and axis */
 #define SVG_GAP		16
@@ -767,6 +781,19 @@ svg_row(FILE *f, const struct view *v, int r, int x0, int y, int pw)
 	}
 }
 
+/* 1 when a row of the logs has a gil-waits= note, else 0. */
+static int
+any_gil(const struct log *logs, int nlogs)
+{
+	int i, r;
+
+	for (i = 0; i < nlogs; i++)
+		for (r = 0; r <= KEEP_ROWS; r++)
+			if (logs[i].kept[r].used && logs[i].kept[r].gil)
+				return 1;
+	return 0;
+}
+
 /* Draws the logs as one standalone SVG, width pixels wide. */
 static int
 draw_svg(FILE *f, struct log *logs, int nlogs, struct view *views,
@@ -778,6 +805,8 @@ draw_svg(FILE *f, struct log *logs, int nlogs, struct view *views,
 	const struct view *v;
 
 	x0 = SVG_MARGIN + SVG_LABEL;
+	if (any_gil(logs, nlogs))
+		notes += SVG_GIL_NOTE;
 	if (width - x0 - notes - SVG_MARGIN < 100)
 		notes = 0;
 	pw = width - x0 - notes - SVG_MARGIN;

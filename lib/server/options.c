@@ -26,7 +26,8 @@ static const char options[] =
     ":b:(bind)c:(max-conns)d:(delay)h(help)p:(port)q(quiet)t:(timeout)"
     "V(version)w:(workers)"
     "-C:(counter)-T(http)-L:(max-line)-P:(backend)-M:(backlog)-N(cpu)"
-    "-O:(framing)-R:(request-timeout)";
+    "-O:(framing)-R:(request-timeout)"
+    "-G(gil)";
 
 /* Which models an option of the usage belongs to. */
 enum usage_need {
@@ -46,7 +47,8 @@ static const struct usage_word {
 	{ POOL, "[-w n]" }, { LOOPS, "[-w n]" },
 	{ LOOP, "[--backend name]" }, { ALL, "[--backlog n]" },
 	{ ALL, "[--counter mode]" }, { ALL, "[--cpu]" },
-	{ ALL, "[--framing mode]" }, { ALL, "[--http]" },
+	{ ALL, "[--framing mode]" }, { ALL, "[--gil]" },
+	{ ALL, "[--http]" },
 	{ ALL, "[--max-line n]" }, { ALL, "[--request-timeout time]" }
 };
 
@@ -77,6 +79,10 @@ static const struct usage_word help[] = {
 	{ ALL, "      --framing MODE   a request: auto (a line, or what came"
 	    " before a pause),\n"
 	    "                       line, or read (one read(2)) [auto]\n" },
+	{ ALL, "      --gil            the work under one lock, as CPython's"
+	    " GIL: let go\n"
+	    "                       while waiting, handed over every 5 ms"
+	    " computing\n" },
 	{ ALL, "      --http           speak minimal HTTP/1.1 instead of"
 	    " lines\n" },
 	{ ALL, "      --max-line N     longest request (HTTP: its head) in"
@@ -271,6 +277,7 @@ up_server_options(struct up_options *o, const struct up_model *m, int argc,
 	o->framing = UP_FRAMING_AUTO;
 	o->cpu = 0;
 	o->backlog = -1;
+	o->gil = 0;
 
 	opterr = 0;	/* the library does not print: we explain below */
 #ifdef __GLIBC__
@@ -358,6 +365,9 @@ up_server_options(struct up_options *o, const struct up_model *m, int argc,
 			break;
 		case 'N':	/* --cpu */
 			o->cpu = 1;
+			break;
+		case 'G':	/* --gil */
+			o->gil = 1;
 			break;
 		case 'R':	/* --request-timeout */
 			if (time_arg("--request-timeout", optarg,

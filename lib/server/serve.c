@@ -9,6 +9,7 @@
  * loop, which does the same steps without ever blocking.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -17,18 +18,41 @@
 /*
  * Does the work of request r: logs "received" as it begins (in mutex
  * mode, once the lock is ours), with the counter as the request read
- * it, spends the delay, and returns the counter as the request left it.
+ * it, spends the delay (under --gil, holding the GIL as it says, the
+ * times it waited for it in *gil_waits), and returns the counter as the
+ * request left it. The GIL is taken inside the counter's mutex, never
+ * around it: a thread blocked on a lock holds no GIL, as in CPython.
  */
 static long
-work(struct up_server *s, const struct up_conn *c, const struct up_request *r)
+work(struct up_server *s, const struct up_conn *c, const struct up_request *r,
+    unsigned long *gil_waits)
 {
 	long seen;
 
 	seen = up_work_begin(s->shared, s->opt.counter);
 	up_log_received(c->peer, c->who, r->len, r->cut,
 	    up_count_read_shown(s->opt.counter), seen);
-	up_work_spend(s->opt.delay_ns, s->opt.cpu);
+	if (s->opt.gil)
+		*gil_waits = up_gil_spend(&s->gil, s->opt.delay_ns,
+		    s->opt.cpu);
+	else
+		up_work_spend(s->opt.delay_ns, s->opt.cpu);
 	return up_work_end(s->shared, s->opt.counter, seen);
+}
+
+/*
+ * The tag that ends "responded": under --gil, "gil-waits=N" before the
+ * model's own (pid=, tid=), in buf (of size len); else the model's own.
+ */
+static const char *
+responded_tag(const struct up_server *s, const struct up_conn *c,
+    unsigned long gil_waits, char *buf, size_t len)
+{
+	if (!s->opt.gil)
+		return c->who;
+	snprintf(buf, len, "gil-waits=%lu%s%s", gil_waits,
+	    c->who[0] != '\0' ? " " : "", c->who);
+	return buf;
 }
 
 /* The reason a read or a send failed, as "closed" says it. */
@@ -97,6 +121,8 @@ up_serve(struct up_server *s, struct up_conn *c)
 	char *req;
 	size_t len, pending;
 	long count;
+	unsigned long gil_waits;
+	char tag[64];
 	int rc;
 
 	atomic_fetch_add(&s->shared->conns, 1);	/* for "draining" */
@@ -135,8 +161,9 @@ up_serve(struct up_server *s, struct up_conn *c)
 		}
 		/* a request refused (HTTP) costs no work */
 		count = 0;
+		gil_waits = 0;
 		if (r.status == 200)
-			count = work(s, c, &r);
+			count = work(s, c, &r, &gil_waits);
 		else
 			up_log_received(c->peer, c->who, r.len, NULL, 0, 0);
 		up_request_reply(&s->proto, &r, out.p);
@@ -148,7 +175,8 @@ up_serve(struct up_server *s, struct up_conn *c)
 		served++;
 		if (r.status == 200)
 			atomic_fetch_add(&s->shared->requests, 1);
-		up_log_responded(c->peer, c->who, r.body,
+		up_log_responded(c->peer, responded_tag(s, c, gil_waits, tag,
+		    sizeof(tag)), r.body,
 		    up_request_status(&s->proto, &r),
 		    o->counter != UP_COUNTER_OFF && r.status == 200, count);
 		if (r.next == UP_NEXT_LINGER) {

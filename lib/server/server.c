@@ -123,6 +123,9 @@ up_server_start(struct up_server *s, const struct up_model *m, int argc,
 	if ((s->shared = up_shared_new(m->processes)) == NULL)
 		return not_to_run(s, 1, "%s: shared memory: %s\n", name,
 		    strerror(errno));
+	if (s->opt.gil && (errno = up_gil_init(&s->gil)) != 0)
+		return not_to_run(s, 1, "%s: --gil: %s\n", name,
+		    strerror(errno));
 	s->lfd = up_listen(s->opt.bind, s->opt.port, (int)s->opt.backlog,
 	    &gai);
 	up_format_hostport(s->opt.bind, s->opt.port, where, sizeof(where));
@@ -153,6 +156,8 @@ up_server_start(struct up_server *s, const struct up_model *m, int argc,
 	if (s->opt.cpu)
 		n += (size_t)snprintf(extra + n, sizeof(extra) - n,
 		    " work=cpu");
+	if (s->opt.gil)
+		n += (size_t)snprintf(extra + n, sizeof(extra) - n, " gil=on");
 	if (s->opt.backlog >= 0)
 		snprintf(extra + n, sizeof(extra) - n, " backlog=%ld",
 		    s->opt.backlog);

@@ -1,9 +1,9 @@
 /*
  * server.h: the top layer of libup, what the servers share: their
  * options (options.c), start and stop (server.c), the simulated work and
- * the shared counter (work.c), and the blocking service of a connection
- * (serve.c) that upserver-seq, -fork and -thread call. What is left in
- * bin/ is the model itself.
+ * the shared counter (work.c), the interpreter lock of --gil (gil.c), and
+ * the blocking service of a connection (serve.c) that upserver-seq, -fork
+ * and -thread call. What is left in bin/ is the model itself.
  */
 #ifndef UP_SERVER_H
 #define UP_SERVER_H
@@ -44,6 +44,7 @@ struct up_options {
 	enum up_framing	 framing;	/* --framing */
 	int		 cpu;		/* --cpu: the delay spent computing */
 	long		 backlog;	/* --backlog, or -1 for UP_BACKLOG */
+	int		 gil;		/* --gil: the work under one lock */
 };
 
 /*
@@ -166,6 +167,43 @@ int	up_count_read_shown(enum up_counter_mode mode);
  */
 void	up_compute_ns(int64_t ns);
 
+/* ---- gil.c: --gil, one interpreter-wide lock, as CPython's ----------- */
+
+/*
+ * The lock of --gil (see gil.c): a flag under a mutex, waiters in line
+ * by ticket, a waiter's request that the holder drop it.
+ */
+struct up_gil {
+	pthread_mutex_t	 mutex;
+	pthread_cond_t	 cond;		/* dropped, taken, or time to ask */
+	int		 locked;
+	unsigned long	 next;		/* the next ticket to draw */
+	unsigned long	 serving;	/* the ticket the lock goes to */
+	unsigned long	 switches;	/* times it was taken */
+	int64_t		 interval_ns;	/* the switch interval: 5 ms */
+	atomic_int	 drop_request;	/* the first in line asks for it */
+};
+
+/* Initializes g, unlocked; returns 0, or an error number. */
+int	up_gil_init(struct up_gil *g);
+
+/*
+ * Takes g, in turn after every thread that asked before. Returns 1 when
+ * it had to wait for it, else 0.
+ */
+int	up_gil_take(struct up_gil *g);
+
+/* Lets go of g, which the caller holds. */
+void	up_gil_drop(struct up_gil *g);
+
+/*
+ * up_work_spend under g: takes it, then waits with it dropped, or with
+ * cpu computes holding it and hands it over when a waiting thread asks
+ * (after a switch interval); drops it at the end. Returns the times the
+ * calling thread waited for it (gil-waits= on "responded").
+ */
+unsigned long up_gil_spend(struct up_gil *g, int64_t delay_ns, int cpu);
+
 /* ---- server.c: what every server does at start and stop ------------- */
 
 /*
@@ -196,6 +234,7 @@ struct up_server {
 	struct up_shared *shared;	/* requests served, the counter */
 	int		 exit;		/* see up_server_start */
 	char		 msg[UP_MSG_MAX];
+	struct up_gil	 gil;		/* --gil: this process's own */
 };
 
 /*
