@@ -9,6 +9,7 @@
  * loop, which does the same steps without ever blocking.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -17,18 +18,47 @@
 /*
  * Does the work of request r: logs "received" as it begins (in mutex
  * mode, once the lock is ours), with the counter as the request read
- * it, spends the delay, and returns the counter as the request left it.
+ * it, spends the delay (under --locks, between taking the board and the
+ * sink: locks.c), and returns the counter as the request left it. With
+ * --locks, *retries is what backoff retried, or -1 for a request
+ * abandoned deadlocked at a stop (the counter then left as it was).
  */
 static long
-work(struct up_server *s, const struct up_conn *c, const struct up_request *r)
+work(struct up_server *s, const struct up_conn *c, const struct up_request *r,
+    int *retries)
 {
 	long seen;
 
 	seen = up_work_begin(s->shared, s->opt.counter);
 	up_log_received(c->peer, c->who, r->len, r->cut,
 	    up_count_read_shown(s->opt.counter), seen);
-	up_work_spend(s->opt.delay_ns, s->opt.cpu);
+	*retries = 0;
+	if (s->opt.locks != UP_LOCKS_OFF)
+		*retries = up_locks_work(s->locks, s->opt.locks, s->addr,
+		    c->who, s->opt.delay_ns, s->opt.cpu);
+	else
+		up_work_spend(s->opt.delay_ns, s->opt.cpu);
+	if (*retries == -1) {
+		if (s->opt.counter == UP_COUNTER_MUTEX)
+			pthread_mutex_unlock(&s->shared->lock);
+		return seen;
+	}
 	return up_work_end(s->shared, s->opt.counter, seen);
+}
+
+/*
+ * The tag "responded" ends with: who, after retries=N under --locks
+ * backoff. Returns buf (of size len), or who.
+ */
+static const char *
+responded_tag(const struct up_server *s, const struct up_conn *c,
+    int retries, char *buf, size_t len)
+{
+	if (s->opt.locks != UP_LOCKS_BACKOFF)
+		return c->who;
+	snprintf(buf, len, "retries=%d%s%s", retries,
+	    c->who[0] != '\0' ? " " : "", c->who);
+	return buf;
 }
 
 /* The reason a read or a send failed, as "closed" says it. */
@@ -97,7 +127,8 @@ up_serve(struct up_server *s, struct up_conn *c)
 	char *req;
 	size_t len, pending;
 	long count;
-	int rc;
+	int rc, retries = 0;
+	char tag[64];
 
 	atomic_fetch_add(&s->shared->conns, 1);	/* for "draining" */
 	deadline = memory_deadline(o);
@@ -135,9 +166,14 @@ up_serve(struct up_server *s, struct up_conn *c)
 		}
 		/* a request refused (HTTP) costs no work */
 		count = 0;
-		if (r.status == 200)
-			count = work(s, c, &r);
-		else
+		if (r.status == 200) {
+			count = work(s, c, &r, &retries);
+			if (retries == -1) {
+				/* deadlocked, abandoned at the stop */
+				reason = "deadlock";
+				break;
+			}
+		} else
 			up_log_received(c->peer, c->who, r.len, NULL, 0, 0);
 		up_request_reply(&s->proto, &r, out.p);
 		/* a client that takes none of its reply for -t is idle too */
@@ -148,7 +184,8 @@ up_serve(struct up_server *s, struct up_conn *c)
 		served++;
 		if (r.status == 200)
 			atomic_fetch_add(&s->shared->requests, 1);
-		up_log_responded(c->peer, c->who, r.body,
+		up_log_responded(c->peer, responded_tag(s, c, retries, tag,
+		    sizeof(tag)), r.body,
 		    up_request_status(&s->proto, &r),
 		    o->counter != UP_COUNTER_OFF && r.status == 200, count);
 		if (r.next == UP_NEXT_LINGER) {
