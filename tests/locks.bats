@@ -175,3 +175,22 @@ answers() {
 	run -0 uptimeline -w 60 "$SERVER_LOG"
 	[[ "$output" != *skipped* ]]
 }
+
+@test "completion offers --locks and its modes where the server takes it" {
+	local comp="$BATS_TEST_DIRNAME/../completion/up.bash"
+	words() {
+		bash -c '. "$1"; shift
+		    COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1))
+		    _up_server "$1" "${COMP_WORDS[COMP_CWORD]}" \
+			"${COMP_WORDS[COMP_CWORD - 1]}"
+		    printf "%s\n" "${COMPREPLY[@]}"' _ "$comp" "$@" | sort
+	}
+	run words "$BIN/upserver-thread" --locks ''
+	[ "${lines[*]}" = "backoff opposite ordered" ]
+	run words "$BIN/upserver-fork" --lo
+	[ "$output" = "--locks" ]
+	run words "$BIN/upserver-poll" --lo
+	[ "$output" = "" ]
+	grep -q -- "--locks=.*(opposite ordered backoff)" \
+	    "$BATS_TEST_DIRNAME/../completion/_up"
+}
