@@ -194,3 +194,17 @@ answers() {
 	grep -q -- "--locks=.*(opposite ordered backoff)" \
 	    "$BATS_TEST_DIRNAME/../completion/_up"
 }
+
+@test "examples/deadlock.sh: the hang and its log line, then both fixes" {
+	run sh "$BATS_TEST_DIRNAME/../examples/deadlock.sh" 300ms
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$(grep -c '^   replies after 0.900s: 0 of 2$' <<<"$output")" -eq 2 ]
+	grep -qE ' deadlock .* board-holder=tid=[0-9]+ board-waiter=tid=' \
+	    <<<"$output"
+	grep -qE ' deadlock .* board-holder=pid=[0-9]+ board-waiter=pid=' \
+	    <<<"$output"
+	[ "$(grep -c ' closed .* reason=deadlock ' <<<"$output")" -eq 4 ]
+	grep -qE '^ordered +4 +[0-9.]+ s +0   all answered$' <<<"$output"
+	grep -qE '^backoff +4 +[0-9.]+ s +[0-9]+   all answered$' <<<"$output"
+}
