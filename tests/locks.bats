@@ -25,7 +25,7 @@ teardown() {
 # sends two requests at once, and checks what the log and the clients show
 # until a SIGTERM has stopped the server.
 deadlocks() {
-	local line a b holder waiter i pid
+	local line a b holder waiter i pid w re
 	# shellcheck disable=SC2068 # "fork -w 2" is three words on purpose
 	start_server $@ -d 300ms --locks opposite
 	upclient -H 127.0.0.1 -p "$PORT" one >"$BATS_TEST_TMPDIR/one" \
@@ -46,7 +46,10 @@ deadlocks() {
 
 	# one line; each holds what the other waits for
 	line=$(grep ' deadlock ' "$SERVER_LOG")
-	[[ "$line" =~ ^[0-9]{10}\.[0-9]{6}\ deadlock\ 127\.0\.0\.1:$PORT\ board-holder=([a-z]+=[0-9]+)\ board-waiter=([a-z]+=[0-9]+)\ sink-holder=([a-z]+=[0-9]+)\ sink-waiter=([a-z]+=[0-9]+)$ ]]
+	w='([a-z]+=[0-9]+)'
+	re="^[0-9]{10}\.[0-9]{6} deadlock 127\.0\.0\.1:$PORT"
+	re="$re board-holder=$w board-waiter=$w sink-holder=$w sink-waiter=$w\$"
+	[[ "$line" =~ $re ]]
 	holder=${BASH_REMATCH[1]}
 	waiter=${BASH_REMATCH[2]}
 	[ "${BASH_REMATCH[3]}" = "$waiter" ]
@@ -83,7 +86,8 @@ deadlocks() {
 	grep -qE ' stopped 127\.0\.0\.1:[0-9]+ requests=0$' "$SERVER_LOG"
 	# the lines in order: deadlock, draining, the two closes, stopped
 	run awk '{ print $2 }' "$SERVER_LOG"
-	[[ "${output//$'\n'/ }" =~ deadlock\ draining\ closed\ closed\ stopped$ ]]
+	re='deadlock draining closed closed stopped$'
+	[[ "${output//$'\n'/ }" =~ $re ]]
 }
 
 # answers MODE MODEL...: MODEL --locks MODE answers four requests sent at
@@ -162,7 +166,8 @@ answers() {
 
 @test "--locks: an unknown mode is a usage error; --help offers it" {
 	run -2 upserver-thread -p 0 --locks sideways
-	[ "${lines[0]}" = "upserver-thread: --locks: unknown mode 'sideways' (opposite, ordered or backoff)" ]
+	[ "${lines[0]}" = "upserver-thread: --locks: unknown mode 'sideways' \
+(opposite, ordered or backoff)" ]
 	run -2 upserver-fork -p 0 --locks
 	run -0 upserver-fork --help
 	[[ "$output" == *"--locks MODE"* ]]

@@ -48,7 +48,8 @@ static const struct usage_word {
 	{ LOOP, "[--backend name]" }, { ALL, "[--backlog n]" },
 	{ ALL, "[--counter mode]" }, { ALL, "[--cpu]" },
 	{ ALL, "[--framing mode]" }, { ALL, "[--http]" },
-	{ BLOCKING, "[--locks mode]" }, { ALL, "[--max-line n]" }, { ALL, "[--request-timeout time]" }
+	{ BLOCKING, "[--locks mode]" }, { ALL, "[--max-line n]" },
+	{ ALL, "[--request-timeout time]" }
 };
 
 /*
