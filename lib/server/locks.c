@@ -50,10 +50,6 @@
 
 #include "server/server.h"
 
-#ifndef MAP_ANONYMOUS
-#define MAP_ANONYMOUS	MAP_ANON
-#endif
-
 #define BOARD		0
 #define SINK		1
 #define NONE		(-1)
@@ -98,6 +94,34 @@ up_locks_mode(const char *name, enum up_locks_mode *m)
 	return -1;
 }
 
+/*
+ * len zeroed bytes, shared with the children forked after when
+ * across_processes is set (as work.c maps struct up_shared: anonymous
+ * memory, or /dev/zero where POSIX has none). Returns NULL with errno.
+ */
+static void *
+map_zeroed(size_t len, int across_processes)
+{
+	int flags = across_processes ? MAP_SHARED : MAP_PRIVATE;
+	void *p;
+
+#if defined(MAP_ANONYMOUS) || defined(MAP_ANON)
+#ifndef MAP_ANONYMOUS
+#define MAP_ANONYMOUS	MAP_ANON
+#endif
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags | MAP_ANONYMOUS,
+	    -1, 0);
+#else
+	int zero;
+
+	if ((zero = open("/dev/zero", O_RDWR | O_CLOEXEC)) == -1)
+		return NULL;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, zero, 0);
+	close(zero);
+#endif
+	return p == MAP_FAILED ? NULL : p;
+}
+
 struct up_locks *
 up_locks_new(int across_processes)
 {
@@ -105,10 +129,7 @@ up_locks_new(int across_processes)
 	struct up_locks *lk;
 	int e, i;
 
-	lk = mmap(NULL, sizeof(*lk), PROT_READ | PROT_WRITE,
-	    (across_processes ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS,
-	    -1, 0);
-	if (lk == MAP_FAILED)
+	if ((lk = map_zeroed(sizeof(*lk), across_processes)) == NULL)
 		return NULL;
 	atomic_init(&lk->next, 0);
 	if ((e = pthread_mutexattr_init(&attr)) != 0)
@@ -135,11 +156,10 @@ fail:
 }
 
 /*
- * Locks m, making it consistent when its last holder died holding it (a
- * robust mutex then says EOWNERDEAD: the state it guards is ours to
- * trust, for the graph, or is nothing, for a resource). Returns what
- * pthread_mutex_lock or pthread_mutex_timedlock returned, EOWNERDEAD
- * turned into 0.
+ * What a lock call on m returned (e): when m's last holder died holding
+ * it, a robust mutex says EOWNERDEAD and is ours; it is made consistent
+ * (a resource guards nothing; the graph's holders are rewritten as they
+ * are taken). Returns e, with EOWNERDEAD turned into 0.
  */
 static int
 taken(pthread_mutex_t *m, int e)
@@ -151,6 +171,7 @@ taken(pthread_mutex_t *m, int e)
 	return e;
 }
 
+/* Locks the wait-for graph; returns nothing. */
 static void
 graph_lock(struct up_locks *lk)
 {
