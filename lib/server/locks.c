@@ -75,12 +75,14 @@ struct up_locks {
 	atomic_ulong	next;		/* the next request's number */
 };
 
+/* The name of mode m, as --locks takes it. */
 const char *
 up_locks_name(enum up_locks_mode m)
 {
 	return mode_names[m];
 }
 
+/* The mode called name in *m; 0, or -1 when there is none. */
 int
 up_locks_mode(const char *name, enum up_locks_mode *m)
 {
@@ -122,6 +124,7 @@ map_zeroed(size_t len, int across_processes)
 	return p == MAP_FAILED ? NULL : p;
 }
 
+/* The board and the sink, free; NULL with errno (see server.h). */
 struct up_locks *
 up_locks_new(int across_processes)
 {
@@ -333,6 +336,10 @@ backoff_ns(int n, unsigned int *seed)
 	return bound / 2 + (int64_t)(rand_r(seed) % (bound / 2 + 1));
 }
 
+/*
+ * One request with both resources, as its mode takes them; the retries,
+ * or -1 when abandoned deadlocked at a stop (see server.h).
+ */
 int
 up_locks_work(struct up_locks *lk, enum up_locks_mode mode,
     const char *addr, const char *who, int64_t delay_ns, int cpu)
