@@ -35,7 +35,7 @@ _up_server() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
 	local opts="--bind --port --delay --max-conns --workers --backlog --cpu
 	    --framing --gil --timeout --counter --max-line --quiet --http --backend
-	    --request-timeout --help --version"
+	    --request-timeout --locks --help --version"
 	local backends="select poll epoll kqueue" asked
 	COMPREPLY=()
 	# a binary that runs says what it takes
@@ -50,6 +50,9 @@ _up_server() {
 		return ;;
 	--backend)
 		_up_reply "$backends" "$cur"
+		return ;;
+	--locks)
+		_up_reply "opposite ordered backoff" "$cur"
 		return ;;
 	--framing)
 		_up_reply "auto line read" "$cur"

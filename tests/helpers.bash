@@ -15,7 +15,7 @@ export PATH="$BIN:$PATH"
 # The regex every event line must match (CONTRACT.md, "The event log"; man
 # upserver.1 for "recovered", the end of a shortage).
 # shellcheck disable=SC2034 # used by the .bats files
-LINE_RE='^[0-9]{10}\.[0-9]{6} (listening|accepted|received|responded|closed|error|recovered|draining|stopped) ([0-9.]+|\[[0-9a-f:.]+\]):[0-9]+( [a-z-]+=[^ ]+)*$'
+LINE_RE='^[0-9]{10}\.[0-9]{6} (listening|accepted|received|responded|closed|error|recovered|draining|stopped|deadlock) ([0-9.]+|\[[0-9a-f:.]+\]):[0-9]+( [a-z-]+=[^ ]+)*$'
 
 # wait_for_log FILE PATTERN [COUNT] [SECONDS]: until FILE has COUNT lines
 # matching the extended regex PATTERN; fails after SECONDS (default 10).

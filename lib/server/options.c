@@ -26,7 +26,7 @@ static const char options[] =
     ":b:(bind)c:(max-conns)d:(delay)h(help)p:(port)q(quiet)t:(timeout)"
     "V(version)w:(workers)"
     "-C:(counter)-T(http)-L:(max-line)-P:(backend)-M:(backlog)-N(cpu)"
-    "-O:(framing)-R:(request-timeout)"
+    "-O:(framing)-R:(request-timeout)-K:(locks)"
     "-G(gil)";
 
 /* Which models an option of the usage belongs to. */
@@ -34,7 +34,8 @@ enum usage_need {
 	ALL,		/* every model */
 	POOL,		/* a model with workers and no event loop */
 	LOOPS,		/* a model with workers and an event loop */
-	LOOP		/* a model with an event loop */
+	LOOP,		/* a model with an event loop */
+	BLOCKING	/* a model without one */
 };
 
 /* The synopsis, a word an option, in the man page's order. */
@@ -49,7 +50,8 @@ static const struct usage_word {
 	{ ALL, "[--counter mode]" }, { ALL, "[--cpu]" },
 	{ ALL, "[--framing mode]" }, { ALL, "[--gil]" },
 	{ ALL, "[--http]" },
-	{ ALL, "[--max-line n]" }, { ALL, "[--request-timeout time]" }
+	{ BLOCKING, "[--locks mode]" }, { ALL, "[--max-line n]" },
+	{ ALL, "[--request-timeout time]" }
 };
 
 /*
@@ -85,6 +87,9 @@ static const struct usage_word help[] = {
 	    " computing\n" },
 	{ ALL, "      --http           speak minimal HTTP/1.1 instead of"
 	    " lines\n" },
+	{ BLOCKING, "      --locks MODE     each request takes the board and"
+	    " the sink: opposite\n"
+	    "                       (deadlocks), ordered or backoff [off]\n" },
 	{ ALL, "      --max-line N     longest request (HTTP: its head) in"
 	    " one piece [65536]\n" },
 	{ ALL, "      --request-timeout TIME  close a connection whose request"
@@ -110,6 +115,8 @@ takes(const struct up_model *m, enum usage_need need)
 		return m->workers && m->event_loop;
 	case LOOP:
 		return m->event_loop;
+	case BLOCKING:
+		return !m->event_loop;
 	default:
 		return 1;
 	}
@@ -278,6 +285,7 @@ up_server_options(struct up_options *o, const struct up_model *m, int argc,
 	o->cpu = 0;
 	o->backlog = -1;
 	o->gil = 0;
+	o->locks = UP_LOCKS_OFF;
 
 	opterr = 0;	/* the library does not print: we explain below */
 #ifdef __GLIBC__
@@ -386,6 +394,19 @@ up_server_options(struct up_options *o, const struct up_model *m, int argc,
 				    "--framing: unknown mode '%s' "
 				    "(auto, line or read)", optarg);
 			break;
+		case 'K':	/* --locks */
+			if (m->event_loop)
+				return fail(errbuf, errlen, "--locks: the %s "
+				    "model has one thread: a request waiting "
+				    "for a lock would stop the loop, not "
+				    "wait (use upserver-thread or -fork)",
+				    m->name);
+			if (up_locks_mode(optarg, &o->locks) == -1 ||
+			    o->locks == UP_LOCKS_OFF)
+				return fail(errbuf, errlen,
+				    "--locks: unknown mode '%s' (opposite, "
+				    "ordered or backoff)", optarg);
+			break;
 		default:	/* ':' or '?' */
 			up_opt_error(ch, argv, errbuf, errlen);
 			return UP_PARSE_ERROR;
@@ -397,6 +418,9 @@ up_server_options(struct up_options *o, const struct up_model *m, int argc,
 	if (o->http && o->framing == UP_FRAMING_READ)
 		return fail(errbuf, errlen, "--framing read: an HTTP request "
 		    "is framed by its head, not by reads");
+	if (o->gil && o->locks != UP_LOCKS_OFF)
+		return fail(errbuf, errlen,
+		    "--gil and --locks: one lesson at a time");
 	if (o->backend != NULL)
 		return backend_check(o, explicit_conns, errbuf, errlen);
 	return UP_PARSE_OK;

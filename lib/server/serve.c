@@ -18,40 +18,58 @@
 /*
  * Does the work of request r: logs "received" as it begins (in mutex
  * mode, once the lock is ours), with the counter as the request read
- * it, spends the delay (under --gil, holding the GIL as it says, the
- * times it waited for it in *gil_waits), and returns the counter as the
- * request left it. The GIL is taken inside the counter's mutex, never
- * around it: a thread blocked on a lock holds no GIL, as in CPython.
+ * it, spends the delay, and returns the counter as the request left it.
+ * Under --gil it holds the GIL as it says, the times it waited for it in
+ * *gil_waits; the GIL is taken inside the counter's mutex, never around
+ * it: a thread blocked on a lock holds no GIL, as in CPython. Under
+ * --locks the delay is spent between taking the board and the sink
+ * (locks.c), *retries is what backoff retried, or -1 for a request
+ * abandoned deadlocked at a stop (the counter then left as it was).
  */
 static long
 work(struct up_server *s, const struct up_conn *c, const struct up_request *r,
-    unsigned long *gil_waits)
+    unsigned long *gil_waits, int *retries)
 {
 	long seen;
 
 	seen = up_work_begin(s->shared, s->opt.counter);
 	up_log_received(c->peer, c->who, r->len, r->cut,
 	    up_count_read_shown(s->opt.counter), seen);
-	if (s->opt.gil)
+	*gil_waits = 0;
+	*retries = 0;
+	if (s->opt.locks != UP_LOCKS_OFF)
+		*retries = up_locks_work(s->locks, s->opt.locks, s->addr,
+		    c->who, s->opt.delay_ns, s->opt.cpu);
+	else if (s->opt.gil)
 		*gil_waits = up_gil_spend(&s->gil, s->opt.delay_ns,
 		    s->opt.cpu);
 	else
 		up_work_spend(s->opt.delay_ns, s->opt.cpu);
+	if (*retries == -1) {
+		if (s->opt.counter == UP_COUNTER_MUTEX)
+			pthread_mutex_unlock(&s->shared->lock);
+		return seen;
+	}
 	return up_work_end(s->shared, s->opt.counter, seen);
 }
 
 /*
- * The tag that ends "responded": under --gil, "gil-waits=N" before the
- * model's own (pid=, tid=), in buf (of size len); else the model's own.
+ * The tag that ends "responded": under --gil "gil-waits=N", under
+ * --locks backoff "retries=N", before the model's own (pid=, tid=), in
+ * buf (of size len); else the model's own.
  */
 static const char *
 responded_tag(const struct up_server *s, const struct up_conn *c,
-    unsigned long gil_waits, char *buf, size_t len)
+    unsigned long gil_waits, int retries, char *buf, size_t len)
 {
-	if (!s->opt.gil)
+	if (s->opt.gil)
+		snprintf(buf, len, "gil-waits=%lu%s%s", gil_waits,
+		    c->who[0] != '\0' ? " " : "", c->who);
+	else if (s->opt.locks == UP_LOCKS_BACKOFF)
+		snprintf(buf, len, "retries=%d%s%s", retries,
+		    c->who[0] != '\0' ? " " : "", c->who);
+	else
 		return c->who;
-	snprintf(buf, len, "gil-waits=%lu%s%s", gil_waits,
-	    c->who[0] != '\0' ? " " : "", c->who);
 	return buf;
 }
 
@@ -121,9 +139,9 @@ up_serve(struct up_server *s, struct up_conn *c)
 	char *req;
 	size_t len, pending;
 	long count;
-	unsigned long gil_waits;
+	unsigned long gil_waits = 0;
+	int rc, retries = 0;
 	char tag[64];
-	int rc;
 
 	atomic_fetch_add(&s->shared->conns, 1);	/* for "draining" */
 	deadline = memory_deadline(o);
@@ -161,10 +179,14 @@ up_serve(struct up_server *s, struct up_conn *c)
 		}
 		/* a request refused (HTTP) costs no work */
 		count = 0;
-		gil_waits = 0;
-		if (r.status == 200)
-			count = work(s, c, &r, &gil_waits);
-		else
+		if (r.status == 200) {
+			count = work(s, c, &r, &gil_waits, &retries);
+			if (retries == -1) {
+				/* deadlocked, abandoned at the stop */
+				reason = "deadlock";
+				break;
+			}
+		} else
 			up_log_received(c->peer, c->who, r.len, NULL, 0, 0);
 		up_request_reply(&s->proto, &r, out.p);
 		/* a client that takes none of its reply for -t is idle too */
@@ -175,8 +197,8 @@ up_serve(struct up_server *s, struct up_conn *c)
 		served++;
 		if (r.status == 200)
 			atomic_fetch_add(&s->shared->requests, 1);
-		up_log_responded(c->peer, responded_tag(s, c, gil_waits, tag,
-		    sizeof(tag)), r.body,
+		up_log_responded(c->peer, responded_tag(s, c, gil_waits,
+		    retries, tag, sizeof(tag)), r.body,
 		    up_request_status(&s->proto, &r),
 		    o->counter != UP_COUNTER_OFF && r.status == 200, count);
 		if (r.next == UP_NEXT_LINGER) {

@@ -126,6 +126,11 @@ up_server_start(struct up_server *s, const struct up_model *m, int argc,
 	if (s->opt.gil && (errno = up_gil_init(&s->gil)) != 0)
 		return not_to_run(s, 1, "%s: --gil: %s\n", name,
 		    strerror(errno));
+	s->locks = NULL;
+	if (s->opt.locks != UP_LOCKS_OFF &&
+	    (s->locks = up_locks_new(m->processes)) == NULL)
+		return not_to_run(s, 1, "%s: shared memory: %s\n", name,
+		    strerror(errno));
 	s->lfd = up_listen(s->opt.bind, s->opt.port, (int)s->opt.backlog,
 	    &gai);
 	up_format_hostport(s->opt.bind, s->opt.port, where, sizeof(where));
@@ -159,8 +164,11 @@ up_server_start(struct up_server *s, const struct up_model *m, int argc,
 	if (s->opt.gil)
 		n += (size_t)snprintf(extra + n, sizeof(extra) - n, " gil=on");
 	if (s->opt.backlog >= 0)
-		snprintf(extra + n, sizeof(extra) - n, " backlog=%ld",
-		    s->opt.backlog);
+		n += (size_t)snprintf(extra + n, sizeof(extra) - n,
+		    " backlog=%ld", s->opt.backlog);
+	if (s->opt.locks != UP_LOCKS_OFF)
+		snprintf(extra + n, sizeof(extra) - n, " locks=%s",
+		    up_locks_name(s->opt.locks));
 	up_log("listening", s->addr, "model=%s pid=%ld delay=%s "
 	    "max-conns=%ld%s counter=%s%s%s", m->name, (long)getpid(),
 	    up_format_time(s->opt.delay_ns, delay, sizeof(delay)),

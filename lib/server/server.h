@@ -1,9 +1,10 @@
 /*
  * server.h: the top layer of libup, what the servers share: their
  * options (options.c), start and stop (server.c), the simulated work and
- * the shared counter (work.c), the interpreter lock of --gil (gil.c), and
- * the blocking service of a connection (serve.c) that upserver-seq, -fork
- * and -thread call. What is left in bin/ is the model itself.
+ * the shared counter (work.c), the interpreter lock of --gil (gil.c), the
+ * board and the sink of --locks (locks.c), and the blocking service of a
+ * connection (serve.c) that upserver-seq, -fork and -thread call. What
+ * is left in bin/ is the model itself.
  */
 #ifndef UP_SERVER_H
 #define UP_SERVER_H
@@ -28,6 +29,13 @@ enum up_counter_mode {
 	UP_COUNTER_ATOMIC
 };
 
+enum up_locks_mode {		/* --locks: see locks.c */
+	UP_LOCKS_OFF,
+	UP_LOCKS_OPPOSITE,
+	UP_LOCKS_ORDERED,
+	UP_LOCKS_BACKOFF
+};
+
 struct up_options {
 	const char	*bind;		/* -b: address to listen on */
 	const char	*port;		/* -p: port, "0" for any */
@@ -45,6 +53,7 @@ struct up_options {
 	int		 cpu;		/* --cpu: the delay spent computing */
 	long		 backlog;	/* --backlog, or -1 for UP_BACKLOG */
 	int		 gil;		/* --gil: the work under one lock */
+	enum up_locks_mode locks;	/* --locks */
 };
 
 /*
@@ -204,6 +213,37 @@ void	up_gil_drop(struct up_gil *g);
  */
 unsigned long up_gil_spend(struct up_gil *g, int64_t delay_ns, int cpu);
 
+/* ---- locks.c: --locks, the board and the sink ------------------------ */
+
+/* The two resources, their holders and waiters, shared (opaque). */
+struct up_locks;
+
+/* The name of a --locks mode: "off", "opposite", "ordered", "backoff". */
+const char *up_locks_name(enum up_locks_mode m);
+
+/*
+ * The mode called name, in *m; 0, or -1 for a name that is none.
+ */
+int	up_locks_mode(const char *name, enum up_locks_mode *m);
+
+/*
+ * Maps the board and the sink, zeroed, with process-shared robust
+ * mutexes when across_processes is set. Returns NULL with errno.
+ */
+struct up_locks *up_locks_new(int across_processes);
+
+/*
+ * One request's work under --locks mode: takes its first resource,
+ * spends the delay (as up_work_spend), takes the second, then releases
+ * both. A wait that closes a cycle logs "deadlock" on addr, once. who
+ * names the worker ("tid=3"). Returns the times backoff released its
+ * first resource and tried again (0 in the other modes), or -1 when the
+ * request was abandoned unserved: it was deadlocked when the server was
+ * asked to stop.
+ */
+int	up_locks_work(struct up_locks *lk, enum up_locks_mode mode,
+	    const char *addr, const char *who, int64_t delay_ns, int cpu);
+
 /* ---- server.c: what every server does at start and stop ------------- */
 
 /*
@@ -232,6 +272,7 @@ struct up_server {
 	int		 lfd;		/* the listening socket */
 	char		 addr[UP_PEER_MAX]; /* its address, real port */
 	struct up_shared *shared;	/* requests served, the counter */
+	struct up_locks	*locks;		/* --locks: the board, the sink */
 	int		 exit;		/* see up_server_start */
 	char		 msg[UP_MSG_MAX];
 	struct up_gil	 gil;		/* --gil: this process's own */
