@@ -62,6 +62,9 @@ struct load_options {
 	int		 timeline;	/* -T */
 	int		 stats;		/* -s */
 	int		 verbose;	/* -v */
+	unsigned long	 rate;		/* -R: requests a second, 0 closed */
+	int64_t		 duration_ns;	/* -D: with -R, 0 for -n instead */
+	const char	*hist;		/* --hist FILE, or NULL */
 };
 
 /*
@@ -122,6 +125,13 @@ void	hist_add(struct hist *h, int64_t ns);
  * Returns 0 for an empty histogram.
  */
 int64_t	hist_percentile(const struct hist *h, double percent);
+
+/*
+ * Writes the whole distribution to f for plotting, one line per bucket
+ * that counted anything (see upclient(1), --hist). Returns 0, or -1 with
+ * errno.
+ */
+int	hist_write(const struct hist *h, FILE *f);
 
 /* ---- timeline.c: the picture (lib/timeline/timeline.c draws it) ------- */
 
