@@ -64,6 +64,7 @@ struct load_options {
 	int		 verbose;	/* -v */
 	unsigned long	 rate;		/* -R: requests a second, 0 closed */
 	int64_t		 duration_ns;	/* -D: with -R, 0 for -n instead */
+	int		 paced;		/* --paced: -R, but closed loop */
 	const char	*hist;		/* --hist FILE, or NULL */
 };
 

@@ -102,6 +102,7 @@ struct rate_conn {
 	unsigned long	 mask;
 	unsigned long	 made;		/* requests due so far */
 	unsigned long	 wrote;		/* of them, written whole */
+	unsigned long	 owed;		/* --paced: due, held for the reply */
 	int		 shut;		/* no more to send: SHUT_WR done */
 };
 
@@ -387,7 +388,8 @@ fail(struct load *l, struct conn *c, enum reason reason, int err,
 	}
 	l->errors[reason]++;
 	if (l->o->rate != 0 && l->o->duration_ns != 0)
-		l->unanswered += c->rq.made - c->done;	/* more counted as due */
+		l->unanswered += c->rq.made + c->rq.owed - c->done; /* more
+							   counted as due */
 	else
 		l->unanswered += l->o->requests - c->done;
 	if (l->o->verbose)
@@ -519,7 +521,8 @@ static void
 interrupt_close(struct load *l, struct conn *c, int64_t now)
 {
 	if (c->state == C_BUSY)
-		l->unanswered += l->o->rate != 0 ? c->rq.made - c->done : 1;
+		l->unanswered += l->o->rate != 0 ?
+		    c->rq.made + c->rq.owed - c->done : 1;
 	if (l->o->verbose)
 		up_log_fd(STDERR_FILENO, "closed", peer(l, c),
 		    "conn=%lu requests=%lu reason=interrupted", c->id,
@@ -755,8 +758,11 @@ take_reply(struct load *l, struct conn *c, const char *p, size_t n)
  * it. A connection still waiting when its next request is due queues it
  * behind (pipelining: the protocol answers in order), never skips it.
  * The schedule starts once every connection is up, so connecting is not
- * counted. A request made late because this process itself was busy
- * still counts from its due time, and the lateness is reported.
+ * counted. --paced keeps the schedule but closes the loop again, for
+ * comparison: a request due while its connection waits is held until
+ * the reply is in, and its latency counts from when it was sent. A
+ * request made late because this process itself was busy still counts
+ * from its due time, and the lateness is reported.
  */
 
 /* When request seq (from 0) is due: monotonic ns. */
@@ -822,7 +828,8 @@ rate_ring_room(struct rate_conn *q, unsigned long done)
 static void
 rate_shut(struct load *l, struct conn *c, int64_t now)
 {
-	if (c->rq.shut || !l->sched_done || c->rq.sent < c->rq.end)
+	if (c->rq.shut || !l->sched_done || c->rq.sent < c->rq.end ||
+	    c->rq.owed > 0)
 		return;
 	shutdown(c->fd, SHUT_WR);	/* an error shows in recv */
 	c->rq.shut = 1;
@@ -886,6 +893,11 @@ rate_request(struct load *l, struct conn *c, int64_t due, int64_t now)
 	char *p;
 	size_t len;
 
+	if (o->paced && c->state == C_BUSY) {
+		q->owed++;	/* sent when the reply is in, as wrk does */
+		l->queued++;
+		return;
+	}
 	if (rate_room(q, l->reqmax) == -1 ||
 	    rate_ring_room(q, c->done) == -1) {
 		fail(l, c, R_OTHER, errno, "malloc: %s", strerror(errno));
@@ -1010,6 +1022,12 @@ rate_reply(struct load *l, struct conn *c, const char *p, size_t n)
 	}
 	if (c->done < q->made) {
 		timer_set(l, c, now);
+		return;
+	}
+	if (q->owed > 0 && l->interrupted == 0) {
+		q->owed--;
+		c->state = C_IDLE;
+		rate_request(l, c, now, now);	/* counted from now */
 		return;
 	}
 	if (q->shut) {
@@ -1347,7 +1365,11 @@ print_stats(struct load *l, FILE *f)
 	    (double)hist_percentile(&l->hist, 99.9) / 1e3,
 	    (double)hist_percentile(&l->hist, 99.99) / 1e3,
 	    (double)l->hist.max_us / 1e3);
-	if (l->o->rate != 0)
+	if (l->o->rate != 0 && l->o->paced)
+		fprintf(f, "# closed loop paced: %lu requests/s asked, %.1f"
+		    " achieved, latency counted from sending\n", l->o->rate,
+		    achieved_rate(l));
+	else if (l->o->rate != 0)
 		fprintf(f, "# open loop: %lu requests/s asked, %.1f achieved,"
 		    " latency counted from when each was due\n", l->o->rate,
 		    achieved_rate(l));

@@ -36,15 +36,15 @@
  */
 static const char options[] =
     ":c:(clients)D:(duration)H:(host)-g:(hist)-l(literal)h(help)j:(jobs)"
-    "n:(requests)p:(port)R:(rate)r:(random)s(stats)T(timeline)"
+    "n:(requests)-e(paced)p:(port)R:(rate)r:(random)s(stats)T(timeline)"
     "-t:(timeout)v(verbose)-y(verify)V(version)";
 
 static const char synopsis[] =
     "usage: upclient [-hsTVv] [-c n] [-D time] [-H host] [-j n] [-n n]"
     " [-p port]\n"
     "                [-R rate] [-r bytes] [--hist file] [--literal]"
-    " [--timeout time]\n"
-    "                [--verify] [text ...]\n";
+    " [--paced]\n"
+    "                [--timeout time] [--verify] [text ...]\n";
 
 static const char help[] =
     "\n"
@@ -60,9 +60,13 @@ static const char help[] =
     "  -R, --rate N         open loop: N requests a second over all"
     " connections, on a\n"
     "                       fixed schedule, latency from when each was"
-    " due [closed loop]\n"
+    " due [off]\n"
     "  -D, --duration TIME  with -R: send for TIME (instead of -n"
     " requests each)\n"
+    "      --paced          with -R: hold a request due until the last"
+    " reply is in,\n"
+    "                       latency from sending (closed loop at a rate,"
+    " as wrk)\n"
     "  -r, --random BYTES   send BYTES random letters a-z and a newline,"
     " not TEXT\n"
     "      --literal        send TEXT as it is, not numbered (for servers"
@@ -90,7 +94,8 @@ static const char help[] =
     " output (on a\n"
     "terminal: type lines, Ctrl-D ends). --verify, --timeout and -v apply"
     " there too.\n"
-    "Any of -cDjnRrsT, --hist, --literal chooses the load mode instead:\n"
+    "Any of -cDjnRrsT, --hist, --literal, --paced chooses the load mode"
+    " instead:\n"
     "each connection sends \"TEXT C.R\" (connection C, request R) or -r"
     " random letters;\n"
     "replies to TEXT go to standard output as they complete, replies to -r"
@@ -149,6 +154,9 @@ check_rate(const struct load_options *lo, int nset)
 	char what[160];
 	double total;
 
+	if (lo->rate == 0 && lo->paced)
+		return usage_error("%s", "--paced needs -R: the rate it"
+		    " paces the closed loop at");
 	if (lo->rate == 0)
 		return lo->duration_ns != 0 ? usage_error("%s", "--duration"
 		    " needs -R: the closed loop (the default) runs -n"
@@ -220,6 +228,9 @@ main(int argc, char **argv)
 		case 'g':	/* --hist */
 			lo.hist = optarg;
 			break;
+		case 'e':	/* --paced */
+			lo.paced = 1;
+			break;
 		case 'p':
 			if (up_parse_number(optarg, 1, 65535, &port) == -1)
 				return usage_error("--port: '%s' is not a port"
@@ -269,7 +280,7 @@ main(int argc, char **argv)
 			return status;
 		if (ch == 'n')
 			nset = 1;
-		if (strchr("cDgjlnRrsT", ch) != NULL)
+		if (strchr("cDegjlnRrsT", ch) != NULL)
 			load = 1;	/* a load option: the load mode */
 	}
 	argc -= optind;
