@@ -170,6 +170,7 @@ struct load {
 	int64_t		 last_write;	/* when the last was */
 	uint64_t	 queued;	/* due while their connection waited */
 	int64_t		 lag_max;	/* most the client was late making one */
+	int64_t		 write_lag_max;	/* and writing one whole */
 };
 
 static volatile sig_atomic_t got_sigint;
@@ -870,6 +871,8 @@ rate_send(struct load *l, struct conn *c)
 		q->wrote++;
 		l->written++;
 		l->last_write = now;
+		if (now - r->due > l->write_lag_max)
+			l->write_lag_max = now - r->due;
 		if (l->o->verbose)
 			up_log_fd(STDERR_FILENO, "sent", peer(l, c),
 			    "conn=%lu request=%lu late=%.6f", c->id, q->wrote,
@@ -1286,16 +1289,16 @@ rate_warn(const struct load *l)
 	if (l->o->rate == 0 || l->interrupted != 0 || l->written == 0 ||
 	    got >= 0.99 * (double)l->o->rate)
 		return;
-	fprintf(stderr, "upclient: warning: the client did not keep the"
-	    " rate: %lu requests/s asked, %.1f achieved;\n", l->o->rate, got);
-	if (l->lag_max >= 10 * UP_NS_PER_MS)
-		fprintf(stderr, "upclient: warning: it made requests up to"
-		    " %.3f ms late (its own CPU: fewer -c, a lower -R)\n",
-		    (double)l->lag_max / 1e6);
+	fprintf(stderr, "upclient: warning: %lu requests/s asked, %.1f"
+	    " achieved: the client fell behind\n", l->o->rate, got);
+	if (l->write_lag_max > l->lag_max + UP_NS_PER_MS)
+		fprintf(stderr, "upclient: warning: requests written up to"
+		    " %.3f ms late: send buffers full, the server is not"
+		    " reading\n", (double)l->write_lag_max / 1e6);
 	else
-		fprintf(stderr, "upclient: warning: the requests waited to be"
-		    " written (every connection's send buffer full: the"
-		    " server is not reading)\n");
+		fprintf(stderr, "upclient: warning: requests made up to %.3f"
+		    " ms late: its own CPU was busy\n",
+		    (double)l->lag_max / 1e6);
 }
 
 /*
@@ -1357,22 +1360,20 @@ print_stats(struct load *l, FILE *f)
 		    (double)l->lag_max / 1e6);
 	}
 	/* The same for people, as comments that scripts reading keys skip. */
-	fprintf(f, "# latency ms: p50 %.3f  p90 %.3f  p99 %.3f  p99.9 %.3f"
-	    "  p99.99 %.3f  max %.3f\n",
+	fprintf(f, "# latency ms %9s %9s %9s %9s %9s %9s\n", "p50", "p90",
+	    "p99", "p99.9", "p99.99", "max");
+	fprintf(f, "#            %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f\n",
 	    (double)hist_percentile(&l->hist, 50) / 1e3,
 	    (double)hist_percentile(&l->hist, 90) / 1e3,
 	    (double)hist_percentile(&l->hist, 99) / 1e3,
 	    (double)hist_percentile(&l->hist, 99.9) / 1e3,
 	    (double)hist_percentile(&l->hist, 99.99) / 1e3,
 	    (double)l->hist.max_us / 1e3);
-	if (l->o->rate != 0 && l->o->paced)
-		fprintf(f, "# closed loop paced: %lu requests/s asked, %.1f"
-		    " achieved, latency counted from sending\n", l->o->rate,
-		    achieved_rate(l));
-	else if (l->o->rate != 0)
-		fprintf(f, "# open loop: %lu requests/s asked, %.1f achieved,"
-		    " latency counted from when each was due\n", l->o->rate,
-		    achieved_rate(l));
+	if (l->o->rate != 0)
+		fprintf(f, "# %s at %lu/s (achieved %.1f/s): latency from %s\n",
+		    l->o->paced ? "closed loop paced" : "open loop",
+		    l->o->rate, achieved_rate(l), l->o->paced ? "sending" :
+		    "when each was due");
 	else
 		fprintf(f, "# closed loop: each request sent when the reply"
 		    " before it was in\n");
