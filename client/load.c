@@ -63,6 +63,7 @@
 #define MAX_ADDRS	16
 #define INTERRUPT_GRACE_NS	UP_NS_PER_SEC	/* for replies in flight */
 #define EXIT_INTERRUPTED	130		/* 128 + SIGINT */
+#define LAG_WARN_NS	(100 * UP_NS_PER_MS)	/* -R: the client this late */
 
 enum reason {
 	R_REFUSED, R_RESET, R_TIMEOUT, R_CLOSED, R_MISMATCH, R_OTHER,
@@ -166,8 +167,10 @@ struct load {
 	int64_t		 sched_start;	/* when every connection was up, or 0 */
 	uint64_t	 seq;		/* the next request due, from 0 */
 	int		 sched_done;	/* no request is due any more */
-	uint64_t	 written;	/* requests written whole */
+	uint64_t	 made;		/* requests made */
+	uint64_t	 written;	/* of them, written whole */
 	int64_t		 last_write;	/* when the last was */
+	int64_t		 last_due;	/* when the last request was due */
 	uint64_t	 queued;	/* due while their connection waited */
 	int64_t		 lag_max;	/* most the client was late making one */
 	int64_t		 write_lag_max;	/* and writing one whole */
@@ -864,6 +867,7 @@ rate_send(struct load *l, struct conn *c)
 			return;
 		}
 		q->sent += (uint64_t)n;
+		timer_set(l, c, up_now_ns());	/* the server reads */
 	}
 	now = up_now_ns();
 	while (q->wrote < q->made &&
@@ -926,6 +930,7 @@ rate_request(struct load *l, struct conn *c, int64_t due, int64_t now)
 	q->ring[q->made & q->mask].due = due;
 	q->ring[q->made & q->mask].end = q->end;
 	q->made++;
+	l->made++;
 	if (c->state == C_BUSY)
 		l->queued++;	/* behind a request still unanswered */
 	else {
@@ -968,6 +973,7 @@ rate_schedule(struct load *l, int64_t now)
 			break;
 		if (now - due > l->lag_max)
 			l->lag_max = now - due;
+		l->last_due = due;
 		c = &l->conns[l->seq++ % o->clients];
 		if (c->state == C_DONE) {
 			if (o->duration_ns != 0)
@@ -1262,36 +1268,47 @@ enough_descriptors(unsigned long clients, unsigned long open)
 
 /*
  * The rate the requests went out at with -R: those written whole, over
- * the time from the schedule's start to the last of them plus one step,
- * so that a schedule kept to the nanosecond gives the rate asked for.
+ * the time from the schedule's start to the last of them, or to the last
+ * request due if that is later (requests never written count as not
+ * sent), plus one step, so that a schedule kept to the nanosecond gives
+ * the rate asked for.
  */
 static double
 achieved_rate(const struct load *l)
 {
 	double secs;
+	int64_t last = l->last_write > l->last_due ? l->last_write :
+	    l->last_due;
 
 	if (l->written == 0 || l->sched_start == 0)
 		return 0.0;
-	secs = ((double)(l->last_write - l->sched_start) + l->step_ns) / 1e9;
+	secs = ((double)(last - l->sched_start) + l->step_ns) / 1e9;
 	return (double)l->written / secs;
 }
 
 /*
  * Says on standard error when the client did not keep the rate asked
- * for (less than 99% of it): the latencies then include the client's own
- * lateness, and why it was late.
+ * for (less than 99% of it), or made a request LAG_WARN_NS or more late:
+ * the latencies then include the client's own lateness. Says why it was
+ * late.
  */
 static void
 rate_warn(const struct load *l)
 {
 	double got = achieved_rate(l);
+	int behind = got < 0.99 * (double)l->o->rate;
 
 	if (l->o->rate == 0 || l->interrupted != 0 || l->written == 0 ||
-	    got >= 0.99 * (double)l->o->rate)
+	    (!behind && l->write_lag_max < LAG_WARN_NS))
 		return;
-	fprintf(stderr, "upclient: warning: %lu requests/s asked, %.1f"
-	    " achieved: the client fell behind\n", l->o->rate, got);
-	if (l->write_lag_max > l->lag_max + UP_NS_PER_MS)
+	if (behind)
+		fprintf(stderr, "upclient: warning: %lu requests/s asked, %.1f"
+		    " achieved: the client fell behind\n", l->o->rate, got);
+	if (l->written < l->made)
+		fprintf(stderr, "upclient: warning: %llu requests made and never"
+		    " written: send buffers full, the server is not reading\n",
+		    (unsigned long long)(l->made - l->written));
+	else if (l->write_lag_max > l->lag_max + UP_NS_PER_MS)
 		fprintf(stderr, "upclient: warning: requests written up to"
 		    " %.3f ms late: send buffers full, the server is not"
 		    " reading\n", (double)l->write_lag_max / 1e6);

@@ -89,6 +89,23 @@ ms_below() {
 	[ "$(grep -c warning "$BATS_TEST_TMPDIR/stats")" -eq 0 ]
 }
 
+@test "-R against a server that does not read: the client says it fell behind, and why" {
+	# Never accepted, the connection takes what its buffers hold and
+	# no more: 100 KB requests at 100/s fill them in well under a second.
+	start_fake --no-accept
+	run --separate-stderr timeout 60 upclient -p "$PORT" -c 1 -R 100 \
+	    -D 1s -r 100000 --timeout 1s -s
+	echo "$stderr"
+	[ "$status" -eq 1 ]
+	echo "$stderr" >"$BATS_TEST_TMPDIR/stats"
+	grep -Eq '^upclient: warning: 100 requests/s asked, [0-9.]+ achieved: the client fell behind$' \
+	    "$BATS_TEST_TMPDIR/stats"
+	grep -Eq '^upclient: warning: [0-9]+ requests made and never written: send buffers full, the server is not reading$' \
+	    "$BATS_TEST_TMPDIR/stats"
+	ms_below "$BATS_TEST_TMPDIR/stats" rate_achieved_per_s 99
+	[ "$(stat_of "$BATS_TEST_TMPDIR/stats" errors_timeout)" -eq 1 ]
+}
+
 @test "-R with -n: N requests per connection, each connection's in order" {
 	start_fake --record "$BATS_TEST_TMPDIR/record"
 	run --separate-stderr timeout 60 upclient -p "$PORT" -c 3 -n 50 \
