@@ -1293,9 +1293,9 @@ achieved_rate(const struct load *l)
  * Says on standard error when the client did not keep the rate asked
  * for (less than 99% of it, with a request never written or the last
  * written more than WAKE_SLACK_NS late: in a short run the event loop's
- * millisecond wake-ups alone would cost 1%), or made a request LAG_WARN_NS or more late:
- * the latencies then include the client's own lateness. Says why it was
- * late.
+ * millisecond wake-ups alone would cost 1%), or made a request
+ * LAG_WARN_NS or more late: the latencies then include the client's own
+ * lateness. Says why it was late.
  */
 static void
 rate_warn(const struct load *l)
