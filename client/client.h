@@ -122,8 +122,9 @@ void	hist_add(struct hist *h, int64_t ns);
 
 /*
  * The value in microseconds that percent (0 to 100) of the values are at
- * or below: the middle of its bucket, never above the largest value seen.
- * Returns 0 for an empty histogram.
+ * or below: the middle of its bucket, never above the largest value seen,
+ * and that value itself for the last rank. Returns 0 for an empty
+ * histogram.
  */
 int64_t	hist_percentile(const struct hist *h, double percent);
 

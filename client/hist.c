@@ -62,8 +62,9 @@ hist_add(struct hist *h, int64_t ns)
 
 /*
  * The percentile in microseconds: the middle of the bucket that holds it
- * (within 1.6% of every value there), never above the largest value;
- * 0 when nothing was counted.
+ * (within 1.6% of every value there), never above the largest value,
+ * and the largest value itself for the last rank (p100); 0 when nothing
+ * was counted.
  */
 int64_t
 hist_percentile(const struct hist *h, double percent)
@@ -77,8 +78,8 @@ hist_percentile(const struct hist *h, double percent)
 	rank = (uint64_t)(percent / 100.0 * (double)h->total + 0.999999);
 	if (rank < 1)
 		rank = 1;
-	if (rank > h->total)
-		rank = h->total;
+	if (rank >= h->total)
+		return h->max_us;	/* the last value: known exactly */
 	for (b = 0; b < HIST_BUCKETS; b++) {
 		seen += h->count[b];
 		if (seen >= rank)
