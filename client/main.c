@@ -225,12 +225,6 @@ main(int argc, char **argv)
 			status = number_arg("--requests", "requests", optarg,
 			    1, MAX_REQUESTS, &lo.requests);
 			break;
-		case 'g':	/* --hist */
-			lo.hist = optarg;
-			break;
-		case 'e':	/* --paced */
-			lo.paced = 1;
-			break;
 		case 'p':
 			if (up_parse_number(optarg, 1, 65535, &port) == -1)
 				return usage_error("--port: '%s' is not a port"
@@ -271,6 +265,12 @@ main(int argc, char **argv)
 			break;
 		case 'l':	/* --literal */
 			lo.literal = 1;
+			break;
+		case 'g':	/* --hist */
+			lo.hist = optarg;
+			break;
+		case 'e':	/* --paced */
+			lo.paced = 1;
 			break;
 		default:	/* ':' or '?' */
 			return usage_error("%s", up_opt_error(ch, argv, msg,
