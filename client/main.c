@@ -203,6 +203,7 @@ main(int argc, char **argv)
 			    1, MAX_CLIENTS, &lo.clients);
 			break;
 		case 'D':
+			errno = 0;
 			if (up_parse_time(optarg, MAX_DURATION_NS,
 			    &lo.duration_ns) == -1 || lo.duration_ns == 0)
 				return usage_error(errno == ERANGE ?
