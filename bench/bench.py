@@ -12,8 +12,11 @@ as references when installed), "stream" (1 000 000 pipelined lines of
 100 bytes through upclient) and "timeline" (uptimeline's lines per second
 on generated logs: 10 000 connections open at once, the same log read
 from its middle, and a sequential one; with --baseline, the other
-build's uptimeline beside it). `make bench BENCH_ARGS="--only idle"` runs
-one of them.
+build's uptimeline beside it) and "latency" (latency by percentile,
+open loop at one fixed rate, for fork, thread and poll with --cpu: `upclient
+-R --hist`, the runs' histograms merged, written to latency.json, drawn by
+charts.py as latency.svg on a log scale of 1/(1-p), as wrk2's plots).
+`make bench BENCH_ARGS="--only idle"` runs one of them.
 
 --servers keeps only the contenders named (up-poll,base-poll,...).
 --baseline DIR adds the servers of another build (`make bench
@@ -403,7 +406,7 @@ def main():
                     help="a tenth of the requests, for trying it out")
     ap.add_argument("--only", help="comma-separated workload ids "
                     "(a20,a1000,b,c,d,h,cpu) and scenarios "
-                    "(idle,stream,timeline)")
+                    "(idle,stream,timeline,latency)")
     ap.add_argument("--baseline", help="a bin/ directory built from "
                     "another commit, run beside this one as base-MODEL")
     ap.add_argument("--servers", help="comma-separated contenders to run "
@@ -426,6 +429,9 @@ def main():
     if only is None or "timeline" in only:
         extra += timeline_scenario(args.bin, args.baseline, args.runs,
                                    args.quick)
+    if only is None or "latency" in only:
+        extra += latency_scenario(args.bin, args.runs, args.quick,
+                                  os.path.dirname(os.path.abspath(args.out)))
     results = {(w["id"], c.name): [] for w in ws for c in cs}
     plan = [(w, c) for w in ws for c in cs if applies(w, c)]
     total = len(plan) * args.runs
@@ -803,6 +809,112 @@ def stream_scenario(bindir, runs, quick):
             t = statistics.median([x for x, _ in res[name]])
             out.append(f"- {name} / up-thread: {t / thread:.2f}x (target "
                        f"<= 1.2): {'met' if t <= 1.2 * thread else 'MISSED'}")
+    return out
+
+
+# ---- latency by percentile at one fixed rate (issue 25) -------------------
+
+LATENCY_RATE = 600          # requests/s over all connections
+LATENCY_CONNS = 20
+LATENCY_DELAY = "1ms"       # with --cpu: poll computes inline, at 60%
+LATENCY_PERCENTILES = (50, 90, 99, 99.9, 99.99)
+
+
+def read_hist(path):
+    """{value_ms: count} from an `upclient --hist` file."""
+    counts = {}
+    with open(path) as f:
+        for line in f:
+            if line.startswith("#") or not line.strip():
+                continue
+            value, count = line.split()[:2]
+            counts[float(value)] = counts.get(float(value), 0) + int(count)
+    return counts
+
+
+def merged_points(counts):
+    """[(value_ms, percentile)] of the merged histogram, fastest first:
+    the percentiles of every request of every run, never averaged."""
+    total = sum(counts.values())
+    seen, points = 0, []
+    for value in sorted(counts):
+        seen += counts[value]
+        points.append((value, 100.0 * seen / total))
+    return points
+
+
+def percentile_of(points, p):
+    """The value of the first bucket at or above percentile p."""
+    for value, q in points:
+        if q >= p - 1e-9:
+            return value
+    return points[-1][0] if points else float("nan")
+
+
+def latency_scenario(bindir, runs, quick, outdir):
+    """Each model under the same open-loop load (upclient -R), latency
+    from when each request was due; writes latency.json for charts.py."""
+    import tempfile
+    secs = 3 if quick else 10
+    d = tempfile.mkdtemp(prefix="up-bench-latency-")
+    models = [m for m in ("fork", "thread", "poll")
+              if os.access(os.path.join(bindir, f"upserver-{m}"), os.X_OK)]
+    counts = {m: {} for m in models}
+    achieved = {m: [] for m in models}
+    for run in range(runs):
+        for m in models:         # interleaved, like the workloads
+            p = subprocess.Popen([os.path.join(bindir, f"upserver-{m}"),
+                                  "-q", "--cpu", "-d", LATENCY_DELAY,
+                                  "-p", "0"], stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, text=True)
+            port = re.search(r" listening \S*:(\d+) ",
+                             p.stdout.readline()).group(1)
+            hist = os.path.join(d, f"{m}.{run}")
+            try:
+                r = subprocess.run([os.path.join(bindir, "upclient"), "-p",
+                                    port, "-c", str(LATENCY_CONNS), "-R",
+                                    str(LATENCY_RATE), "-D", f"{secs}s",
+                                    "-r", "16", "-s", "--hist", hist],
+                                   capture_output=True, text=True,
+                                   timeout=secs + 120)
+            finally:
+                stop(p)
+            stats = dict(l.split(": ", 1) for l in r.stderr.splitlines()
+                         if ": " in l and not l.startswith(("#", "upclient")))
+            if r.returncode != 0:
+                print(f"latency run {run + 1} up-{m}: failed: "
+                      f"{r.stderr.strip()}", flush=True)
+                continue
+            for value, n in read_hist(hist).items():
+                counts[m][value] = counts[m].get(value, 0) + n
+            achieved[m].append(float(stats["rate_achieved_per_s"]))
+            print(f"latency run {run + 1} up-{m:<7} p99 "
+                  f"{stats['latency_p99_ms']} ms  achieved "
+                  f"{stats['rate_achieved_per_s']}/s", flush=True)
+    shutil.rmtree(d, ignore_errors=True)
+    title = (f"Latency by percentile: open loop at {LATENCY_RATE} "
+             f"requests/s over {LATENCY_CONNS} connections, --cpu -d "
+             f"{LATENCY_DELAY}, {secs} s x {runs} runs")
+    data = {"title": title, "rate": LATENCY_RATE, "servers": {
+        f"up-{m}": merged_points(counts[m]) for m in models if counts[m]}}
+    with open(os.path.join(outdir, "latency.json"), "w") as f:
+        json.dump(data, f, indent=1)
+    out = [f"## {title}", "",
+           "`upclient -R` sends on a fixed schedule and counts each "
+           "latency from when the request was due (no coordinated "
+           "omission); the runs' histograms are merged, never averaged.",
+           "", "| server | " + " | ".join(f"p{p:g} ms" for p in
+                                          LATENCY_PERCENTILES) +
+           " | max ms | achieved req/s |",
+           "|---|" + "---|" * (len(LATENCY_PERCENTILES) + 2)]
+    for m in models:
+        pts = data["servers"].get(f"up-{m}")
+        if not pts:
+            continue
+        out.append(f"| up-{m} | " + " | ".join(
+            f"{percentile_of(pts, p):.3f}" for p in LATENCY_PERCENTILES) +
+            f" | {pts[-1][0]:.3f} | {fmt_med(achieved[m], '{:.1f}')} |")
+    out += ["", f"![{title}](latency.svg)", ""]
     return out
 
 

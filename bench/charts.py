@@ -9,7 +9,11 @@ which bench/results.md embeds. Each chart is a horizontal bar per server:
 the median of its runs, with a line from the fastest to the slowest run.
 Workloads with an ideal time show the time of the last reply (shorter is
 better) with the ideal marked; the others show requests/s (longer is
-better). Needs matplotlib (Debian's python3-matplotlib, which
+better). When latency.json (bench.py's "latency" scenario) lies beside
+DATA, it also draws latency.svg: latency by percentile, one line per
+server, on a log scale of 1/(1-p) as wrk2's and HdrHistogram's plots, so
+that p99, p99.9 and p99.99 each get as much room as p50 to p90. Needs
+matplotlib (Debian's python3-matplotlib, which
 `tests/install-deps.sh bench` installs when missing).
 """
 import json
@@ -70,6 +74,40 @@ def chart(w, path):
     return True
 
 
+def latency_chart(d, path):
+    """Latency by percentile from latency.json's merged histograms;
+    returns False when it has no servers."""
+    if not d["servers"]:
+        return False
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    top = 0
+    for name, points in sorted(d["servers"].items()):
+        # the last point is 100%: 1/(1-p) is infinite there, left out
+        pts = [(1 / (1 - q / 100), v) for v, q in points if q < 100]
+        if not pts:
+            continue
+        ax.plot([x for x, _ in pts], [v for _, v in pts], label=name,
+                lw=1.5, drawstyle="steps-post")
+        top = max(top, pts[-1][0])
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ticks = [p for p in (50, 90, 99, 99.9, 99.99, 99.999)
+             if 1 / (1 - p / 100) <= max(top, 2) * 1.01]
+    ax.set_xticks([1 / (1 - p / 100) for p in ticks],
+                  [f"p{p:g}" for p in ticks])
+    ax.minorticks_off()
+    ax.set_xlabel("percentile (log scale of 1/(1-p))")
+    ax.set_ylabel("latency, ms (log scale)")
+    ax.legend(loc="upper left", frameon=False)
+    ax.set_title(d["title"], fontsize=10, loc="left", wrap=True)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    fig.tight_layout()
+    fig.savefig(path, format="svg", metadata={"Date": None})
+    plt.close(fig)
+    return True
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     data = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
@@ -82,6 +120,13 @@ def main():
         path = os.path.join(outdir, f"{w['id']}.svg")
         if chart(w, path):
             print(f"charts.py: wrote {path}")
+    lat = os.path.join(os.path.dirname(os.path.abspath(data)),
+                       "latency.json")
+    if os.path.exists(lat):
+        with open(lat) as f:
+            path = os.path.join(outdir, "latency.svg")
+            if latency_chart(json.load(f), path):
+                print(f"charts.py: wrote {path}")
 
 
 if __name__ == "__main__":

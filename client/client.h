@@ -62,6 +62,10 @@ struct load_options {
 	int		 timeline;	/* -T */
 	int		 stats;		/* -s */
 	int		 verbose;	/* -v */
+	unsigned long	 rate;		/* -R: requests a second, 0 closed */
+	int64_t		 duration_ns;	/* -D: with -R, 0 for -n instead */
+	int		 paced;		/* --paced: -R, but closed loop */
+	const char	*hist;		/* --hist FILE, or NULL */
 };
 
 /*
@@ -118,10 +122,18 @@ void	hist_add(struct hist *h, int64_t ns);
 
 /*
  * The value in microseconds that percent (0 to 100) of the values are at
- * or below: the middle of its bucket, never above the largest value seen.
- * Returns 0 for an empty histogram.
+ * or below: the middle of its bucket, never above the largest value seen,
+ * and that value itself for the last rank. Returns 0 for an empty
+ * histogram.
  */
 int64_t	hist_percentile(const struct hist *h, double percent);
+
+/*
+ * Writes the whole distribution to f for plotting, one line per bucket
+ * that counted anything (see upclient(1), --hist). Returns 0, or -1 with
+ * errno.
+ */
+int	hist_write(const struct hist *h, FILE *f);
 
 /* ---- timeline.c: the picture (lib/timeline/timeline.c draws it) ------- */
 

@@ -29,6 +29,10 @@
  * request buffer per connection at work (reused through a free list), and
  * the latencies go into a fixed-size histogram.
  *
+ * With -R the load is open-loop instead (see "open loop" below): the
+ * requests go out on a fixed schedule whatever the replies do, and a
+ * connection still waiting when its next request is due pipelines it.
+ *
  * SIGINT (Ctrl-C) ends a run early without losing what it measured: no
  * request is sent any more, the replies in flight get INTERRUPT_GRACE_NS
  * to arrive, and the timeline and statistics so far are printed, marked
@@ -59,6 +63,8 @@
 #define MAX_ADDRS	16
 #define INTERRUPT_GRACE_NS	UP_NS_PER_SEC	/* for replies in flight */
 #define EXIT_INTERRUPTED	130		/* 128 + SIGINT */
+#define LAG_WARN_NS	(100 * UP_NS_PER_MS)	/* -R: the client this late */
+#define WAKE_SLACK_NS	(2 * UP_NS_PER_MS)	/* -R: the schedule's jitter */
 
 enum reason {
 	R_REFUSED, R_RESET, R_TIMEOUT, R_CLOSED, R_MISMATCH, R_OTHER,
@@ -78,8 +84,34 @@ enum conn_state {
 	C_DONE		/* closed */
 };
 
+/* An open-loop request on its connection: when it was due, where it ends. */
+struct due_req {
+	int64_t		 due;		/* monotonic ns */
+	uint64_t	 end;		/* stream offset after its last byte */
+	size_t		 len;		/* its bytes */
+};
+
+/*
+ * With -R, a connection's requests not answered yet: their bytes from
+ * stream offset `head` (the first not replied to) to `end`, of which
+ * those below `sent` are written, kept in buf from offset `base`; and
+ * a ring of their due times, request k (from 0) at ring[k & mask].
+ */
+struct rate_conn {
+	char		*buf;
+	size_t		 cap;
+	uint64_t	 base, head, sent, end;
+	struct due_req	*ring;
+	unsigned long	 mask;
+	unsigned long	 made;		/* requests due so far */
+	unsigned long	 wrote;		/* of them, written whole */
+	unsigned long	 owed;		/* --paced: due, held for the reply */
+	int		 shut;		/* no more to send: SHUT_WR done */
+};
+
 struct conn {
 	struct up_timer	 timer;		/* on the timeout queue, when timed */
+	struct rate_conn rq;		/* -R only */
 	char		*buf;		/* request, and reply to print */
 	int64_t		 sent_at;	/* when the request started */
 	unsigned long	 id;		/* 1 to clients */
@@ -132,6 +164,18 @@ struct load {
 	struct timeline	*tl;
 	int64_t		 start, end;
 	int64_t		 interrupted;	/* when SIGINT came, or 0 */
+	/* -R: the schedule */
+	double		 step_ns;	/* between two requests: 1e9 / rate */
+	int64_t		 sched_start;	/* when every connection was up, or 0 */
+	uint64_t	 seq;		/* the next request due, from 0 */
+	int		 sched_done;	/* no request is due any more */
+	uint64_t	 made;		/* requests made */
+	uint64_t	 written;	/* of them, written whole */
+	int64_t		 last_write;	/* when the last was */
+	int64_t		 last_due;	/* when the last request was due */
+	uint64_t	 queued;	/* due while their connection waited */
+	int64_t		 lag_max;	/* most the client was late making one */
+	int64_t		 write_lag_max;	/* and writing one whole */
 };
 
 static volatile sig_atomic_t got_sigint;
@@ -349,7 +393,11 @@ fail(struct load *l, struct conn *c, enum reason reason, int err,
 			    reason_names[reason], eno);
 	}
 	l->errors[reason]++;
-	l->unanswered += l->o->requests - c->done;
+	if (l->o->rate != 0 && l->o->duration_ns != 0)
+		l->unanswered += c->rq.made + c->rq.owed - c->done; /* more
+							   counted as due */
+	else
+		l->unanswered += l->o->requests - c->done;
 	if (l->o->verbose)
 		up_log_fd(STDERR_FILENO, "closed", peer(l, c),
 		    "conn=%lu requests=%lu reason=%s", c->id, c->done,
@@ -479,7 +527,8 @@ static void
 interrupt_close(struct load *l, struct conn *c, int64_t now)
 {
 	if (c->state == C_BUSY)
-		l->unanswered++;
+		l->unanswered += l->o->rate != 0 ?
+		    c->rq.made + c->rq.owed - c->done : 1;
 	if (l->o->verbose)
 		up_log_fd(STDERR_FILENO, "closed", peer(l, c),
 		    "conn=%lu requests=%lu reason=interrupted", c->id,
@@ -518,7 +567,8 @@ connected(struct load *l, struct conn *c, int64_t now)
 		    "conn=%lu local=%s", c->id, local);
 	}
 	draw(l, c, now, 0, TL_IDLE);
-	start_requests(l, c);
+	if (l->o->rate == 0)
+		start_requests(l, c);
 }
 
 /*
@@ -701,6 +751,308 @@ take_reply(struct load *l, struct conn *c, const char *p, size_t n)
 	}
 }
 
+/* ---- open loop (-R) ---------------------------------------------------- */
+
+/*
+ * Closed loop, a connection sends its next request when the last reply
+ * is in: when the server stalls, the clients stop asking, and the stall
+ * is measured once per connection instead of once per request that
+ * would have come meanwhile (coordinated omission). Open loop, request s
+ * (from 0, over all connections in turn: connection s % clients) is due
+ * at sched_start + s / rate, whatever happened to the others; its
+ * latency counts from then, so a stall shows in every request due during
+ * it. A connection still waiting when its next request is due queues it
+ * behind (pipelining: the protocol answers in order), never skips it.
+ * The schedule starts once every connection is up, so connecting is not
+ * counted. --paced keeps the schedule but closes the loop again, for
+ * comparison: a request due while its connection waits is held until
+ * the reply is in, and its latency counts from when it was sent. A
+ * request made late because this process itself was busy still counts
+ * from its due time, and the lateness is reported.
+ */
+
+/* When request seq (from 0) is due: monotonic ns. */
+static int64_t
+due_time(const struct load *l, uint64_t seq)
+{
+	return l->sched_start + (int64_t)((double)seq * l->step_ns);
+}
+
+/*
+ * Makes room in c's stream buffer for need more bytes, moving what is
+ * not answered yet to its start first. Returns 0, or -1 with errno.
+ */
+static int
+rate_room(struct rate_conn *q, size_t need)
+{
+	size_t used = (size_t)(q->end - q->head), cap;
+	char *p;
+
+	if ((size_t)(q->end - q->base) + need <= q->cap)
+		return 0;
+	if (used > 0)
+		memmove(q->buf, q->buf + (q->head - q->base), used);
+	q->base = q->head;
+	if (used + need <= q->cap)
+		return 0;
+	for (cap = q->cap > 0 ? q->cap * 2 : 4096; cap < used + need; )
+		cap *= 2;
+	if ((p = realloc(q->buf, cap)) == NULL)
+		return -1;
+	q->buf = p;
+	q->cap = cap;
+	return 0;
+}
+
+/*
+ * Makes room in c's ring for one more request due, doubling it when
+ * full. Returns 0, or -1 with errno.
+ */
+static int
+rate_ring_room(struct rate_conn *q, unsigned long done)
+{
+	unsigned long cap = q->ring != NULL ? q->mask + 1 : 0, k;
+	struct due_req *r;
+
+	if (q->made - done < cap)
+		return 0;
+	cap = cap > 0 ? cap * 2 : 16;
+	if ((r = malloc(cap * sizeof(*r))) == NULL)
+		return -1;
+	for (k = done; k < q->made; k++)
+		r[k & (cap - 1)] = q->ring[k & q->mask];
+	free(q->ring);
+	q->ring = r;
+	q->mask = cap - 1;
+	return 0;
+}
+
+/*
+ * c has nothing left to send and no request will be due any more: shuts
+ * down its sending side, so that the server answers and closes.
+ */
+static void
+rate_shut(struct load *l, struct conn *c, int64_t now)
+{
+	if (c->rq.shut || !l->sched_done || c->rq.sent < c->rq.end ||
+	    c->rq.owed > 0)
+		return;
+	shutdown(c->fd, SHUT_WR);	/* an error shows in recv */
+	c->rq.shut = 1;
+	if (c->state == C_IDLE) {
+		c->state = C_DRAIN;
+		timer_set(l, c, now);
+	}
+}
+
+/* Writes what c has not written yet, as far as its socket takes it. */
+static void
+rate_send(struct load *l, struct conn *c)
+{
+	struct rate_conn *q = &c->rq;
+	struct due_req *r;
+	int64_t now;
+	ssize_t n;
+	int err;
+
+	while (q->sent < q->end) {
+		n = up_send(c->fd, q->buf + (q->sent - q->base),
+		    (size_t)(q->end - q->sent), MSG_NOSIGNAL);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN)
+				break;
+			err = errno;
+			fail(l, c, reason_of(err), err, "write %s: %s",
+			    l->o->where, strerror(err));
+			return;
+		}
+		q->sent += (uint64_t)n;
+		timer_set(l, c, up_now_ns());	/* the server reads */
+	}
+	now = up_now_ns();
+	while (q->wrote < q->made &&
+	    (r = &q->ring[q->wrote & q->mask])->end <= q->sent) {
+		q->wrote++;
+		l->written++;
+		l->last_write = now;
+		if (now - r->due > l->write_lag_max)
+			l->write_lag_max = now - r->due;
+		if (l->o->verbose)
+			up_log_fd(STDERR_FILENO, "sent", peer(l, c),
+			    "conn=%lu request=%lu bytes=%zu late=%.6f", c->id,
+			    q->wrote, r->len, (double)(now - r->due) / 1e9);
+	}
+	if ((q->sent < q->end) != c->out &&
+	    watch(l, c, q->sent < q->end) == -1) {
+		err = errno;
+		fail(l, c, R_OTHER, err, "watch: %s", strerror(err));
+		return;
+	}
+	rate_shut(l, c, now);
+}
+
+/* Request due at due is c's next: makes it, queues it, sends it. */
+static void
+rate_request(struct load *l, struct conn *c, int64_t due, int64_t now)
+{
+	const struct load_options *o = l->o;
+	struct rate_conn *q = &c->rq;
+	char *p;
+	size_t len;
+
+	if (o->paced && c->state == C_BUSY) {
+		q->owed++;	/* sent when the reply is in, as wrk does */
+		l->queued++;
+		return;
+	}
+	if (rate_room(q, l->reqmax) == -1 ||
+	    rate_ring_room(q, c->done) == -1) {
+		fail(l, c, R_OTHER, errno, "malloc: %s", strerror(errno));
+		return;
+	}
+	p = q->buf + (q->end - q->base);
+	if (o->text != NULL && o->literal) {
+		memcpy(p, o->text, o->textlen);
+		p[o->textlen] = '\n';
+		len = o->textlen + 1;
+	} else if (o->text != NULL)
+		len = payload_text(p, o->text, o->textlen, c->id,
+		    q->made + 1);
+	else {
+		if (payload_random(p, (size_t)o->random) == -1) {
+			fprintf(stderr, "upclient: random bytes: %s\n",
+			    strerror(errno));
+			exit(1);
+		}
+		len = (size_t)o->random + 1;
+	}
+	q->end += len;
+	q->ring[q->made & q->mask].due = due;
+	q->ring[q->made & q->mask].end = q->end;
+	q->ring[q->made & q->mask].len = len;
+	q->made++;
+	l->made++;
+	if (c->state == C_BUSY)
+		l->queued++;	/* behind a request still unanswered */
+	else {
+		c->state = C_BUSY;
+		draw(l, c, now, TL_SENT, TL_WAIT);
+		timer_set(l, c, now);
+	}
+	if (q->sent == q->end - len)	/* nothing else waits to go */
+		rate_send(l, c);
+}
+
+/*
+ * Makes every request due by now on its connection. A connection that
+ * failed loses its turn: the request counts as unanswered (with -n, fail
+ * counted it already). When the schedule is over, every connection with
+ * nothing left to send shuts down its sending side.
+ */
+static void
+rate_schedule(struct load *l, int64_t now)
+{
+	const struct load_options *o = l->o;
+	struct conn *c;
+	unsigned long i;
+	int64_t due;
+
+	while (!l->sched_done) {
+		due = due_time(l, l->seq);
+		if (o->duration_ns != 0 ?
+		    due - l->sched_start >= o->duration_ns :
+		    l->seq >= (uint64_t)o->requests * o->clients) {
+			l->sched_done = 1;
+			for (i = 0; i < o->clients; i++) {
+				c = &l->conns[i];
+				if (c->state != C_DONE)
+					rate_shut(l, c, now);
+			}
+			break;
+		}
+		if (due > now)
+			break;
+		if (now - due > l->lag_max)
+			l->lag_max = now - due;
+		l->last_due = due;
+		c = &l->conns[l->seq++ % o->clients];
+		if (c->state == C_DONE) {
+			if (o->duration_ns != 0)
+				l->unanswered++;
+			continue;
+		}
+		rate_request(l, c, due, now);
+	}
+}
+
+/*
+ * Takes n bytes that arrived on c: replies to its requests in order, each
+ * counted from when it was due.
+ */
+static void
+rate_reply(struct load *l, struct conn *c, const char *p, size_t n)
+{
+	struct rate_conn *q = &c->rq;
+	struct due_req *r;
+	int64_t now;
+	size_t d;
+
+	if (n > q->sent - q->head) {
+		if (q->sent == q->head)
+			fail(l, c, R_MISMATCH, 0, "%zu bytes came with no"
+			    " request in flight", n);
+		else
+			fail(l, c, R_MISMATCH, 0, "more bytes came than were"
+			    " sent (%zu, %llu owed)", n,
+			    (unsigned long long)(q->sent - q->head));
+		return;
+	}
+	if (l->o->verify) {
+		d = first_difference(q->buf + (q->head - q->base), p, n);
+		if (d < n) {
+			fail(l, c, R_MISMATCH, 0, "reply differs from the"
+			    " request at byte %llu of the stream",
+			    (unsigned long long)(q->head + d + 1));
+			return;
+		}
+	}
+	q->head += n;
+	now = up_now_ns();
+	while (c->done < q->wrote &&
+	    (r = &q->ring[c->done & q->mask])->end <= q->head) {
+		hist_add(&l->hist, now - r->due);
+		l->answered++;
+		c->done++;
+		if (l->o->verbose)
+			up_log_fd(STDERR_FILENO, "received", peer(l, c),
+			    "conn=%lu request=%lu bytes=%zu latency=%.6f",
+			    c->id, c->done, r->len, (double)(now - r->due) / 1e9);
+		draw(l, c, now, TL_RECEIVED,
+		    c->done < q->made ? TL_WAIT : TL_IDLE);
+	}
+	if (c->done < q->made) {
+		timer_set(l, c, now);
+		return;
+	}
+	if (q->owed > 0 && l->interrupted == 0) {
+		q->owed--;
+		c->state = C_IDLE;
+		rate_request(l, c, now, now);	/* counted from now */
+		return;
+	}
+	if (q->shut) {
+		c->state = C_DRAIN;
+		timer_set(l, c, now);
+		return;
+	}
+	c->state = C_IDLE;
+	up_timer_cancel(&c->timer);
+	if (l->interrupted != 0)
+		interrupt_close(l, c, now);
+}
+
 /* Reads what arrived on c: replies, the server's close, or an error. */
 static void
 readable(struct load *l, struct conn *c)
@@ -736,7 +1088,10 @@ readable(struct load *l, struct conn *c)
 				    c->done + 1);
 			return;
 		}
-		take_reply(l, c, l->rbuf, (size_t)n);
+		if (l->o->rate != 0)
+			rate_reply(l, c, l->rbuf, (size_t)n);
+		else
+			take_reply(l, c, l->rbuf, (size_t)n);
 		if (c->state == C_DONE || n < RECV_SIZE)
 			return;
 	}
@@ -755,7 +1110,10 @@ handle(struct load *l, struct conn *c, int events)
 	case C_DRAIN:
 		if (events & UP_EV_READ)
 			readable(l, c);
-		if (c->state == C_BUSY && (events & UP_EV_WRITE) &&
+		if (l->o->rate != 0 && c->state != C_DONE &&
+		    (events & UP_EV_WRITE) && c->rq.sent < c->rq.end)
+			rate_send(l, c);
+		else if (c->state == C_BUSY && (events & UP_EV_WRITE) &&
 		    c->sent < c->len)
 			try_send(l, c);
 		break;
@@ -834,12 +1192,20 @@ interrupt_expire(struct load *l)
 			interrupt_close(l, &l->conns[i], now);
 }
 
-/* Milliseconds the engine may wait: the next timeout or the grace's end. */
+/*
+ * Milliseconds the engine may wait: the next timeout, the grace's end or
+ * the next request due.
+ */
 static int
 wait_ms(const struct load *l)
 {
-	return up_ms_until(up_earliest(up_timeq_next(&l->timeq),
-	    l->interrupted != 0 ? l->interrupted + INTERRUPT_GRACE_NS : 0));
+	int64_t due = 0;
+
+	if (l->sched_start != 0 && !l->sched_done && l->interrupted == 0)
+		due = due_time(l, l->seq);
+	return up_ms_until(up_earliest(up_earliest(up_timeq_next(&l->timeq),
+	    l->interrupted != 0 ? l->interrupted + INTERRUPT_GRACE_NS : 0),
+	    due));
 }
 
 /* ---- start and end ----------------------------------------------------- */
@@ -903,6 +1269,79 @@ enough_descriptors(unsigned long clients, unsigned long open)
 	return 0;
 }
 
+/*
+ * The rate the requests went out at with -R: those written whole, over
+ * the time from the schedule's start to the last of them, or to the last
+ * request due if that is later (requests never written count as not
+ * sent), plus one step, so that a schedule kept to the nanosecond gives
+ * the rate asked for.
+ */
+static double
+achieved_rate(const struct load *l)
+{
+	double secs;
+	int64_t last = l->last_write > l->last_due ? l->last_write :
+	    l->last_due;
+
+	if (l->written == 0 || l->sched_start == 0)
+		return 0.0;
+	secs = ((double)(last - l->sched_start) + l->step_ns) / 1e9;
+	return (double)l->written / secs;
+}
+
+/*
+ * Says on standard error when the client did not keep the rate asked
+ * for (less than 99% of it, with a request never written or the last
+ * written more than WAKE_SLACK_NS late: in a short run the event loop's
+ * millisecond wake-ups alone would cost 1%), or made a request
+ * LAG_WARN_NS or more late: the latencies then include the client's own
+ * lateness. Says why it was late.
+ */
+static void
+rate_warn(const struct load *l)
+{
+	double got = achieved_rate(l);
+	int behind = got < 0.99 * (double)l->o->rate &&
+	    (l->written < l->made ||
+	    l->last_write - l->last_due > WAKE_SLACK_NS);
+
+	if (l->o->rate == 0 || l->interrupted != 0 || l->written == 0 ||
+	    (!behind && l->write_lag_max < LAG_WARN_NS))
+		return;
+	if (behind)
+		fprintf(stderr, "upclient: warning: %lu requests/s asked, %.1f"
+		    " achieved: the client fell behind\n", l->o->rate, got);
+	if (l->written < l->made)
+		fprintf(stderr, "upclient: warning: %llu requests made and never"
+		    " written: send buffers full, the server is not reading\n",
+		    (unsigned long long)(l->made - l->written));
+	else if (l->write_lag_max > l->lag_max + UP_NS_PER_MS)
+		fprintf(stderr, "upclient: warning: requests written up to"
+		    " %.3f ms late: send buffers full, the server is not"
+		    " reading\n", (double)l->write_lag_max / 1e6);
+	else
+		fprintf(stderr, "upclient: warning: requests made up to %.3f"
+		    " ms late: its own CPU was busy\n",
+		    (double)l->lag_max / 1e6);
+}
+
+/*
+ * Writes the histogram to --hist's file, opened by setup(). Returns 0,
+ * or -1 after saying why.
+ */
+static int
+write_hist(struct load *l, FILE *f)
+{
+	int bad = hist_write(&l->hist, f) == -1;
+
+	if (fclose(f) == EOF || bad) {
+		fprintf(stderr, "upclient: --hist %s: %s\n", l->o->hist,
+		    strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 /* Prints the summary of -s in "key: value" lines; see upclient(1). */
 static void
 print_stats(struct load *l, FILE *f)
@@ -932,6 +1371,36 @@ print_stats(struct load *l, FILE *f)
 	fprintf(f, "latency_p99_ms: %.3f\n",
 	    (double)hist_percentile(&l->hist, 99) / 1e3);
 	fprintf(f, "latency_max_ms: %.3f\n", (double)l->hist.max_us / 1e3);
+	fprintf(f, "latency_p99_9_ms: %.3f\n",
+	    (double)hist_percentile(&l->hist, 99.9) / 1e3);
+	fprintf(f, "latency_p99_99_ms: %.3f\n",
+	    (double)hist_percentile(&l->hist, 99.99) / 1e3);
+	if (l->o->rate != 0) {
+		fprintf(f, "rate_requested_per_s: %lu\n", l->o->rate);
+		fprintf(f, "rate_achieved_per_s: %.1f\n", achieved_rate(l));
+		fprintf(f, "requests_queued: %llu\n",
+		    (unsigned long long)l->queued);
+		fprintf(f, "schedule_lag_max_ms: %.3f\n",
+		    (double)l->lag_max / 1e6);
+	}
+	/* The same for people, as comments that scripts reading keys skip. */
+	fprintf(f, "# latency ms %9s %9s %9s %9s %9s %9s\n", "p50", "p90",
+	    "p99", "p99.9", "p99.99", "max");
+	fprintf(f, "#            %9.3f %9.3f %9.3f %9.3f %9.3f %9.3f\n",
+	    (double)hist_percentile(&l->hist, 50) / 1e3,
+	    (double)hist_percentile(&l->hist, 90) / 1e3,
+	    (double)hist_percentile(&l->hist, 99) / 1e3,
+	    (double)hist_percentile(&l->hist, 99.9) / 1e3,
+	    (double)hist_percentile(&l->hist, 99.99) / 1e3,
+	    (double)l->hist.max_us / 1e3);
+	if (l->o->rate != 0)
+		fprintf(f, "# %s at %lu/s (achieved %.1f/s): latency from %s\n",
+		    l->o->paced ? "closed loop paced" : "open loop",
+		    l->o->rate, achieved_rate(l), l->o->paced ? "sending" :
+		    "when each was due");
+	else
+		fprintf(f, "# closed loop: each request sent when the reply"
+		    " before it was in\n");
 }
 
 /*
@@ -973,7 +1442,9 @@ setup(struct load *l, const struct load_options *o)
 	int row;
 
 	l->o = o;
-	l->print = o->text != NULL;
+	l->print = o->text != NULL && o->rate == 0;
+	if (o->rate != 0)
+		l->step_ns = 1e9 / (double)o->rate;
 	l->reqmax = o->text != NULL ? o->textlen + PAYLOAD_NUMBERS_MAX :
 	    (size_t)o->random + 1;
 	l->bufsize = l->reqmax * (l->print ? 2 : 1);
@@ -1022,9 +1493,15 @@ cleanup(struct load *l)
 {
 	char *b;
 
+	unsigned long i;
+
 	while ((b = l->free_bufs) != NULL) {
 		l->free_bufs = *(char **)(void *)b;
 		free(b);
+	}
+	for (i = 0; l->conns != NULL && i < l->o->clients; i++) {
+		free(l->conns[i].rq.buf);
+		free(l->conns[i].rq.ring);
 	}
 	up_ev_free(l->ev);
 	free(l->byfd);
@@ -1043,17 +1520,26 @@ int
 load_run(const struct load_options *o)
 {
 	struct up_ev_fired *fired;
+	FILE *histf = NULL;
 	struct load l;
 	uint64_t errors = 0;
 	struct conn *c;
 	int i, n, r, status;
 
 	memset(&l, 0, sizeof(l));
+	l.o = o;
+	if (o->hist != NULL && (histf = fopen(o->hist, "w")) == NULL) {
+		fprintf(stderr, "upclient: --hist %s: %s\n", o->hist,
+		    strerror(errno));
+		return 1;
+	}
 	/*
 	 * SIGINT ends the run early (see the top of the file), not the
 	 * process; with no SA_RESTART, the engine's wait returns EINTR.
 	 */
 	if (setup(&l, o) == -1 || up_catch(SIGINT, on_sigint, 0) == -1) {
+		if (histf != NULL)
+			fclose(histf);
 		cleanup(&l);
 		return 1;
 	}
@@ -1067,6 +1553,12 @@ load_run(const struct load_options *o)
 		    l.next < o->clients &&
 		    (o->jobs == 0 || l.running < o->jobs))
 			start_connect(&l, &l.conns[l.next++]);
+		if (o->rate != 0 && l.interrupted == 0 && l.next == o->clients &&
+		    l.connecting == 0) {
+			if (l.sched_start == 0)
+				l.sched_start = up_now_ns();
+			rate_schedule(&l, up_now_ns());
+		}
 		out_flush(&l);
 		if (l.active == 0 &&
 		    (l.next == o->clients || l.interrupted != 0))
@@ -1077,6 +1569,8 @@ load_run(const struct load_options *o)
 				continue;
 			fprintf(stderr, "upclient: %s: %s\n", up_ev_best(),
 			    strerror(errno));
+			if (histf != NULL)
+				fclose(histf);
 			cleanup(&l);
 			return 1;
 		}
@@ -1095,7 +1589,10 @@ load_run(const struct load_options *o)
 		    " (-s counts them, -v logs them)\n",
 		    (unsigned long long)(l.shown - SHOWN_ERRORS));
 	report(&l);
+	rate_warn(&l);
 	status = errors > 0 || l.out_failed ? 1 : 0;
+	if (histf != NULL && write_hist(&l, histf) == -1)
+		status = 1;
 	if (l.interrupted != 0)
 		status = EXIT_INTERRUPTED;
 	cleanup(&l);

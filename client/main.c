@@ -23,20 +23,28 @@
 #define MAX_REQUESTS	1000000000L
 #define MAX_RANDOM	(16L * 1024 * 1024)
 #define MAX_TIMEOUT_NS	(86400LL * UP_NS_PER_SEC)	/* one day */
+/*
+ * -R's ceiling: one request a microsecond, the histogram's resolution;
+ * a schedule finer than that cannot be kept or measured by one process.
+ */
+#define MAX_RATE	1000000L
+#define MAX_DURATION_NS	(86400LL * UP_NS_PER_SEC)	/* one day */
 
 /*
  * The options, for up_getopt: the letters, and after '-' the long options
  * that have none (their letters are only the codes up_getopt returns).
  */
 static const char options[] =
-    ":c:(clients)H:(host)-l(literal)h(help)j:(jobs)n:(requests)p:(port)"
-    "r:(random)s(stats)T(timeline)-t:(timeout)v(verbose)-y(verify)"
-    "V(version)";
+    ":c:(clients)D:(duration)H:(host)-g:(hist)-l(literal)h(help)j:(jobs)"
+    "n:(requests)-e(paced)p:(port)R:(rate)r:(random)s(stats)T(timeline)"
+    "-t:(timeout)v(verbose)-y(verify)V(version)";
 
 static const char synopsis[] =
-    "usage: upclient [-hsTVv] [-c n] [-H host] [-j n] [-n n] [-p port]"
-    " [-r bytes]\n"
-    "                [--literal] [--timeout time] [--verify] [text ...]\n";
+    "usage: upclient [-hsTVv] [-c n] [-D time] [-H host] [-j n] [-n n]"
+    " [-p port]\n"
+    "                [-R rate] [-r bytes] [--hist file] [--literal]"
+    " [--paced]\n"
+    "                [--timeout time] [--verify] [text ...]\n";
 
 static const char help[] =
     "\n"
@@ -49,6 +57,16 @@ static const char help[] =
     " reply [1]\n"
     "  -j, --jobs N         at most N requests (connections) at a time"
     " [no limit]\n"
+    "  -R, --rate N         open loop: N requests a second over all"
+    " connections, on a\n"
+    "                       fixed schedule, latency from when each was"
+    " due [off]\n"
+    "  -D, --duration TIME  with -R: send for TIME (instead of -n"
+    " requests each)\n"
+    "      --paced          with -R: hold a request due until the last"
+    " reply is in,\n"
+    "                       latency from sending (closed loop at a rate,"
+    " as wrk)\n"
     "  -r, --random BYTES   send BYTES random letters a-z and a newline,"
     " not TEXT\n"
     "      --literal        send TEXT as it is, not numbered (for servers"
@@ -64,6 +82,8 @@ static const char help[] =
     "  -T, --timeline       draw when each connection waited and was"
     " answered\n"
     "  -s, --stats          print requests/s and latency percentiles\n"
+    "      --hist FILE      write the latency histogram to FILE, for"
+    " plotting\n"
     "  -v, --verbose        log the client's events on standard error\n"
     "  -h, --help           show this help and exit\n"
     "  -V, --version        show the version and exit\n"
@@ -74,13 +94,18 @@ static const char help[] =
     " output (on a\n"
     "terminal: type lines, Ctrl-D ends). --verify, --timeout and -v apply"
     " there too.\n"
-    "Any of -cjnrsT, --literal chooses the load mode instead:\n"
+    "Any of -cDjnRrsT, --hist, --literal, --paced chooses the load mode"
+    " instead:\n"
     "each connection sends \"TEXT C.R\" (connection C, request R) or -r"
     " random letters;\n"
     "replies to TEXT go to standard output as they complete, replies to -r"
     " do not;\n"
     "the timeline and the stats (\"key: value\" lines) go to standard"
     " error.\n"
+    "With -R replies are not printed, and a connection whose reply has not"
+    " come when\n"
+    "its next request is due sends it anyway (pipelined): none is skipped."
+    "\n"
     "Ctrl-C (SIGINT) in load mode stops sending, waits a second at most for"
     " the\n"
     "replies in flight, and prints the timeline and the stats so far.\n"
@@ -118,6 +143,44 @@ number_arg(const char *opt, const char *what, const char *arg, long min,
 	return 0;
 }
 
+/*
+ * Refuses -R (and -D) where the schedule cannot hold or other options
+ * contradict it. Returns 0, or the usage error's exit status 2 after
+ * printing it.
+ */
+static int
+check_rate(const struct load_options *lo, int nset)
+{
+	char what[160];
+	double total;
+
+	if (lo->rate == 0 && lo->paced)
+		return usage_error("%s", "--paced needs -R: the rate it"
+		    " paces the closed loop at");
+	if (lo->rate == 0)
+		return lo->duration_ns != 0 ? usage_error("%s", "--duration"
+		    " needs -R: the closed loop (the default) runs -n"
+		    " requests each") : 0;
+	if (lo->jobs != 0)
+		return usage_error("%s", "-R and -j contradict each other:"
+		    " an open loop never holds a request back");
+	if (lo->duration_ns != 0 && nset)
+		return usage_error("%s", "-R takes -D TIME or -n N, not both");
+	if (lo->duration_ns == 0 && !nset)
+		return usage_error("%s", "-R needs how long: -D TIME, or -n N"
+		    " requests per connection");
+	total = lo->duration_ns != 0 ?
+	    (double)lo->duration_ns / 1e9 * (double)lo->rate :
+	    (double)lo->requests * (double)lo->clients;
+	if (total < (double)lo->clients) {
+		snprintf(what, sizeof(what), "-R %lu for that long makes %.0f"
+		    " requests, fewer than the %lu connections (-c): lower"
+		    " -c or raise -R or -D", lo->rate, total, lo->clients);
+		return usage_error("%s", what);
+	}
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -128,7 +191,7 @@ main(int argc, char **argv)
 	char *text = NULL, msg[128], where[320];
 	size_t textlen = 0, len;
 	unsigned long bytes;
-	int ch, i, load = 0, status;
+	int ch, i, load = 0, nset = 0, status;
 	long port;
 
 	opterr = 0;
@@ -138,6 +201,16 @@ main(int argc, char **argv)
 		case 'c':
 			status = number_arg("--clients", "connections", optarg,
 			    1, MAX_CLIENTS, &lo.clients);
+			break;
+		case 'D':
+			errno = 0;
+			if (up_parse_time(optarg, MAX_DURATION_NS,
+			    &lo.duration_ns) == -1 || lo.duration_ns == 0)
+				return usage_error(errno == ERANGE ?
+				    "--duration: '%s' is out of range (at most"
+				    " one day)" : "--duration: '%s' is not a"
+				    " time above 0 (try 10s, 1.5, 250ms)",
+				    optarg);
 			break;
 		case 'H':
 			so.host = optarg;
@@ -158,6 +231,10 @@ main(int argc, char **argv)
 				return usage_error("--port: '%s' is not a port"
 				    " (1 to 65535)", optarg);
 			so.port = optarg;
+			break;
+		case 'R':
+			status = number_arg("--rate", "requests a second",
+			    optarg, 1, MAX_RATE, &lo.rate);
 			break;
 		case 'r':
 			if ((status = number_arg("--random", "bytes", optarg,
@@ -190,13 +267,21 @@ main(int argc, char **argv)
 		case 'l':	/* --literal */
 			lo.literal = 1;
 			break;
+		case 'g':	/* --hist */
+			lo.hist = optarg;
+			break;
+		case 'e':	/* --paced */
+			lo.paced = 1;
+			break;
 		default:	/* ':' or '?' */
 			return usage_error("%s", up_opt_error(ch, argv, msg,
 			    sizeof(msg)));
 		}
 		if (status != 0)
 			return status;
-		if (strchr("cjlnrsT", ch) != NULL)
+		if (ch == 'n')
+			nset = 1;
+		if (strchr("cDegjlnRrsT", ch) != NULL)
 			load = 1;	/* a load option: the load mode */
 	}
 	argc -= optind;
@@ -209,6 +294,8 @@ main(int argc, char **argv)
 		return usage_error("%s", "give TEXT or -r BYTES, not both");
 	if (lo.literal && argc == 0)
 		return usage_error("%s", "--literal needs TEXT");
+	if ((status = check_rate(&lo, nset)) != 0)
+		return status;
 
 	if (argc > 0) {
 		/* The words joined by spaces, and a newline. */

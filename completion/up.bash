@@ -71,8 +71,9 @@ _up_server() {
 
 _up_client() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
-	local opts="--host --port --clients --requests --jobs --random --verify
-	    --literal --timeout --timeline --stats --verbose --help --version"
+	local opts="--host --port --clients --requests --jobs --rate --duration
+	    --paced --random --verify --literal --timeout --timeline --stats
+	    --hist --verbose --help --version"
 	COMPREPLY=()
 	case $prev in
 	-H|--host)
@@ -85,7 +86,18 @@ _up_client() {
 	--timeout)
 		_up_reply "0 500ms 1s 5s 30s" "$cur"
 		return ;;
-	-p|--port|-c|--clients|-n|--requests|-j|--jobs|-r|--random)
+	-D|--duration)
+		_up_reply "1s 5s 10s 30s 1m" "$cur"
+		return ;;
+	--hist)
+		if declare -F _filedir >/dev/null; then
+			_filedir
+		else
+			# shellcheck disable=SC2207 # one file name per line
+			COMPREPLY=($(compgen -f -- "$cur"))
+		fi
+		return ;;
+	-p|--port|-c|--clients|-n|--requests|-j|--jobs|-r|--random|-R|--rate)
 		return ;;
 	esac
 	[[ $cur == -* ]] && _up_reply "$opts" "$cur"

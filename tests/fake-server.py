@@ -17,6 +17,12 @@ purpose, which the real servers never do:
   --hold N       answer nothing until N connections have been open at once
   --no-accept    listen with a backlog of 0 and never accept
   --record FILE  append every request, as received, to FILE
+  --stall SECONDS --stall-after N
+                 once, when the N-th request (over all connections)
+                 arrives, stop answering everyone for SECONDS: that
+                 request and every one in its delay meanwhile wait until
+                 then ("stall" is logged when it begins), as an event
+                 loop does when one request computes inline
 
 It logs like the up servers, one line per event on standard output:
 "listening", "accepted ... conns=N" (open now), "responded ... busy=N"
@@ -51,6 +57,8 @@ class Server:
         self.args = args
         self.conns = 0
         self.busy = 0
+        self.received = 0
+        self.stall_until = 0.0
         self.held = asyncio.Event()
         if args.hold <= 0:
             self.held.set()
@@ -78,6 +86,13 @@ class Server:
                 self.busy += 1
                 busy = self.busy
                 await asyncio.sleep(args.delay)
+                self.received += 1
+                if args.stall > 0 and self.received == args.stall_after:
+                    self.stall_until = time.monotonic() + args.stall
+                    log("stall", peer, "seconds=%g" % args.stall)
+                wait = self.stall_until - time.monotonic()
+                if wait > 0:
+                    await asyncio.sleep(wait)
                 self.busy -= 1
                 reply = line.upper()  # bytes: ASCII a-z only
                 if served == args.corrupt:
@@ -114,6 +129,8 @@ async def main():
     p.add_argument("--no-accept", action="store_true")
     p.add_argument("--no-close", action="store_true")
     p.add_argument("--record")
+    p.add_argument("--stall", type=float, default=0.0)
+    p.add_argument("--stall-after", type=int, default=1)
     args = p.parse_args()
 
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
