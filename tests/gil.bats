@@ -87,24 +87,6 @@ gil_waits() {
 	less "$(whole)" 4
 }
 
-# two_cores_free: true when two busy loops side by side get 1.6 s of CPU
-# time in one second between them, as on two idle cores.
-two_cores_free() {
-	local p1 p2 pid ticks=0
-	sh -c 'while :; do :; done' &
-	p1=$!
-	sh -c 'while :; do :; done' &
-	p2=$!
-	sleep 1
-	for pid in "$p1" "$p2"; do
-		ticks=$((ticks + $(awk '{ print $14 + $15 }' "/proc/$pid/stat")))
-	done
-	kill "$p1" "$p2"
-	wait "$p1" "$p2" 2>/dev/null || true
-	echo "two busy loops: $ticks ticks in a second"
-	[ "$ticks" -ge $(($(getconf CLK_TCK) * 16 / 10)) ]
-}
-
 @test "gil: fork --gil --cpu: a lock per process, every core still used" {
 	[ "$(cores)" -ge 2 ] || skip "one core: processes cannot compute in parallel"
 	start_server fork -d 1s --cpu --gil

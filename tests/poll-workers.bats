@@ -228,5 +228,10 @@ cpu_four() {
 	# so by the server's clock -w 2 takes well under the one loop's time
 	# (about half on two free cores; a loaded machine narrows it)
 	echo "one loop: $one s, -w 2: $two s"
-	less_than "$two" "$(awk -v t="$one" 'BEGIN { print t * 0.85 }')"
+	if ! less_than "$two" "$(awk -v t="$one" 'BEGIN { print t * 0.85 }')"
+	then
+		two_cores_free ||
+		    skip "the machine is busy: two cores are not free to compute"
+		false
+	fi
 }
