@@ -78,7 +78,7 @@ BINS	 = $(patsubst %,$(O)/bin/%,$(foreach p,$(SERVERS),$(if $(wildcard bin/$(p).
 
 # Objects go under OBJ, out of the way of the sources.
 OBJ	 = $(if $(filter .,$(O)),build/obj,$(O)/obj)
-LAYERS	 = core proto ev robust pool server timeline
+LAYERS	 = core proto ev coro robust pool server timeline
 LIB_SRC	 = $(sort $(foreach l,$(LAYERS),$(wildcard lib/$(l)/*.c)))
 LIB_OBJ	 = $(patsubst %.c,$(OBJ)/%.o,$(LIB_SRC))
 LIB	 = $(OBJ)/libup.a
