@@ -70,7 +70,7 @@ UP_CPPFLAGS += -DUP_SODIUM $(shell pkg-config --cflags libsodium)
 UP_LDLIBS   += $(shell pkg-config --libs libsodium)
 endif
 
-SERVERS	 = upserver-seq upserver-fork upserver-thread upserver-poll
+SERVERS	 = upserver-seq upserver-fork upserver-thread upserver-poll upserver-coro
 PROGS	 = $(SERVERS) upclient uptimeline
 # A server is built once its main exists, so the tree builds at every step.
 BINS	 = $(patsubst %,$(O)/bin/%,$(foreach p,$(SERVERS),$(if $(wildcard bin/$(p).c),$(p)))) \

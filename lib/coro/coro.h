@@ -125,6 +125,15 @@ int	up_coro_wait(struct up_sched *s, int fd, int events,
 /* Parks the running coroutine until deadline. */
 void	up_coro_sleep(struct up_sched *s, int64_t deadline);
 
+/*
+ * Parks the running coroutine until up_coro_ready wakes it: a future
+ * no descriptor or deadline resolves (a lock handed on).
+ */
+void	up_coro_park(struct up_sched *s);
+
+/* Wakes c, parked on anything; nothing if it is not parked. */
+void	up_coro_ready(struct up_sched *s, struct up_coro *c);
+
 /* Lets every other ready coroutine run once before this one goes on. */
 void	up_coro_yield(struct up_sched *s);
 
@@ -152,6 +161,12 @@ int	up_sched_run(struct up_sched *s);
  * until the nearest deadline, -1 (for ever) with neither.
  */
 int	up_sched_timeout(const struct up_sched *s, int64_t now);
+
+/*
+ * The nearest deadline of those parked, for a caller that waits on the
+ * engine itself: -1 with some ready (do not wait), 0 with none.
+ */
+int64_t	up_sched_deadline(const struct up_sched *s);
 
 /*
  * One whole turn when s owns the engine: run the ready, wait on the

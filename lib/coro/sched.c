@@ -275,6 +275,31 @@ up_coro_sleep(struct up_sched *s, int64_t deadline)
 }
 
 void
+up_coro_park(struct up_sched *s)
+{
+	struct up_coro *c = s->cur;
+
+	c->fd = -1;
+	c->state = UP_CORO_PARKED;
+	park(s);
+}
+
+void
+up_coro_ready(struct up_sched *s, struct up_coro *c)
+{
+	if (c != NULL && c->state == UP_CORO_PARKED)
+		wake(s, c, 0);
+}
+
+int64_t
+up_sched_deadline(const struct up_sched *s)
+{
+	if (s->head != NULL)
+		return -1;
+	return s->nheap > 0 ? s->heap[0]->deadline : 0;
+}
+
+void
 up_coro_yield(struct up_sched *s)
 {
 	ready(s, s->cur);

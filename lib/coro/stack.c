@@ -3,6 +3,7 @@
  * stack grows down), and the report of an overflow into that page.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -12,7 +13,7 @@
 
 #include "coro/coro.h"
 
-#ifndef MAP_ANONYMOUS
+#if !defined(MAP_ANONYMOUS) && defined(MAP_ANON)
 #define MAP_ANONYMOUS	MAP_ANON
 #endif
 
@@ -39,8 +40,20 @@ up_coro_stack_map(struct up_coro *c, size_t size)
 	size = (size + page - 1) / page * page;
 	if (size == 0)
 		size = page;
+#ifdef MAP_ANONYMOUS
 	p = mmap(NULL, size + page, PROT_READ | PROT_WRITE,
 	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+#else
+	{	/* POSIX.1-2008 has no anonymous mappings: /dev/zero's */
+		int fd = open("/dev/zero", O_RDWR | O_CLOEXEC);
+
+		if (fd == -1)
+			return -1;
+		p = mmap(NULL, size + page, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE, fd, 0);
+		close(fd);
+	}
+#endif
 	if (p == MAP_FAILED)
 		return -1;
 	/* the lowest page: touching it faults */
