@@ -25,7 +25,7 @@ expect_usage_error() {
 
 servers() {
 	local s
-	for s in seq fork thread poll; do
+	for s in seq fork thread poll coro; do
 		[ -x "$BIN/upserver-$s" ] && echo "upserver-$s"
 	done
 }

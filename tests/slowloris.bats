@@ -92,7 +92,7 @@ check_closed() {
 
 @test "--request-timeout: a slowloris line is closed, and the pool serves another meanwhile" {
 	local m n
-	for m in seq fork thread poll; do
+	for m in seq fork thread poll coro; do
 		[ -x "$BIN/upserver-$m" ] || continue
 		n=2
 		[ "$m" = seq ] && n=1
@@ -117,7 +117,7 @@ check_closed() {
 
 @test "--request-timeout under --http: a head sent slowly gets 408 and is closed" {
 	local m n
-	for m in seq fork thread poll; do
+	for m in seq fork thread poll coro; do
 		[ -x "$BIN/upserver-$m" ] || continue
 		n=2
 		[ "$m" = seq ] && n=1
