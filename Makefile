@@ -271,9 +271,19 @@ check-valgrind: all deps
 # BENCH_BASE=REV (a commit) also builds REV, from git, into build/base and
 # runs its servers beside today's as base-MODEL: a change meant to keep
 # the speed is measured against the code before it in the same run.
+# bench/switch: lib/coro's switches per second, built with the assembly
+# switch (build/bench) and with ucontext (build/bench-portable).
+BENCH_DIR = $(if $(filter .,$(O)),build/bench-tools,$(O)/bench-tools)
+$(BENCH_DIR)/switch: bench/switch.c $(LIB)
+	@mkdir -p $(@D)
+	$(SAY) CCLD $@
+	$(Q)$(COMPILE) -o $@ $< $(LIB) $(LDFLAGS) $(UP_LDLIBS)
+
 bench:
 	@sh tests/install-deps.sh bench
-	$(MAKE) O=build/bench CFLAGS="-O2" all
+	$(MAKE) O=build/bench CFLAGS="-O2" all build/bench/bench-tools/switch
+	$(MAKE) O=build/bench-portable PORTABLE=1 CFLAGS="-O2" \
+	    build/bench-portable/bench-tools/switch
 ifneq ($(BENCH_BASE),)
 	rm -rf build/base && mkdir -p build/base/src
 	git archive $(BENCH_BASE) | tar -x -C build/base/src
