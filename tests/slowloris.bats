@@ -111,7 +111,7 @@ check_closed() {
 		# the third was served after a slowloris was closed, not after
 		# it gave up
 		[ "$(events "$SERVER_LOG" | grep -E '^(closed|responded)$' |
-		    head -1)" = closed ] || [ "$m" = poll ]
+		    head -1)" = closed ] || [ "$m" = poll ] || [ "$m" = coro ]
 	done
 }
 
