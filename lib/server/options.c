@@ -98,8 +98,8 @@ static const struct usage_word help[] = {
 	    " is not whole\n"
 	    "                       this long after its first byte, 0 never"
 	    " [30s]\n" },
-	{ CORO, "      --stack SIZE     each coroutine's stack, over a guard"
-	    " page: 4k to 64m [64k]\n" },
+	{ CORO, "      --stack SIZE     each coroutine's stack, 4k to 64m,"
+	    " guarded [64k]\n" },
 	{ ALL, "  -q, --quiet          log only listening and stopped\n" },
 	{ ALL, "  -h, --help           show this help and exit\n" },
 	{ ALL, "  -V, --version        show the version and exit\n" }
