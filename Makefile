@@ -70,7 +70,7 @@ UP_CPPFLAGS += -DUP_SODIUM $(shell pkg-config --cflags libsodium)
 UP_LDLIBS   += $(shell pkg-config --libs libsodium)
 endif
 
-SERVERS	 = upserver-seq upserver-fork upserver-thread upserver-poll
+SERVERS	 = upserver-seq upserver-fork upserver-thread upserver-poll upserver-coro
 PROGS	 = $(SERVERS) upclient uptimeline
 # A server is built once its main exists, so the tree builds at every step.
 BINS	 = $(patsubst %,$(O)/bin/%,$(foreach p,$(SERVERS),$(if $(wildcard bin/$(p).c),$(p)))) \
@@ -78,7 +78,7 @@ BINS	 = $(patsubst %,$(O)/bin/%,$(foreach p,$(SERVERS),$(if $(wildcard bin/$(p).
 
 # Objects go under OBJ, out of the way of the sources.
 OBJ	 = $(if $(filter .,$(O)),build/obj,$(O)/obj)
-LAYERS	 = core proto ev robust pool server timeline
+LAYERS	 = core proto ev coro robust pool server timeline
 LIB_SRC	 = $(sort $(foreach l,$(LAYERS),$(wildcard lib/$(l)/*.c)))
 LIB_OBJ	 = $(patsubst %.c,$(OBJ)/%.o,$(LIB_SRC))
 LIB	 = $(OBJ)/libup.a
@@ -271,9 +271,19 @@ check-valgrind: all deps
 # BENCH_BASE=REV (a commit) also builds REV, from git, into build/base and
 # runs its servers beside today's as base-MODEL: a change meant to keep
 # the speed is measured against the code before it in the same run.
+# bench/switch: lib/coro's switches per second, built with the assembly
+# switch (build/bench) and with ucontext (build/bench-portable).
+BENCH_DIR = $(if $(filter .,$(O)),build/bench-tools,$(O)/bench-tools)
+$(BENCH_DIR)/switch: bench/switch.c $(LIB)
+	@mkdir -p $(@D)
+	$(SAY) CCLD $@
+	$(Q)$(COMPILE) -o $@ $< $(LIB) $(LDFLAGS) $(UP_LDLIBS)
+
 bench:
 	@sh tests/install-deps.sh bench
-	$(MAKE) O=build/bench CFLAGS="-O2" all
+	$(MAKE) O=build/bench CFLAGS="-O2" all build/bench/bench-tools/switch
+	$(MAKE) O=build/bench-portable PORTABLE=1 CFLAGS="-O2" \
+	    build/bench-portable/bench-tools/switch
 ifneq ($(BENCH_BASE),)
 	rm -rf build/base && mkdir -p build/base/src
 	git archive $(BENCH_BASE) | tar -x -C build/base/src

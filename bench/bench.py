@@ -76,13 +76,13 @@ def poll_backends(bindir):
 def contenders(bindir, basedir=None):
     up = [Contender(f"up-{m}", [os.path.join(bindir, f"upserver-{m}"), "-q"],
                     "up", proto="both")
-          for m in ("seq", "fork", "thread", "poll")
+          for m in ("seq", "fork", "thread", "poll", "coro")
           if os.access(os.path.join(bindir, f"upserver-{m}"), os.X_OK)]
     if basedir:     # the same servers, built from another commit
         up += [Contender(f"base-{m}", [os.path.join(basedir,
                                                     f"upserver-{m}"), "-q"],
                          "up", proto="both")
-               for m in ("seq", "fork", "thread", "poll")
+               for m in ("seq", "fork", "thread", "poll", "coro")
                if os.access(os.path.join(basedir, f"upserver-{m}"), os.X_OK)]
     # one event loop per core (issue 13), on the workloads where cores
     # matter: HTTP beside nginx with as many workers, and CPU-bound work
@@ -406,7 +406,9 @@ def main():
                     help="a tenth of the requests, for trying it out")
     ap.add_argument("--only", help="comma-separated workload ids "
                     "(a20,a1000,b,c,d,h,cpu) and scenarios "
-                    "(idle,stream,timeline,latency)")
+                    "(idle,stream,timeline,latency,switch,rss)")
+    ap.add_argument("--rss-conns", type=int, default=10000,
+                    help="idle connections of the rss scenario [10000]")
     ap.add_argument("--baseline", help="a bin/ directory built from "
                     "another commit, run beside this one as base-MODEL")
     ap.add_argument("--servers", help="comma-separated contenders to run "
@@ -426,6 +428,10 @@ def main():
         extra += idle_scenario(args.bin, args.runs, args.quick)
     if only is None or "stream" in only:
         extra += stream_scenario(args.bin, args.runs, args.quick)
+    if only is None or "switch" in only:
+        extra += switch_scenario(args.bin, args.runs)
+    if only is None or "rss" in only:
+        extra += rss_scenario(args.bin, args.runs, args.rss_conns)
     if only is None or "timeline" in only:
         extra += timeline_scenario(args.bin, args.baseline, args.runs,
                                    args.quick)
@@ -744,6 +750,122 @@ def idle_scenario(bindir, runs, quick):
                    f"(target >= 1): {'met' if ratio >= 1 else 'MISSED'}")
     elif ("redis-server", hi) not in meds:
         out.append("- epoll / redis-server: not measured (no redis-server)")
+    out.append("")
+    return out
+
+
+# ---- coroutine switches and memory per idle connection (issue 22) --------
+
+def switch_scenario(bindir, runs):
+    """Switches per second of lib/coro: bench/switch built with the
+    assembly switch beside bin/, and with ucontext in the PORTABLE=1
+    build beside it (make bench builds both)."""
+    top = os.path.dirname(os.path.abspath(bindir))
+    tools = [os.path.join(top, "bench-tools", "switch"),
+             os.path.join(os.path.dirname(top), "bench-portable",
+                          "bench-tools", "switch")]
+    res = {}
+    for run in range(runs):
+        for t in tools:
+            if not os.access(t, os.X_OK):
+                continue
+            r = subprocess.run([t, "2000000"], capture_output=True,
+                               text=True, timeout=300)
+            m = re.search(r"switch=(.*) switches=\d+ seconds=\S+ "
+                          r"per_second=(\d+)", r.stdout)
+            if not m:
+                print(f"switch {t}: failed: {r.stderr.strip()}")
+                continue
+            print(f"switch run {run + 1} {m.group(1):<12} "
+                  f"{int(m.group(2)):>12,} /s", flush=True)
+            res.setdefault(m.group(1), []).append(int(m.group(2)))
+    out = ["## Coroutine switches per second (bench/switch.c: two "
+           "coroutines yielding to each other)", "",
+           "| switch | switches/s | ns each |", "|---|---|---|"]
+    for kind, v in res.items():
+        med = statistics.median(v)
+        out.append(f"| {kind} | {med:,.0f} | {1e9 / med:.1f} |")
+    if not res:
+        out.append("| (bench/switch not built: make bench builds it) "
+                   "| n/a | n/a |")
+    out.append("")
+    return out
+
+
+def tree_rss_kb(pid):
+    """VmRSS of pid and of its children (a -w or fork server), in kB."""
+    total = 0
+    pids = [pid]
+    try:
+        kids = open(f"/proc/{pid}/task/{pid}/children").read().split()
+        pids += [int(k) for k in kids]
+    except OSError:
+        pass
+    for p in pids:
+        try:
+            with open(f"/proc/{p}/status") as f:
+                for line in f:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def rss_scenario(bindir, runs, n):
+    """Resident memory per idle connection of every model: VmRSS of the
+    server's processes before and after n connections that send nothing
+    are accepted (-c n + 100, -t 0: none closed meanwhile)."""
+    raise_nofile()
+    models = [m for m in ("seq", "fork", "thread", "poll", "coro")
+              if os.access(os.path.join(bindir, f"upserver-{m}"), os.X_OK)
+              and m != "seq"]     # seq holds one connection at a time
+    res = {}
+    for run in range(runs):
+        for m in models:
+            argv = [os.path.join(bindir, f"upserver-{m}"), "-q", "-p", "0",
+                    "-d", "0", "-t", "0", "-c", str(n + 100)]
+            p = subprocess.Popen(argv, stdout=subprocess.PIPE,
+                                 stderr=subprocess.DEVNULL, text=True)
+            socks = []
+            try:
+                port = int(re.search(r" listening \S*:(\d+) ",
+                                     p.stdout.readline()).group(1))
+                time.sleep(0.2)
+                before = tree_rss_kb(p.pid)
+                socks = hold_idle(port, n)
+                # until the server's memory stops growing: all accepted
+                last, still = -1, 0
+                deadline = time.monotonic() + 120
+                while still < 3 and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    now = tree_rss_kb(p.pid)
+                    still = still + 1 if now == last else 0
+                    last = now
+                after = tree_rss_kb(p.pid)
+                per = (after - before) / n
+                print(f"rss run {run + 1} {m:<7} {n} idle: "
+                      f"{before} kB -> {after} kB, {per:.2f} kB each",
+                      flush=True)
+                res.setdefault(m, []).append(per)
+            except Exception as e:
+                print(f"rss {m}: failed: {e}")
+            finally:
+                for sk in socks:
+                    sk.close()
+                stop(p)
+    out = [f"## Resident memory per idle connection: {n:,} connections "
+           "that send nothing, VmRSS of the server's processes before "
+           "and after", "",
+           "| model | KiB per connection |", "|---|---|"]
+    for m in models:
+        if m in res:
+            out.append(f"| up-{m} | {statistics.median(res[m]):.2f} |")
+    if "coro" in res:
+        v = statistics.median(res["coro"])
+        out.append("")
+        out.append(f"- up-coro: {v:.2f} KiB each (target <= 8): "
+                   f"{'met' if v <= 8 else 'MISSED'}")
     out.append("")
     return out
 

@@ -54,6 +54,9 @@ _up_server() {
 	--locks)
 		_up_reply "opposite ordered backoff" "$cur"
 		return ;;
+	--stack)
+		_up_reply "16k 64k 256k 1m" "$cur"
+		return ;;
 	--framing)
 		_up_reply "auto line read" "$cur"
 		return ;;
@@ -122,6 +125,6 @@ _up_timeline() {
 	fi
 }
 
-complete -F _up_server upserver-seq upserver-fork upserver-thread upserver-poll
+complete -F _up_server upserver-seq upserver-fork upserver-thread upserver-poll upserver-coro
 complete -F _up_client upclient
 complete -F _up_timeline uptimeline

@@ -36,7 +36,7 @@ server_words() {
 
 @test "every long option of every binary's --help is completed" {
 	local prog opt n=0
-	for prog in upserver-seq upserver-fork upserver-thread upserver-poll \
+	for prog in upserver-seq upserver-fork upserver-thread upserver-poll upserver-coro \
 	    upclient uptimeline; do
 		[ -x "$BIN/$prog" ] || continue
 		complete_words "$prog" -- >"$BATS_TEST_TMPDIR/words"

@@ -10,7 +10,7 @@
 set -eu
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-progs="upserver-seq upserver-fork upserver-thread upserver-poll upclient uptimeline"
+progs="upserver-seq upserver-fork upserver-thread upserver-poll upserver-coro upclient uptimeline"
 fail() {
 	echo "deb.sh: $*" >&2
 	exit 1

@@ -39,7 +39,7 @@ usage() {
 @test "each server's SYNOPSIS is its --help usage, word for word" {
 	command -v mandoc >/dev/null || skip "mandoc is not installed"
 	local s n=0
-	for s in seq fork thread poll; do
+	for s in seq fork thread poll coro; do
 		[ -x "$BIN/upserver-$s" ] || continue
 		echo "man:  $(synopsis "$BATS_TEST_DIRNAME/../man/upserver.1" "upserver-$s")"
 		echo "help: $(usage "upserver-$s")"

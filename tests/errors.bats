@@ -25,7 +25,7 @@ expect_usage_error() {
 
 servers() {
 	local s
-	for s in seq fork thread poll; do
+	for s in seq fork thread poll coro; do
 		[ -x "$BIN/upserver-$s" ] && echo "upserver-$s"
 	done
 }
@@ -50,7 +50,7 @@ servers() {
 @test "--backend: only upserver-poll has one; unknown or absent ones are refused" {
 	local s
 	for s in $(servers); do
-		[ "$s" = upserver-poll ] && continue
+		case $s in upserver-poll|upserver-coro) continue ;; esac
 		expect_usage_error "$s" "--backend: the ${s#upserver-} model has no event loop" --backend poll
 	done
 	expect_usage_error upserver-poll "--backend: unknown backend 'bogus' ($(poll_backends | sed 's/ /, /g'))" --backend bogus
@@ -123,8 +123,12 @@ offers_not() {
 		*) offers "$s" -w; offers "$s" --workers ;;
 		esac
 		case $s in
-		upserver-poll) offers "$s" --backend ;;
+		upserver-poll|upserver-coro) offers "$s" --backend ;;
 		*) offers_not "$s" --backend ;;
+		esac
+		case $s in
+		upserver-coro) offers "$s" --stack ;;
+		*) offers_not "$s" --stack ;;
 		esac
 		offers "$s" --counter
 		# the usage line after a usage error is the same synopsis

@@ -343,3 +343,16 @@ five_panes() {
 	    <<<"$output"
 	[ "$(grep -c 'Connection reset by peer' <<<"$output")" -eq 1 ]
 }
+
+@test "coro.sh: one thread answers four together, unsafe loses, --cpu serializes" {
+	run sh "$EX/coro.sh" 300ms
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[[ "${lines[2]}" =~ ^\ +4\ +pid=([0-9]+)\ tid=([0-9]+)$ ]]
+	[ "${BASH_REMATCH[1]}" = "${BASH_REMATCH[2]}" ]
+	[ "${lines[4]}" = "requests=4 count=1: the wait sat between each read and its write" ]
+	[ "$(grep -c '^  received .* count=0$' <<<"$output")" -eq 4 ]
+	local cpu
+	cpu=$(sed -n 's/^answered in \([0-9.]*\) s: one computation.*/\1/p' <<<"$output")
+	awk -v t="$cpu" 'BEGIN { exit !(t >= 0.8) }'
+}

@@ -590,3 +590,18 @@ accepted_count() {
 	# the message names what failed, not only the backend
 	[ "$(grep -cE '^upserver-poll: poll: ' "$SERVER_ERR")" -eq 0 ]
 }
+
+@test "coro: a stack overflow is reported as one, not a bare SIGSEGV" {
+	# up/coro/overflow: the request's handling recurses without end
+	start_fiu_server coro -d 0 --stack 32k
+	fiu_ctrl "enable name=up/coro/overflow"
+	timeout 10 upclient -H 127.0.0.1 -p "$PORT" hello || true
+	local st=0
+	wait "$SERVER_PID" || st=$?
+	SERVER_PID=
+	cat "$SERVER_ERR"
+	# it still dies of the SIGSEGV (128 + 11), but says why first
+	[ "$st" -eq 139 ]
+	grep -qE '^upserver-coro: connection 127\.0\.0\.1:[0-9]+: stack overflow: its stack of 32768 bytes is too small; raise it with --stack \(now 32k\)$' \
+	    "$SERVER_ERR"
+}

@@ -14,7 +14,7 @@ MODELS=("seq" "fork" "fork -w 2" "thread" "thread -w 2")
 while read -r m; do
 	MODELS+=("$m")
 done < <(poll_models)
-MODELS+=("poll -w 2")
+MODELS+=("poll -w 2" "coro" "coro -w 2")
 
 teardown() {
 	local pid

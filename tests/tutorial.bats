@@ -20,7 +20,7 @@ teardown() {
 # each_server: the server models that are built.
 each_server() {
 	local s
-	for s in seq fork thread poll; do
+	for s in seq fork thread poll coro; do
 		[ -x "$BIN/upserver-$s" ] && echo "$s"
 	done
 }
@@ -109,7 +109,7 @@ default_models() {
 		else
 			echo "$s"
 		fi
-		case $s in fork|thread) echo "$s -w 2" ;; esac
+		case $s in fork|thread|coro) echo "$s -w 2" ;; esac
 	done
 }
 
@@ -198,7 +198,7 @@ while True:
 sys.stdout.buffer.write(got)
 EOF
 	stop_server
-	awk '$2 == "received" { $1 = ""; $3 = ""; sub(/ [pt]id=[0-9]+$/, "");
+	awk '$2 == "received" { $1 = ""; $3 = ""; sub(/( [pt]id=[0-9]+)+$/, "");
 	    print }' "$SERVER_LOG" >"$BATS_TEST_TMPDIR/received"
 }
 

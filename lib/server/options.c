@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -27,7 +28,7 @@ static const char options[] =
     "V(version)w:(workers)"
     "-C:(counter)-T(http)-L:(max-line)-P:(backend)-M:(backlog)-N(cpu)"
     "-O:(framing)-R:(request-timeout)-K:(locks)"
-    "-G(gil)";
+    "-G(gil)-S:(stack)";
 
 /* Which models an option of the usage belongs to. */
 enum usage_need {
@@ -35,6 +36,7 @@ enum usage_need {
 	POOL,		/* a model with workers and no event loop */
 	LOOPS,		/* a model with workers and an event loop */
 	LOOP,		/* a model with an event loop */
+	CORO,		/* a model of coroutines */
 	BLOCKING	/* a model without one */
 };
 
@@ -51,7 +53,7 @@ static const struct usage_word {
 	{ ALL, "[--framing mode]" }, { ALL, "[--gil]" },
 	{ ALL, "[--http]" },
 	{ BLOCKING, "[--locks mode]" }, { ALL, "[--max-line n]" },
-	{ ALL, "[--request-timeout time]" }
+	{ ALL, "[--request-timeout time]" }, { CORO, "[--stack size]" }
 };
 
 /*
@@ -96,6 +98,8 @@ static const struct usage_word help[] = {
 	    " is not whole\n"
 	    "                       this long after its first byte, 0 never"
 	    " [30s]\n" },
+	{ CORO, "      --stack SIZE     each coroutine's stack, 4k to 64m,"
+	    " guarded [64k]\n" },
 	{ ALL, "  -q, --quiet          log only listening and stopped\n" },
 	{ ALL, "  -h, --help           show this help and exit\n" },
 	{ ALL, "  -V, --version        show the version and exit\n" }
@@ -115,6 +119,8 @@ takes(const struct up_model *m, enum usage_need need)
 		return m->workers && m->event_loop;
 	case LOOP:
 		return m->event_loop;
+	case CORO:
+		return m->stack != 0;
 	case BLOCKING:
 		return !m->event_loop;
 	default:
@@ -259,6 +265,40 @@ backend_check(struct up_options *o, int explicit_conns, char *errbuf,
 	return UP_PARSE_OK;
 }
 
+#define STACK_MIN	4096			/* --stack: a page */
+#define STACK_MAX	(64L * 1024 * 1024)	/* 64 MiB */
+
+/*
+ * Parses a --stack size, bytes or with a k or m suffix (KiB, MiB), into
+ * *size. 0, or -1 with the message in errbuf.
+ */
+static int
+size_arg(const char *name, const char *arg, size_t *size, char *errbuf,
+    size_t errlen)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(arg, &end, 10);
+	if (end != arg && (*end == 'k' || *end == 'K') && end[1] == '\0') {
+		if (n <= STACK_MAX / 1024)
+			n *= 1024;
+		end++;
+	} else if (end != arg && (*end == 'm' || *end == 'M') &&
+	    end[1] == '\0') {
+		if (n <= STACK_MAX / (1024 * 1024))
+			n *= 1024 * 1024;
+		end++;
+	}
+	if (end == arg || *end != '\0' || errno != 0 || n < STACK_MIN ||
+	    n > STACK_MAX)
+		return fail(errbuf, errlen, "%s: '%s' is not a size from 4k "
+		    "to 64m (bytes, or with k or m)", name, arg);
+	*size = (size_t)n;
+	return 0;
+}
+
 int
 up_server_options(struct up_options *o, const struct up_model *m, int argc,
     char **argv, char *errbuf, size_t errlen)
@@ -286,6 +326,7 @@ up_server_options(struct up_options *o, const struct up_model *m, int argc,
 	o->backlog = -1;
 	o->gil = 0;
 	o->locks = UP_LOCKS_OFF;
+	o->stack = m->stack;
 
 	opterr = 0;	/* the library does not print: we explain below */
 #ifdef __GLIBC__
@@ -393,6 +434,14 @@ up_server_options(struct up_options *o, const struct up_model *m, int argc,
 				return fail(errbuf, errlen,
 				    "--framing: unknown mode '%s' "
 				    "(auto, line or read)", optarg);
+			break;
+		case 'S':	/* --stack */
+			if (m->stack == 0)
+				return fail(errbuf, errlen, "--stack: the %s "
+				    "model has no coroutines", m->name);
+			if (size_arg("--stack", optarg, &o->stack, errbuf,
+			    errlen) != 0)
+				return UP_PARSE_ERROR;
 			break;
 		case 'K':	/* --locks */
 			if (m->event_loop)

@@ -54,6 +54,7 @@ struct up_options {
 	long		 backlog;	/* --backlog, or -1 for UP_BACKLOG */
 	int		 gil;		/* --gil: the work under one lock */
 	enum up_locks_mode locks;	/* --locks */
+	size_t		 stack;		/* --stack: coro only, else 0 */
 };
 
 /*
@@ -61,12 +62,13 @@ struct up_options {
  * default -c, and what it takes beyond the options every server takes.
  */
 struct up_model {
-	const char	*name;		/* "seq", "fork", "thread", "poll" */
+	const char	*name;		/* "seq", "fork", ..., "coro" */
 	long		 max_conns;	/* the default of -c */
 	int		 workers;	/* it takes -w */
 	int		 event_loop;	/* it takes --backend (default poll) */
 	int		 one_at_a_time;	/* it serves one connection anyway */
 	int		 processes;	/* it forks, so state is MAP_SHARED */
+	size_t		 stack;		/* coroutines: --stack's default */
 };
 
 /*

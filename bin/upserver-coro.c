@@ -1,0 +1,532 @@
+/*
+ * upserver-coro: the coroutine server, asyncio's model in C.
+ *
+ * One process, one thread, a coroutine per connection on the event
+ * engine (lib/coro/ over lib/ev/: --backend select, poll, epoll,
+ * kqueue). serve() below reads like the blocking service every thread
+ * runs (lib/server/serve.c's up_serve): read a request, do the work,
+ * write the reply. Where a thread would block, the coroutine waits
+ * instead: it parks on its socket or on a deadline, and the scheduler
+ * runs another. `diff` the two and what differs is the waits. Each wait
+ * is an `await` of the tutorial's asyncio server (see up(7), CORO):
+ *
+ *   reader_next()  await reader.read(1024)   parks until readable
+ *   work()         await asyncio.sleep(d)    parks until the deadline
+ *   send_all()     writer.write(); await writer.drain()
+ *
+ * What to notice:
+ *  - Four clients with a one-second delay are answered together after a
+ *    second by one thread: every line of the log says the same pid= and
+ *    tid=.
+ *  - A wait is the only place another connection may run: --counter
+ *    unsafe still loses updates, because the sleep sits between the
+ *    read of the counter and its write; --cpu computes without a wait,
+ *    so nobody else runs meanwhile, as in upserver-poll.
+ *  - A connection costs its stack (--stack, 64 KiB mapped, of which
+ *    only the pages touched are resident) and a struct conn.
+ *  - --gil changes nothing: there is one thread, so no lock to share.
+ *  - With -w N, N schedulers run this code in processes of their own
+ *    sharing the listener (lib/pool/loops.c, as upserver-poll -w).
+ */
+#include <err.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "coro/coro.h"
+#include "server/server.h"
+
+#define DEFAULT_MAX_CONNS	16384	/* -c: or what the fd limit allows */
+#define ACCEPT_BATCH		1024	/* accepts per wake-up, then serve */
+#define MEMORY_RETRY_NS		(10 * UP_NS_PER_MS)
+
+struct loop;
+
+/* A connection: its coroutine serves it from accept to close. */
+struct conn {
+	int		 fd;
+	char		 peer[UP_PEER_MAX];
+	struct loop	*l;
+	struct up_coro	*co;
+	struct up_timer	 lockq;		/* --counter mutex: its place in line */
+	int		 reading;	/* parked for a request: a stop wakes */
+	struct conn	*prev, *next;	/* the loop's connections */
+};
+
+/* One scheduler, and what its connections share. */
+struct loop {
+	struct up_server *s;
+	struct up_evloop e;
+	struct up_sched	 sched;
+	struct up_timeq	 lockq;		/* --counter mutex: waiters here */
+	struct conn	*conns;		/* every connection of this loop */
+	char		 who[48];	/* "pid=N tid=N" on every line */
+};
+
+/* A deadline ns from now, or 0 (none) for a zero time. */
+static int64_t
+after(int64_t ns)
+{
+	return ns > 0 ? up_now_ns() + ns : 0;
+}
+
+/*
+ * The next request from c's socket, as up_reader_next reads it for a
+ * blocking server, but waiting on the scheduler (the first read peeks,
+ * so that a connection that sends nothing costs no buffer). Returns 1
+ * with *req and *len, 0 at the client's end of stream, or -1 with errno:
+ * ETIMEDOUT idle for -t or (in->expired) not whole in --request-timeout,
+ * ECANCELED at a stop with no whole request buffered, ENOMEM.
+ */
+static int
+reader_next(struct conn *c, struct up_reader *in, int64_t idle_ns,
+    char **req, size_t *len)
+{
+	struct loop *l = c->l;
+	int64_t now, idle, pause, whole, first;
+	size_t n;
+	ssize_t got;
+	int w;
+
+	in->expired = 0;
+	for (;;) {
+		n = in->buf == NULL ? 0 : in->frame(in->buf + in->start,
+		    in->end - in->start, l->s->opt.max_line, in->eof);
+		if (n > 0) {
+			*req = in->buf + in->start;
+			*len = n;
+			in->start += n;
+			in->since = 0;
+			return 1;
+		}
+		if (in->eof)
+			return 0;
+		if ((got = up_reader_fill(in, c->fd, l->s->opt.max_line)) > 0 ||
+		    (got == 0 && in->eof))
+			continue;
+		if (got == -1 && errno != EAGAIN && errno != EWOULDBLOCK)
+			return -1;
+		if (l->e.stopping) {
+			errno = ECANCELED;
+			return -1;
+		}
+		now = up_now_ns();
+		idle = idle_ns > 0 ? now + idle_ns : 0;
+		pause = whole = 0;
+		if (in->end > in->start) {
+			if (in->since == 0)
+				in->since = now;
+			if (in->pause_ns > 0)
+				pause = now + in->pause_ns;
+			if (in->request_ns > 0)
+				whole = in->since + in->request_ns;
+		}
+		first = up_earliest(up_earliest(idle, pause), whole);
+		c->reading = 1;
+		w = up_coro_wait(&l->sched, c->fd, UP_EV_READ, first);	/* await */
+		c->reading = 0;
+		if (w == -1)
+			return -1;
+		if (w == 0 && l->e.stopping)
+			continue;	/* woken by the stop: read what came */
+		if (w == 0 && first == pause && first != whole) {
+			/* the client paused: what it sent is a request */
+			*req = in->buf + in->start;
+			*len = in->end - in->start;
+			in->start = in->end;
+			in->since = 0;
+			return 1;
+		}
+		if (w == 0) {
+			in->expired = first == whole;
+			errno = ETIMEDOUT;
+			return -1;
+		}
+	}
+}
+
+/*
+ * --counter mutex: takes the lock, in line behind every request of
+ * every loop that asked first, parking meanwhile.
+ */
+static void
+lock_take(struct conn *c)
+{
+	struct loop *l = c->l;
+
+	if (!up_loops_acquire(l->e.g, l->e.index, &l->lockq, &c->lockq))
+		up_coro_park(&l->sched);	/* until the lock is handed */
+}
+
+/* Lets go of the lock, waking the next in line here, if any. */
+static void
+lock_drop(struct conn *c)
+{
+	struct up_timer *t;
+	struct conn *next;
+
+	t = up_loops_release(c->l->e.g, c->l->e.index, &c->l->lockq);
+	if (t != NULL) {
+		next = UP_CONTAINER_OF(t, struct conn, lockq);
+		up_coro_ready(&c->l->sched, next->co);
+	}
+}
+
+/*
+ * Does the work of request r: logs "received" with the counter as read,
+ * spends the delay, waiting on the scheduler (or computing, with --cpu:
+ * no wait, nobody else runs), and returns the counter as it leaves it.
+ */
+static long
+work(struct conn *c, const struct up_request *r)
+{
+	struct loop *l = c->l;
+	const struct up_options *o = &l->s->opt;
+	long seen;
+
+	if (o->counter == UP_COUNTER_MUTEX)
+		lock_take(c);
+	seen = up_count_read(l->s->shared);
+	up_log_received(c->peer, l->who, r->len, r->cut,
+	    up_count_read_shown(o->counter), seen);
+	if (o->cpu)
+		up_compute_ns(o->delay_ns);
+	else if (o->delay_ns > 0)
+		up_coro_sleep(&l->sched, up_now_ns() + o->delay_ns); /* await */
+	seen = up_count_write(l->s->shared, o->counter, seen);
+	if (o->counter == UP_COUNTER_MUTEX)
+		lock_drop(c);
+	return seen;
+}
+
+#ifdef UP_FIU
+/*
+ * The fault point up/coro/overflow of the test build (FIU=1): a request
+ * whose handling recurses without end, as a deep recursion or a large
+ * local array would, to show how an overflow is reported. Returns only
+ * in theory.
+ */
+static int
+deep(int depth)
+{
+	volatile char frame[512];
+
+	frame[0] = (char)depth;
+	frame[sizeof(frame) - 1] = frame[0];
+	if (depth == INT_MAX)	/* never, before the stack runs out */
+		return frame[0];
+	return deep(depth + 1) + frame[sizeof(frame) - 1];
+}
+#endif
+
+/* The reason a read or a send failed, as "closed" says it. */
+static const char *
+failure(const struct conn *c, const char *op, int err)
+{
+	if (err == ETIMEDOUT)
+		return "idle";
+	if (err == ECANCELED)
+		return "stop";
+	up_log_error(c->peer, c->l->who, op, err);
+	return "error";
+}
+
+/*
+ * No memory for a buffer: waits a moment and tries again until the
+ * deadline (0: never). Returns NULL to try again, or "idle".
+ */
+static const char *
+starved(struct conn *c, int64_t deadline)
+{
+	if (deadline != 0 && up_now_ns() >= deadline)
+		return failure(c, "malloc", ETIMEDOUT);
+	up_coro_sleep(&c->l->sched, up_now_ns() + MEMORY_RETRY_NS);
+	return NULL;
+}
+
+/*
+ * The lingering close: no more sending, what the client still sends is
+ * discarded until it closes or a second passes, so that the reply is
+ * not lost to a reset.
+ */
+static void
+linger(struct conn *c)
+{
+	struct up_linger lg;
+
+	if (up_linger_start(&lg, c->fd, up_now_ns()) == -1)
+		return;
+	while (!up_linger_read(&lg, c->fd))
+		if (up_coro_wait(&c->l->sched, c->fd, UP_EV_READ,
+		    lg.deadline) <= 0)
+			return;
+}
+
+/* --http: a 408 to a client too slow to send its head, then linger. */
+static void
+too_slow(struct conn *c)
+{
+	char buf[UP_HTTP_HEAD_MAX];
+	size_t n;
+
+	if ((n = up_http_timeout_response(buf, sizeof(buf))) > 0 &&
+	    up_coro_send_all(&c->l->sched, c->fd, buf, n,
+	    up_now_ns() + UP_NS_PER_SEC) == 0)
+		linger(c);
+}
+
+/* Closes c: logs "closed", frees its place. */
+static void
+conn_close(struct conn *c, unsigned long served, const char *reason,
+    size_t pending)
+{
+	struct loop *l = c->l;
+
+	up_coro_forget(&l->sched, c->fd);
+	up_slots_drop(&l->e.conns, c->fd);
+	close(c->fd);
+	up_log_closed(c->peer, l->who, served, reason, pending);
+	up_acceptor_release(&l->e.acc);
+	atomic_fetch_sub(&l->s->shared->conns, 1);
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		l->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	free(c);
+}
+
+/*
+ * The coroutine of a connection, up_serve's steps with waits where the
+ * blocking service blocks: serves c until the client's end of stream,
+ * -t, an error or a stop, then closes it.
+ */
+static void
+serve(void *arg)
+{
+	struct conn *c = arg;
+	struct loop *l = c->l;
+	const struct up_options *o = &l->s->opt;
+	struct up_proto *p = &l->s->proto;
+	const char *reason = NULL;
+	unsigned long served = 0;
+	struct up_request r;
+	struct up_reader in = { 0 };	/* its buffer comes with bytes */
+	struct up_buf out = { NULL, 0 };
+	int64_t deadline;
+	char *req;
+	size_t len, pending;
+	long count;
+	int rc;
+
+	in.frame = p->frame;
+	in.pause_ns = p->pause_ns;
+	in.request_ns = o->request_timeout_ns;
+	for (;;) {
+		rc = reader_next(c, &in, o->timeout_ns, &req, &len);
+		if (rc == 0)
+			break;		/* the client is done */
+		if (rc == -1 && in.expired) {
+			/* a request begun and not whole in time: slowloris */
+			reason = "request-timeout";
+			if (p->http)
+				too_slow(c);
+			break;
+		}
+		if (rc == -1 && errno == ENOMEM) {
+			if ((reason = starved(c, after(o->timeout_ns))) != NULL)
+				break;
+			continue;
+		}
+		if (rc == -1) {
+			reason = failure(c, "read", errno);
+			break;
+		}
+#ifdef UP_FIU
+		if (UP_FAULT("up/coro/overflow"))
+			(void)deep(0);
+#endif
+		up_request_open(p, &r, req, len);
+		r.cut = up_request_cut(p, req, len, in.eof);
+		if (r.room > out.cap) {		/* the response buffer grows */
+			deadline = after(o->timeout_ns);
+			while (up_buf_room(&out, r.room) == -1)
+				if ((reason = starved(c, deadline)) != NULL)
+					goto out;
+		}
+		/* a request refused (HTTP) costs no work */
+		count = 0;
+		if (r.status == 200)
+			count = work(c, &r);
+		else
+			up_log_received(c->peer, l->who, r.len, NULL, 0, 0);
+		up_request_reply(p, &r, out.p);
+		/* a client that takes none of its reply for -t is idle too */
+		if (up_coro_send_all(&l->sched, c->fd, r.reply, r.replylen,
+		    after(o->timeout_ns)) == -1) {
+			reason = failure(c, "write", errno);
+			break;
+		}
+		served++;
+		if (r.status == 200)
+			atomic_fetch_add(&l->s->shared->requests, 1);
+		up_log_responded(c->peer, l->who, r.body,
+		    up_request_status(p, &r),
+		    o->counter != UP_COUNTER_OFF && r.status == 200, count);
+		if (r.next == UP_NEXT_LINGER) {
+			linger(c);
+			break;
+		}
+		up_reader_shrink(&in);
+	}
+out:
+	/* A line the client began and never ended is lost: say so. */
+	pending = reason != NULL ? up_reader_pending(&in) : 0;
+	up_reader_free(&in);
+	free(out.p);
+	conn_close(c, served, reason, pending);
+}
+
+/*
+ * Accepts what waits (lib/pool/accept.c: within -c, into memory reserved
+ * first), each connection a coroutine of its own; with -w one a turn, so
+ * that a free loop takes the next.
+ */
+static void
+accept_ready(struct loop *l)
+{
+	char peer[UP_PEER_MAX];
+	struct conn *c;
+	int i, fd, batch = l->s->opt.workers > 1 ? 1 : ACCEPT_BATCH;
+
+	for (i = 0; i < batch && (c = up_acceptor_next(&l->e.acc, l->e.now,
+	    &fd, peer, sizeof(peer))) != NULL; i++) {
+		c->fd = fd;
+		c->l = l;
+		memcpy(c->peer, peer, sizeof(c->peer));
+		atomic_fetch_add(&l->s->shared->conns, 1);
+		up_log("accepted", c->peer, "%s", l->who);
+		c->prev = NULL;
+		if ((c->next = l->conns) != NULL)
+			c->next->prev = c;
+		l->conns = c;
+		/* loop.create_task(handle(reader, writer)) */
+		if ((c->co = up_coro_spawn(&l->sched, serve, c, c->peer)) ==
+		    NULL) {
+			up_log_error(c->peer, l->who, "mmap", errno);
+			conn_close(c, 0, "error", 0);
+		}
+	}
+}
+
+/*
+ * A coroutine ran over its stack (in the SIGSEGV handler): says which
+ * connection, the size and how to raise it; the process then dies of
+ * the SIGSEGV, with its core if enabled, but never unexplained.
+ */
+static void
+overflow(const struct up_coro *co, size_t stack)
+{
+	char msg[256];
+	int n;
+
+	n = snprintf(msg, sizeof(msg), "upserver-coro: connection %s: "
+	    "stack overflow: its stack of %zu bytes is too small; raise it "
+	    "with --stack (now %zuk)\n", co->name, stack, stack / 1024);
+	if (n > 0)
+		(void)!write(2, msg, (size_t)n < sizeof(msg) ? (size_t)n :
+		    sizeof(msg) - 1);
+}
+
+/*
+ * A scheduler: loop index of those g shares, tagged who in the log
+ * with -w. Returns 0 once stopped with every connection closed, or 1
+ * when the engine fails.
+ */
+static int
+run(struct up_loops *g, long index, const char *who, void *server)
+{
+	struct up_server *s = server;
+	struct loop l = { .s = s };
+	struct up_ev_fired *fired;
+	struct up_timer *t;
+	struct conn *c;
+	int i, n, what, timeout = 0;
+	int64_t next;
+
+	(void)who;
+	if (up_evloop_init(&l.e, s->opt.backend, &s->lfd, s->addr,
+	    s->opt.max_conns, sizeof(struct conn), g, index, NULL) == -1) {
+		warn("event loop: %s (--backend %s)", l.e.failed,
+		    s->opt.backend);
+		return 1;
+	}
+	snprintf(l.who, sizeof(l.who), "pid=%ld tid=%ld", (long)getpid(),
+	    up_thread_id());
+	if (up_sched_init(&l.sched, l.e.ev, s->opt.stack) == -1 ||
+	    up_coro_overflow_report(&l.sched, overflow) == -1) {
+		warn("scheduler");
+		return 1;
+	}
+	while (!l.e.stopping || l.conns != NULL) {
+		if ((n = up_evloop_wait(&l.e, timeout, &fired, &what)) == -1) {
+			warn("event loop: waiting (--backend %s)",
+			    s->opt.backend);
+			return 1;
+		}
+		for (i = 0; i < n; i++)
+			up_sched_fire(&l.sched, fired[i].fd, fired[i].events);
+		/* another loop handed us the lock of --counter mutex */
+		if ((what & UP_EVLOOP_WOKEN) && (t = up_loops_handed(g, index,
+		    &l.lockq)) != NULL)
+			up_coro_ready(&l.sched,
+			    UP_CONTAINER_OF(t, struct conn, lockq)->co);
+		/* a stop: those waiting for a request read what came, end */
+		if (what & UP_EVLOOP_STOP)
+			for (c = l.conns; c != NULL; c = c->next)
+				if (c->reading)
+					up_coro_ready(&l.sched, c->co);
+		if (what & UP_EVLOOP_ACCEPT)
+			accept_ready(&l);
+		up_sched_expire(&l.sched, up_now_ns());
+		up_sched_run(&l.sched);
+		next = up_sched_deadline(&l.sched);
+		timeout = next == -1 ? 0 : up_evloop_timeout(&l.e, next);
+	}
+	up_sched_free(&l.sched);
+	up_evloop_free(&l.e);
+	return 0;
+}
+
+static const struct up_model coro_model = {
+	.name = "coro",
+	.max_conns = DEFAULT_MAX_CONNS,	/* or what the fd limit allows */
+	.workers = 1,			/* -w: schedulers */
+	.event_loop = 1,
+	.processes = 1,			/* -w: the loops share the counters */
+	.stack = UP_CORO_STACK_DEFAULT,
+};
+
+int
+main(int argc, char **argv)
+{
+	struct up_server s;
+	int status, child;
+
+	if (up_server_start(&s, &coro_model, argc, argv) == -1) {
+		fputs(s.msg, s.exit == 0 ? stdout : stderr);
+		return s.exit;
+	}
+	/* one scheduler here, or with -w one in each of N processes */
+	status = up_loops_run(s.addr, s.opt.workers, s.opt.max_conns, run, &s,
+	    &child);
+	if (child)
+		_exit(status);
+	if (status == -1)
+		err(1, "starting %ld schedulers", s.opt.workers);
+	return status == 0 ? up_server_stop(&s) : 1;
+}

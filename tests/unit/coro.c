@@ -1,0 +1,251 @@
+/*
+ * coro.c: the scheduler of lib/coro: switching back and forth, a
+ * coroutine parked on a pipe until it is written, deadlines woken in
+ * their order, many coroutines at once, and a stack overflow reported
+ * as one rather than as a bare SIGSEGV.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "coro/coro.h"
+#include "check.h"
+
+#define MS	UP_NS_PER_MS
+
+static struct up_sched sched;
+static char trace[64];
+static size_t ntrace;
+
+/* Appends ch to the trace of who ran when. */
+static void
+mark(char ch)
+{
+	if (ntrace < sizeof(trace) - 1)
+		trace[ntrace++] = ch;
+	trace[ntrace] = '\0';
+}
+
+/* Marks its letter, yields, marks it again: two steps. */
+static void
+two_steps(void *arg)
+{
+	char ch = *(char *)arg;
+
+	mark(ch);
+	up_coro_yield(&sched);
+	mark((char)(ch - 'a' + 'A'));
+}
+
+/* Two coroutines alternate at each yield; both end, freed. */
+static void
+test_switch(void)
+{
+	static char a = 'a', b = 'b';
+
+	CHECK(up_sched_init(&sched, NULL, 0) == 0, "a scheduler");
+	ntrace = 0;
+	up_coro_spawn(&sched, two_steps, &a, "a");
+	up_coro_spawn(&sched, two_steps, &b, "b");
+	CHECK_INT(sched.live, 2, "two live");
+	while (up_sched_turn(&sched) > 0)
+		;
+	CHECK(strcmp(trace, "abAB") == 0, "they alternate: %s", trace);
+	CHECK_INT(sched.live, 0, "none live at the end");
+	up_sched_free(&sched);
+}
+
+static int pipefd[2];
+static char got[16];
+
+/* Reads the pipe, parking until it has something. */
+static void
+reader(void *arg)
+{
+	ssize_t n;
+
+	(void)arg;
+	mark('r');
+	n = up_coro_read(&sched, pipefd[0], got, sizeof(got) - 1, 0);
+	if (n > 0)
+		got[n] = '\0';
+	mark('R');
+}
+
+/* Waits a turn, writes the pipe. */
+static void
+writer(void *arg)
+{
+	(void)arg;
+	mark('w');
+	up_coro_sleep(&sched, up_now_ns() + 20 * MS);
+	mark('W');
+	if (write(pipefd[1], "hello", 5) != 5)
+		mark('!');
+}
+
+/* A reader parked on an empty pipe wakes once the writer wrote. */
+static void
+test_pipe(const char *backend)
+{
+	struct up_ev *ev = up_ev_new(backend);
+
+	if (!CHECK(ev != NULL, "%s: an engine", backend))
+		return;
+	CHECK(pipe(pipefd) == 0, "a pipe");
+	fcntl(pipefd[0], F_SETFL, O_NONBLOCK);
+	up_sched_init(&sched, ev, 0);
+	ntrace = 0;
+	got[0] = '\0';
+	up_coro_spawn(&sched, reader, NULL, "reader");
+	up_coro_spawn(&sched, writer, NULL, "writer");
+	while (up_sched_turn(&sched) > 0)
+		;
+	CHECK(strcmp(trace, "rwWR") == 0, "%s: parked, then woken: %s",
+	    backend, trace);
+	CHECK(strcmp(got, "hello") == 0, "%s: read \"%s\"", backend, got);
+	up_coro_forget(&sched, pipefd[0]);
+	up_sched_free(&sched);
+	up_ev_free(ev);
+	close(pipefd[0]);
+	close(pipefd[1]);
+}
+
+static int64_t start_ns;
+
+/* Sleeps *arg ms, then marks its digit. */
+static void
+sleeper(void *arg)
+{
+	int ms = *(int *)arg;
+
+	up_coro_sleep(&sched, start_ns + ms * MS);
+	mark((char)('0' + ms / 10));
+}
+
+/* Deadlines wake in their order, not the order of sleeping. */
+static void
+test_deadlines(void)
+{
+	static int ms[] = { 30, 10, 50, 20, 40 };
+	int64_t took;
+	size_t i;
+
+	up_sched_init(&sched, NULL, 0);
+	ntrace = 0;
+	start_ns = up_now_ns();
+	for (i = 0; i < NITEMS(ms); i++)
+		up_coro_spawn(&sched, sleeper, &ms[i], "sleeper");
+	while (up_sched_turn(&sched) > 0)
+		;
+	took = up_now_ns() - start_ns;
+	CHECK(strcmp(trace, "12345") == 0, "woken by deadline: %s", trace);
+	CHECK(took >= 50 * MS, "not before the last deadline (%lld ms)",
+	    (long long)(took / MS));
+	up_sched_free(&sched);
+}
+
+#define MANY	10000
+static int counted;
+
+/* Counts, yields, counts. */
+static void
+counter(void *arg)
+{
+	(void)arg;
+	counted++;
+	up_coro_yield(&sched);
+	counted++;
+}
+
+/* Ten thousand coroutines of 16 KiB: mapped, run, unmapped. */
+static void
+test_many(void)
+{
+	int i, ok = 1;
+
+	up_sched_init(&sched, NULL, 16 * 1024);
+	counted = 0;
+	for (i = 0; i < MANY && ok; i++)
+		ok = up_coro_spawn(&sched, counter, NULL, "many") != NULL;
+	CHECK(ok, "%d coroutines spawned", MANY);
+	while (up_sched_turn(&sched) > 0)
+		;
+	CHECK_INT(counted, 2 * MANY, "each ran both steps");
+	CHECK(sched.switches >= 4 * MANY, "%lu switches", sched.switches);
+	up_sched_free(&sched);
+}
+
+/* Recurses depth times, with 256 bytes of locals each. */
+static int
+deep(int depth)
+{
+	volatile char page[256];
+
+	page[0] = (char)depth;
+	page[sizeof(page) - 1] = (char)depth;
+	return depth == 0 ? page[0] : deep(depth - 1) + page[100];
+}
+
+/* Overflows its stack. */
+static void
+overflow(void *arg)
+{
+	(void)arg;
+	mark((char)deep(100000));
+}
+
+/* The overflow report: says so, and exits 42. */
+static void
+report(const struct up_coro *c, size_t stack)
+{
+	(void)stack;
+	if (strcmp(c->name, "deep") == 0)
+		_exit(42);
+	_exit(43);
+}
+
+/*
+ * A coroutine that overflows its stack faults in its guard page and is
+ * reported (here, an exit 42), not killed by a bare SIGSEGV.
+ */
+static void
+test_overflow(void)
+{
+	pid_t pid;
+	int st = 0;
+
+	fflush(stdout);
+	if ((pid = fork()) == 0) {
+		up_sched_init(&sched, NULL, 16 * 1024);
+		up_coro_overflow_report(&sched, report);
+		up_coro_spawn(&sched, overflow, NULL, "deep");
+		while (up_sched_turn(&sched) > 0)
+			;
+		_exit(0);
+	}
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 42,
+	    "an overflow is reported (status %d, signal %d)",
+	    WIFEXITED(st) ? WEXITSTATUS(st) : -1,
+	    WIFSIGNALED(st) ? WTERMSIG(st) : 0);
+}
+
+int
+main(void)
+{
+	printf("# switching by %s\n", up_coro_switch_kind());
+	test_switch();
+	test_pipe("poll");
+	test_pipe("select");
+	if (strstr(up_ev_backends(), "epoll") != NULL)
+		test_pipe("epoll");
+	test_deadlines();
+	test_many();
+	test_overflow();
+	return check_done("coro");
+}
