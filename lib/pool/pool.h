@@ -197,6 +197,51 @@ int	up_evloop_timeout(const struct up_evloop *l, int64_t deadline);
 
 void	up_evloop_free(struct up_evloop *l);
 
+/* ---- handout.c: who takes the next connection, for --accept --------- */
+
+enum up_accept_mode {
+	UP_ACCEPT_HERD,		/* pools: all poll the listener (before) */
+	UP_ACCEPT_PLAIN,	/* pools: all block in accept(2) */
+	UP_ACCEPT_LOCK,		/* pools: one waits, under the accept lock */
+	UP_ACCEPT_PASS,		/* pools: the parent accepts, hands over */
+	UP_ACCEPT_TURN,		/* loops: the least loaded one watches */
+	UP_ACCEPT_EXCLUSIVE,	/* loops: EPOLLEXCLUSIVE */
+	UP_ACCEPT_REUSEPORT	/* loops: a listener each, SO_REUSEPORT */
+};
+
+/* The name of a mode: "herd", "plain"... */
+const char *up_accept_name(enum up_accept_mode m);
+
+/* Sets *m to the mode named name: 0, or -1 for no such mode. */
+int	up_accept_mode(const char *name, enum up_accept_mode *m);
+
+struct up_handout;
+
+/*
+ * How n workers (processes forked after it when across_processes is
+ * set, else threads) take connections from lfd in mode (herd, plain or
+ * lock; plain makes lfd blocking, with a receive timeout). Returns it,
+ * or NULL with errno.
+ */
+struct up_handout *up_handout_new(enum up_accept_mode mode, long n,
+	    int lfd, int across_processes);
+
+/*
+ * In worker i: the next connection from lfd, blocking, its address in
+ * sa (*len bytes). Returns its descriptor (blocking), UP_HANDOUT_STOP
+ * at a stop, or -1 with accept(2)'s errno (a shortage: EMFILE...).
+ */
+#define UP_HANDOUT_STOP	(-2)
+int	up_handout_take(struct up_handout *h, long i, int lfd,
+	    struct sockaddr *sa, socklen_t *len);
+
+/*
+ * Writes " accepted=A,B... wasted=X,Y..." into buf (len bytes), a
+ * number per worker: the connections it accepted, and its wake-ups
+ * that found none. Returns the length it needed, as snprintf.
+ */
+size_t	up_handout_counts(struct up_handout *h, char *buf, size_t len);
+
 /* ---- threads.c: worker threads, started and counted ------------------- */
 
 /*

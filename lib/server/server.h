@@ -54,6 +54,7 @@ struct up_options {
 	long		 backlog;	/* --backlog, or -1 for UP_BACKLOG */
 	int		 gil;		/* --gil: the work under one lock */
 	enum up_locks_mode locks;	/* --locks */
+	enum up_accept_mode accept;	/* --accept, with -w */
 };
 
 /*
@@ -276,6 +277,7 @@ struct up_server {
 	int		 exit;		/* see up_server_start */
 	char		 msg[UP_MSG_MAX];
 	struct up_gil	 gil;		/* --gil: this process's own */
+	struct up_handout *handout;	/* -w of fork, thread: --accept */
 };
 
 /*
@@ -295,6 +297,13 @@ int	up_server_start(struct up_server *s, const struct up_model *m,
  * loop never spins. Returns 1 with *c filled, or 0 when stopping.
  */
 int	up_server_accept(struct up_server *s, struct up_conn *c);
+
+/*
+ * up_server_accept() for worker i of a pool (-w), the way --accept
+ * says, each connection and wasted wake-up counted for "stopped".
+ * Returns 1 with *c filled, or 0 when stopping.
+ */
+int	up_server_take(struct up_server *s, long i, struct up_conn *c);
 
 /*
  * want, or fewer when the hard descriptor limit (to which the soft one is
