@@ -68,7 +68,7 @@ const char *
 up_accept_name(enum up_accept_mode m)
 {
 	static const char *names[] = { "herd", "plain", "lock", "pass",
-	    "turn", "exclusive", "reuseport" };
+	    "least", "exclusive", "reuseport" };
 
 	return (size_t)m < sizeof(names) / sizeof(names[0]) ? names[m] : "?";
 }

@@ -11,6 +11,17 @@
 
 #include "robust/robust.h"
 
+/* --accept: who takes the next connection (handout.c, loops.c). */
+enum up_accept_mode {
+	UP_ACCEPT_HERD,		/* pools: all poll the listener (before) */
+	UP_ACCEPT_PLAIN,	/* pools: all block in accept(2) */
+	UP_ACCEPT_LOCK,		/* pools: one waits, under the accept lock */
+	UP_ACCEPT_PASS,		/* pools: the parent accepts, hands over */
+	UP_ACCEPT_LEAST,	/* loops: the least loaded ones watch */
+	UP_ACCEPT_EXCLUSIVE,	/* loops: EPOLLEXCLUSIVE */
+	UP_ACCEPT_REUSEPORT	/* loops: a listener each, SO_REUSEPORT */
+};
+
 /* ---- pool.c: a fixed pool of worker processes ------------------------- */
 
 /*
@@ -112,6 +123,33 @@ int	up_loops_run(const char *addr, long workers, long max_conns,
 	    int (*run)(struct up_loops *, long, const char *, void *),
 	    void *arg, int *child);
 
+/*
+ * up_loops_run, the loops taking connections as accept says: least
+ * (up_loops_run's way: only the least loaded loops watch the listener),
+ * herd or exclusive (every loop with room watches it; the caller adds
+ * UP_EV_EXCLUSIVE). *gp (when gp is not NULL) is set to what the loops
+ * share, for up_loops_counts once they have ended.
+ */
+int	up_loops_run_accept(const char *addr, long workers, long max_conns,
+	    enum up_accept_mode accept,
+	    int (*run)(struct up_loops *, long, const char *, void *),
+	    void *arg, int *child, struct up_loops **gp);
+
+/* The --accept mode of the loops. */
+enum up_accept_mode up_loops_accept(const struct up_loops *g);
+
+/*
+ * Counts, for loop i, a connection it accepted (accepted set) or a
+ * wake-up for the listener that found none.
+ */
+void	up_loops_count(struct up_loops *g, long i, int accepted);
+
+/*
+ * Writes " accepted=A,B... wasted=X,Y..." into buf (len bytes), a number
+ * per loop. Returns the length it needed, as snprintf.
+ */
+size_t	up_loops_counts(struct up_loops *g, char *buf, size_t len);
+
 /* ---- accept.c: how an event loop accepts ------------------------------ */
 
 struct up_acceptor {
@@ -125,6 +163,7 @@ struct up_acceptor {
 	struct up_loops	*g;		/* what the loops share */
 	long		 index;		/* this loop's place among them */
 	int64_t		 pause;		/* no accepting until then, or 0 */
+	int		 woken;		/* the listener was ready, none taken */
 };
 
 /*
@@ -199,15 +238,6 @@ void	up_evloop_free(struct up_evloop *l);
 
 /* ---- handout.c: who takes the next connection, for --accept --------- */
 
-enum up_accept_mode {
-	UP_ACCEPT_HERD,		/* pools: all poll the listener (before) */
-	UP_ACCEPT_PLAIN,	/* pools: all block in accept(2) */
-	UP_ACCEPT_LOCK,		/* pools: one waits, under the accept lock */
-	UP_ACCEPT_PASS,		/* pools: the parent accepts, hands over */
-	UP_ACCEPT_TURN,		/* loops: the least loaded one watches */
-	UP_ACCEPT_EXCLUSIVE,	/* loops: EPOLLEXCLUSIVE */
-	UP_ACCEPT_REUSEPORT	/* loops: a listener each, SO_REUSEPORT */
-};
 
 /* The name of a mode: "herd", "plain"... */
 const char *up_accept_name(enum up_accept_mode m);

@@ -74,7 +74,9 @@ static const struct usage_word help[] = {
 	    " herd (all\n"
 	    "                       poll), plain (all in accept), lock [herd]\n" },
 	{ LOOPS, "      --accept MODE    with -w, who takes the next "
-	    "connection: turn [turn]\n" },
+	    "connection: least (the\n"
+	    "                       least loaded loops watch), herd, exclusive"
+	    " [least]\n" },
 	{ ALL, "  -t, --timeout TIME   close a connection idle this long, 0"
 	    " never [60s]\n" },
 	{ LOOP, "      --backend NAME   how the loop waits: %s [poll]\n" },
@@ -248,14 +250,14 @@ accept_arg(struct up_options *o, const struct up_model *m, const char *arg,
 		return fail(errbuf, errlen, "--accept: the %s model has no "
 		    "workers", m->name);
 	if (up_accept_mode(arg, &a) == -1 || (!loops && a > UP_ACCEPT_PASS) ||
-	    (loops && a < UP_ACCEPT_TURN && a != UP_ACCEPT_HERD))
+	    (loops && a < UP_ACCEPT_LEAST && a != UP_ACCEPT_HERD))
 		return fail(errbuf, errlen, "--accept: unknown mode '%s' "
-		    "(%s)", arg, loops ? "turn, herd, exclusive or "
+		    "(%s)", arg, loops ? "least, herd, exclusive or "
 		    "reuseport" : "herd, plain, lock or pass");
-	if (a == UP_ACCEPT_PASS || (loops && a != UP_ACCEPT_TURN))
+	if (a == UP_ACCEPT_PASS || a == UP_ACCEPT_REUSEPORT)
 		return fail(errbuf, errlen, "--accept: %s is not available "
-		    "in this build (it has %s)", arg, loops ? "turn" :
-		    "herd, plain and lock");
+		    "in this build (it has %s)", arg, loops ? "least, herd "
+		    "and exclusive" : "herd, plain and lock");
 	o->accept = a;
 	return 0;
 }
@@ -320,8 +322,8 @@ up_server_options(struct up_options *o, const struct up_model *m, int argc,
 	o->backlog = -1;
 	o->gil = 0;
 	o->locks = UP_LOCKS_OFF;
-	/* today's way: pools poll and race; loops take turns */
-	o->accept = m->event_loop ? UP_ACCEPT_TURN : UP_ACCEPT_HERD;
+	/* today's way: pools poll and race; the least loaded loops */
+	o->accept = m->event_loop ? UP_ACCEPT_LEAST : UP_ACCEPT_HERD;
 
 	opterr = 0;	/* the library does not print: we explain below */
 #ifdef __GLIBC__
@@ -466,6 +468,11 @@ up_server_options(struct up_options *o, const struct up_model *m, int argc,
 		return fail(errbuf, errlen, "--accept: needs -w: without "
 		    "workers one %s accepts every connection", m->event_loop ?
 		    "loop" : "process");
+	if (o->accept == UP_ACCEPT_EXCLUSIVE && !up_ev_exclusive(o->backend))
+		return fail(errbuf, errlen, "--accept exclusive: needs "
+		    "EPOLLEXCLUSIVE, which %s (use --backend epoll on "
+		    "Linux 4.5 or later)", up_ev_exclusive("epoll") ?
+		    "only --backend epoll has" : "this build lacks");
 	if (o->backend != NULL)
 		return backend_check(o, explicit_conns, errbuf, errlen);
 	return UP_PARSE_OK;

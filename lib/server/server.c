@@ -128,6 +128,7 @@ up_server_start(struct up_server *s, const struct up_model *m, int argc,
 		    strerror(errno));
 	s->locks = NULL;
 	s->handout = NULL;
+	s->loops = NULL;
 	if (s->opt.locks != UP_LOCKS_OFF &&
 	    (s->locks = up_locks_new(m->processes)) == NULL)
 		return not_to_run(s, 1, "%s: shared memory: %s\n", name,
@@ -285,9 +286,11 @@ up_server_stop(struct up_server *s)
 	s->lfd = -1;
 	/* each request adds one: what the counter lacks was lost */
 	counts[0] = '\0';
-	if (s->handout != NULL &&
+	if ((s->handout != NULL &&
 	    up_handout_counts(s->handout, counts, sizeof(counts)) >=
-	    sizeof(counts))
+	    sizeof(counts)) || (s->loops != NULL && s->opt.workers > 0 &&
+	    up_loops_counts(s->loops, counts, sizeof(counts)) >=
+	    sizeof(counts)))
 		counts[0] = '\0';	/* too many workers to show */
 	if (s->opt.counter != UP_COUNTER_OFF)
 		up_log("stopped", s->addr,

@@ -278,6 +278,7 @@ struct up_server {
 	char		 msg[UP_MSG_MAX];
 	struct up_gil	 gil;		/* --gil: this process's own */
 	struct up_handout *handout;	/* -w of fork, thread: --accept */
+	struct up_loops	*loops;		/* -w of the event loops, or NULL */
 };
 
 /*
