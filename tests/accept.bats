@@ -120,3 +120,31 @@ wasted() {
 	want="upserver-poll: --accept: reuseport is not available in this"
 	[ "${lines[0]}" = "$want build (it has least, herd and exclusive)" ]
 }
+
+@test "accept: uptimeline prints the spread, and colours rows by worker" {
+	local log=$BATS_TEST_TMPDIR/w.log
+	cat >"$log" <<'LOG'
+1722293212.000000 listening 127.0.0.1:40001 model=fork pid=10 workers=2
+1722293212.100000 accepted 127.0.0.1:50001 pid=11
+1722293212.200000 responded 127.0.0.1:50001 bytes=2
+1722293212.200001 closed 127.0.0.1:50001
+1722293212.300000 accepted 127.0.0.1:50002 pid=12
+1722293212.400000 responded 127.0.0.1:50002 bytes=2
+1722293212.400001 closed 127.0.0.1:50002
+1722293212.500000 accepted 127.0.0.1:50003 pid=12
+1722293212.600000 responded 127.0.0.1:50003 bytes=2
+1722293212.600001 closed 127.0.0.1:50003
+1722293212.700000 stopped 127.0.0.1:40001 requests=3 accepted=1,2 wasted=0,3
+LOG
+	run -0 uptimeline -w 80 "$log"
+	want="spread: 1 to 2 connections a worker (accepted=1,2),"
+	[ "${lines[-1]}" = "$want 3 wasted wake-ups (wasted=0,3)" ]
+	run -0 uptimeline -s "$log"
+	# three rows, a stripe each: pid=12's two of one colour, pid=11's
+	# of another
+	run -0 grep -o '<rect [^>]*width="4" [^>]*fill="#[0-9a-f]*"' <<<"$output"
+	[ "${#lines[@]}" -eq 3 ]
+	[ "$(printf '%s\n' "${lines[@]##*fill=}" | sort -u | wc -l)" -eq 2 ]
+	run -0 uptimeline -s "$log"
+	grep -q '>spread: 1 to 2 connections a worker' <<<"$output"
+}
