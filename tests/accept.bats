@@ -142,7 +142,8 @@ LOG
 	run -0 uptimeline -s "$log"
 	# three rows, a stripe each: pid=12's two of one colour, pid=11's
 	# of another
-	run -0 grep -o '<rect [^>]*width="4" [^>]*fill="#[0-9a-f]*"' <<<"$output"
+	local stripe='<rect [^>]*width="4" [^>]*fill="#[0-9a-f]*"'
+	run -0 grep -o "$stripe" <<<"$output"
 	[ "${#lines[@]}" -eq 3 ]
 	[ "$(printf '%s\n' "${lines[@]##*fill=}" | sort -u | wc -l)" -eq 2 ]
 	run -0 uptimeline -s "$log"

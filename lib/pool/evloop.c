@@ -96,7 +96,7 @@ up_evloop_wait(struct up_evloop *l, int timeout_ms,
 			*what |= UP_EVLOOP_WOKEN;
 		} else if (!l->stopping && f[i].fd == *l->lfd) {
 			*what |= UP_EVLOOP_ACCEPT;
-			l->acc.woken = 1;	/* counted by up_acceptor_next */
+			l->acc.woken = 1;	/* see up_acceptor_next */
 		}
 		else
 			f[conns++] = f[i];	/* a connection's */

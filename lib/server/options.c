@@ -70,8 +70,8 @@ static const struct usage_word help[] = {
 	{ POOL, "  -w, --workers N      a pool of N workers instead of one"
 	    " per connection\n" },
 	{ LOOPS, "  -w, --workers N      N event loops, a process each [1]\n" },
-	{ POOL, "      --accept MODE    with -w, who takes the next connection:"
-	    " herd (all\n"
+	{ POOL, "      --accept MODE    with -w, who takes the next"
+	    " connection: herd (all\n"
 	    "                       poll), plain (all in accept), lock [herd]\n" },
 	{ LOOPS, "      --accept MODE    with -w, who takes the next "
 	    "connection: least (the\n"
