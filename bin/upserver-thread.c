@@ -151,6 +151,9 @@ run_pool(struct up_server *s)
 	}
 	if (started == s->opt.workers)
 		up_shortage_over(&sh, s->addr);
+	/* --accept pass: this thread accepts, the workers take from it */
+	if (s->opt.accept == UP_ACCEPT_PASS)
+		up_server_pass(s);
 	up_threads_below(1, 0);
 	free(w);
 	return up_server_stop(s);

@@ -58,6 +58,7 @@ _up_server() {
 		# the modes this build has: event loops, or pools
 		case $cmd in
 		*upserver-poll) _up_reply "least herd exclusive" "$cur" ;;
+		*upserver-thread) _up_reply "herd plain lock pass" "$cur" ;;
 		*) _up_reply "herd plain lock" "$cur" ;;
 		esac
 		return ;;

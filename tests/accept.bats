@@ -47,7 +47,7 @@ serves() {
 }
 
 @test "accept: thread -w 2 serves every client in every mode" {
-	for mode in herd plain lock; do
+	for mode in herd plain lock pass; do
 		serves thread "$mode" 300
 	done
 }
@@ -84,6 +84,18 @@ wasted() {
 	[ "$(counts wasted | wc -l)" -eq 4 ]
 }
 
+@test "accept: pass drains what it handed over, and stops" {
+	start_server thread -d 1s -w 2 --accept pass
+	upclient -H 127.0.0.1 -p "$PORT" -c 2 slow >"$BATS_TEST_TMPDIR/out" &
+	wait_for_log "$SERVER_LOG" ' received ' 2
+	stop_server TERM
+	wait
+	[ "$SERVER_STATUS" -eq 0 ]
+	[ "$(grep -c '^SLOW ' "$BATS_TEST_TMPDIR/out")" -eq 2 ]
+	grep -qE ' stopped .* requests=2 accepted=1,1 wasted=0,0$' \
+	    "$SERVER_LOG"
+}
+
 @test "accept: under the accept lock no wake-up is wasted" {
 	# only the lock's holder waits for the listener: nobody can take
 	# its connection, so its accept never finds nothing
@@ -113,12 +125,13 @@ wasted() {
 }
 
 @test "accept: modes not built yet are refused (exit 2), not ignored" {
-	run -2 upserver-thread -w 2 --accept pass
-	want="upserver-thread: --accept: pass is not available in this build"
-	[ "${lines[0]}" = "$want (it has herd, plain and lock)" ]
+	run -2 upserver-fork -w 2 --accept pass
+	want="upserver-fork: --accept: pass is not available in this build"
+	[ "${lines[0]}" = "$want for fork (it has herd, plain and lock)" ]
 	run -2 upserver-poll -w 2 --accept reuseport
 	want="upserver-poll: --accept: reuseport is not available in this"
-	[ "${lines[0]}" = "$want build (it has least, herd and exclusive)" ]
+	want+=" build for poll (it has least, herd and exclusive)"
+	[ "${lines[0]}" = "$want" ]
 }
 
 @test "accept: uptimeline prints the spread, and colours rows by worker" {

@@ -349,12 +349,13 @@ five_panes() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = "four workers, 200 connections each run, 8 at a time; $(getconf _NPROCESSORS_ONLN) cores" ]
-	local rows=16 m
+	local rows=18 m
 	"$BATS_TEST_DIRNAME/../bin/upserver-poll" --backend '?' 2>&1 |
-	    grep -q epoll && rows=18
+	    grep -q epoll && rows=20
 	[ "${#lines[@]}" -eq $((rows + 2)) ]
 	for m in "fork +herd" "fork +plain" "fork +lock" "thread +herd" \
-	    "thread +plain" "thread +lock" "poll +least" "poll +herd"; do
+	    "thread +plain" "thread +lock" "thread +pass" "poll +least" \
+	    "poll +herd"; do
 		# an idle row and a busy row, each with its numbers
 		[ "$(grep -cE "^$m +(idle|busy) +[0-9]+ +[0-9]+ +[0-9.]+ +[0-9]+$" \
 		    <<<"$output")" -eq 2 ]

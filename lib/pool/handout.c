@@ -20,6 +20,9 @@
  *	 locks belong to the open file, which a pool's threads share, so
  *	 it would not exclude them), and a worker killed holding it does
  *	 not stop the others (EOWNERDEAD).
+ * pass	 (threads) the main thread accepts and hands each connection over
+ *	 through a queue (UNP serv05 passes descriptors to processes);
+ *	 a worker waits on the queue, never on the listener.
  *
  * Each worker counts the connections it accepted and its wasted
  * wake-ups, for the "stopped" line.
@@ -38,11 +41,21 @@
 #include "pool/pool.h"
 
 #define PLAIN_TIMEOUT_MS	100	/* a blocked accept looks for a stop */
+#define QUEUE			64	/* pass: handed over, not taken */
 
 struct up_handout {
 	enum up_accept_mode mode;
 	long		 n;		/* workers */
-	pthread_mutex_t	 lock;		/* the accept lock */
+	pthread_mutex_t	 lock;		/* the accept lock; pass: the queue's */
+	pthread_cond_t	 ready;		/* pass: a connection, or the end */
+	pthread_cond_t	 room;		/* pass: a place in the queue */
+	int		 closed;	/* pass: no more will come */
+	size_t		 head, used;	/* pass: the queue, QUEUE long */
+	struct passed {
+		int			fd;
+		socklen_t		len;
+		struct sockaddr_storage	ss;
+	}		 queue[QUEUE];
 	atomic_long	 counts[];	/* accepted, then wasted, by worker */
 };
 
@@ -110,6 +123,13 @@ up_handout_new(enum up_accept_mode mode, long n, int lfd,
 	    PTHREAD_MUTEX_ROBUST)) != 0) ||
 	    (e = pthread_mutex_init(&h->lock, &attr)) != 0)
 		goto fail;
+	if (mode == UP_ACCEPT_PASS && (across_processes ||
+	    (e = pthread_cond_init(&h->ready, NULL)) != 0 ||
+	    (e = pthread_cond_init(&h->room, NULL)) != 0)) {
+		if (across_processes)
+			e = ENOTSUP;	/* SCM_RIGHTS: not built yet */
+		goto fail;
+	}
 	pthread_mutexattr_destroy(&attr);
 	/* plain: accept(2) blocks, but for a stop only so long */
 	if (mode == UP_ACCEPT_PLAIN &&
@@ -149,6 +169,23 @@ up_handout_take(struct up_handout *h, long i, int lfd, struct sockaddr *sa,
 		}
 		*len = room;
 		switch (h->mode) {
+		case UP_ACCEPT_PASS:
+			pthread_mutex_lock(&h->lock);
+			while (h->used == 0 && !h->closed)
+				pthread_cond_wait(&h->ready, &h->lock);
+			if (h->used == 0) {
+				pthread_mutex_unlock(&h->lock);
+				return UP_HANDOUT_STOP;
+			}
+			fd = h->queue[h->head].fd;
+			*len = h->queue[h->head].len < room ?
+			    h->queue[h->head].len : room;
+			memcpy(sa, &h->queue[h->head].ss, *len);
+			h->head = (h->head + 1) % QUEUE;
+			h->used--;
+			pthread_cond_signal(&h->room);
+			pthread_mutex_unlock(&h->lock);
+			break;
 		case UP_ACCEPT_PLAIN:
 			start = up_now_ns();
 			fd = up_accept_fd(lfd, sa, len, 0);
@@ -190,6 +227,32 @@ up_handout_take(struct up_handout *h, long i, int lfd, struct sockaddr *sa,
 		if (!up_accept_transient(errno))
 			return -1;
 	}
+}
+
+void
+up_handout_give(struct up_handout *h, int fd, const struct sockaddr *sa,
+    socklen_t len)
+{
+	struct passed *p;
+
+	pthread_mutex_lock(&h->lock);
+	while (h->used == QUEUE)
+		pthread_cond_wait(&h->room, &h->lock);
+	p = &h->queue[(h->head + h->used++) % QUEUE];
+	p->fd = fd;
+	p->len = len < sizeof(p->ss) ? len : sizeof(p->ss);
+	memcpy(&p->ss, sa, p->len);
+	pthread_cond_signal(&h->ready);
+	pthread_mutex_unlock(&h->lock);
+}
+
+void
+up_handout_close(struct up_handout *h)
+{
+	pthread_mutex_lock(&h->lock);
+	h->closed = 1;
+	pthread_cond_broadcast(&h->ready);
+	pthread_mutex_unlock(&h->lock);
 }
 
 size_t

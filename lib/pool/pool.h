@@ -249,9 +249,9 @@ struct up_handout;
 
 /*
  * How n workers (processes forked after it when across_processes is
- * set, else threads) take connections from lfd in mode (herd, plain or
- * lock; plain makes lfd blocking, with a receive timeout). Returns it,
- * or NULL with errno.
+ * set, else threads) take connections from lfd in mode: herd, plain,
+ * lock, or (threads) pass; plain makes lfd blocking, with a receive
+ * timeout. Returns it, or NULL with errno (ENOTSUP: pass for processes).
  */
 struct up_handout *up_handout_new(enum up_accept_mode mode, long n,
 	    int lfd, int across_processes);
@@ -264,6 +264,16 @@ struct up_handout *up_handout_new(enum up_accept_mode mode, long n,
 #define UP_HANDOUT_STOP	(-2)
 int	up_handout_take(struct up_handout *h, long i, int lfd,
 	    struct sockaddr *sa, socklen_t *len);
+
+/*
+ * pass (threads): the main thread hands connection fd, from sa (len
+ * bytes), to the next worker that takes one, waiting while the queue is
+ * full; close says none will come, and each worker's take then returns
+ * UP_HANDOUT_STOP once the queue is empty.
+ */
+void	up_handout_give(struct up_handout *h, int fd,
+	    const struct sockaddr *sa, socklen_t len);
+void	up_handout_close(struct up_handout *h);
 
 /*
  * Writes " accepted=A,B... wasted=X,Y..." into buf (len bytes), a

@@ -72,7 +72,8 @@ static const struct usage_word help[] = {
 	{ LOOPS, "  -w, --workers N      N event loops, a process each [1]\n" },
 	{ POOL, "      --accept MODE    with -w, who takes the next"
 	    " connection: herd (all\n"
-	    "                       poll), plain (all in accept), lock [herd]\n" },
+	    "                       poll), plain (all in accept), lock, pass"
+	    " (thread) [herd]\n" },
 	{ LOOPS, "      --accept MODE    with -w, who takes the next "
 	    "connection: least (the\n"
 	    "                       least loaded loops watch), herd, exclusive"
@@ -254,10 +255,13 @@ accept_arg(struct up_options *o, const struct up_model *m, const char *arg,
 		return fail(errbuf, errlen, "--accept: unknown mode '%s' "
 		    "(%s)", arg, loops ? "least, herd, exclusive or "
 		    "reuseport" : "herd, plain, lock or pass");
-	if (a == UP_ACCEPT_PASS || a == UP_ACCEPT_REUSEPORT)
+	if ((a == UP_ACCEPT_PASS && m->processes) ||
+	    a == UP_ACCEPT_REUSEPORT)
 		return fail(errbuf, errlen, "--accept: %s is not available "
-		    "in this build (it has %s)", arg, loops ? "least, herd "
-		    "and exclusive" : "herd, plain and lock");
+		    "in this build for %s (it has %s)", arg, m->name,
+		    loops ? "least, herd and exclusive" :
+		    m->processes ? "herd, plain and lock" :
+		    "herd, plain, lock and pass");
 	o->accept = a;
 	return 0;
 }

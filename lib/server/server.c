@@ -274,6 +274,39 @@ up_server_take(struct up_server *s, long i, struct up_conn *c)
 }
 
 int
+up_server_pass(struct up_server *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, r;
+
+	while (!up_stopping()) {
+		r = up_wait(s->lfd, POLLIN, -1);
+		if (r == UP_WAIT_STOP)
+			break;
+		if (r != 1)
+			continue;	/* EINTR */
+		len = sizeof(ss);
+		if ((fd = up_accept_fd(s->lfd, (struct sockaddr *)&ss, &len,
+		    0)) != -1) {
+			up_handout_give(s->handout, fd,
+			    (struct sockaddr *)&ss, len);
+			continue;
+		}
+		if (up_stopping() || errno == EAGAIN ||
+		    up_accept_transient(errno))
+			continue;
+		/* a shortage: say so, and give a close time to come */
+		up_log_error(s->addr, NULL, "accept", errno);
+		if (up_wait(up_stop_fd(), POLLIN, 100) > 0)
+			break;
+	}
+	up_stop_notice();
+	up_handout_close(s->handout);
+	return 0;
+}
+
+int
 up_server_stop(struct up_server *s)
 {
 	unsigned long requests = atomic_load(&s->shared->requests);

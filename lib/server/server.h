@@ -307,6 +307,13 @@ int	up_server_accept(struct up_server *s, struct up_conn *c);
 int	up_server_take(struct up_server *s, long i, struct up_conn *c);
 
 /*
+ * --accept pass (threads): accepts every connection in the calling
+ * thread and hands each to the pool, until a stop; then tells the pool
+ * no more will come. Returns 0.
+ */
+int	up_server_pass(struct up_server *s);
+
+/*
  * want, or fewer when the hard descriptor limit (to which the soft one is
  * raised at start) cannot hold that many connections besides
  * UP_RESERVED_FDS: an event loop's default for -c.
