@@ -40,6 +40,7 @@ run() {
 modes() {
 	if [ "$1" = poll ]; then
 		echo least herd
+		[ "$(uname -s)" = Linux ] && echo reuseport
 		# refused (exit 2) where the build lacks it, else it gets as
 		# far as binding an address that is none (exit 1)
 		st=0

@@ -34,6 +34,17 @@ up_evloop_init(struct up_evloop *l, const char *backend, int *lfd,
 		    "creating its engine";
 		return -1;
 	}
+	/* --accept reuseport: loop 0 keeps the first listener, the
+	 * others open their own on the same port */
+	if (who != NULL && index > 0 &&
+	    up_loops_accept(g) == UP_ACCEPT_REUSEPORT &&
+	    up_listen_again(*lfd) == -1) {
+		l->failed = "opening its own listener (SO_REUSEPORT)";
+		e = errno;
+		up_evloop_free(l);
+		errno = e;
+		return -1;
+	}
 	l->acc = (struct up_acceptor){ .lfd = *lfd, .addr = addr, .who = who,
 	    .max_conns = max_conns, .slots = &l->conns, .size = size,
 	    .ev = l->ev, .memory = &l->memory, .g = g, .index = index };

@@ -76,8 +76,9 @@ static const struct usage_word help[] = {
 	    " (thread) [herd]\n" },
 	{ LOOPS, "      --accept MODE    with -w, who takes the next "
 	    "connection: least (the\n"
-	    "                       least loaded loops watch), herd, exclusive"
-	    " [least]\n" },
+	    "                       least loaded loops watch), herd, exclusive,"
+	    " reuseport\n"
+	    "                       [least]\n" },
 	{ ALL, "  -t, --timeout TIME   close a connection idle this long, 0"
 	    " never [60s]\n" },
 	{ LOOP, "      --backend NAME   how the loop waits: %s [poll]\n" },
@@ -255,13 +256,14 @@ accept_arg(struct up_options *o, const struct up_model *m, const char *arg,
 		return fail(errbuf, errlen, "--accept: unknown mode '%s' "
 		    "(%s)", arg, loops ? "least, herd, exclusive or "
 		    "reuseport" : "herd, plain, lock or pass");
-	if ((a == UP_ACCEPT_PASS && m->processes) ||
-	    a == UP_ACCEPT_REUSEPORT)
+	if (a == UP_ACCEPT_PASS && m->processes)
 		return fail(errbuf, errlen, "--accept: %s is not available "
 		    "in this build for %s (it has %s)", arg, m->name,
-		    loops ? "least, herd and exclusive" :
-		    m->processes ? "herd, plain and lock" :
-		    "herd, plain, lock and pass");
+		    "herd, plain and lock");
+	if (a == UP_ACCEPT_REUSEPORT && !up_reuseport_spreads())
+		return fail(errbuf, errlen, "--accept reuseport: this "
+		    "system's SO_REUSEPORT does not spread connections over "
+		    "the sockets (Linux does)");
 	o->accept = a;
 	return 0;
 }

@@ -133,6 +133,9 @@ up_server_start(struct up_server *s, const struct up_model *m, int argc,
 	    (s->locks = up_locks_new(m->processes)) == NULL)
 		return not_to_run(s, 1, "%s: shared memory: %s\n", name,
 		    strerror(errno));
+	/* --accept reuseport: the first of a group, a listener a loop */
+	up_listen_reuseport(s->opt.workers > 0 &&
+	    s->opt.accept == UP_ACCEPT_REUSEPORT);
 	s->lfd = up_listen(s->opt.bind, s->opt.port, (int)s->opt.backlog,
 	    &gai);
 	up_format_hostport(s->opt.bind, s->opt.port, where, sizeof(where));
