@@ -149,11 +149,11 @@ child_ended(int ms, void *arg)
  * its own or the parent's.
  */
 static _Noreturn void
-work_in_pool(struct up_server *s)
+work_in_pool(struct up_server *s, long index)
 {
 	struct up_conn c;
 
-	while (up_server_accept(s, &c) == 1) {
+	while (up_server_take(s, index, &c) == 1) {
 		snprintf(c.who, sizeof(c.who), "pid=%ld", (long)getpid());
 		up_log("accepted", c.peer, "%s", c.who);
 		up_serve(s, &c);
@@ -186,7 +186,7 @@ main(int argc, char **argv)
 		switch (up_pool_run(s.addr, s.opt.workers, NULL, NULL,
 		    &index)) {
 		case 1:
-			work_in_pool(&s);
+			work_in_pool(&s, index);
 			/* NOTREACHED */
 		case 0:
 			return up_server_stop(&s);

@@ -68,14 +68,21 @@ serve_thread(void *arg)
 	return NULL;
 }
 
+/* A pool thread's place: its server, and its index in the pool. */
+struct worker {
+	struct up_server *s;
+	long		 index;
+};
+
 /* A pool thread: accepts and serves until a stop. Returns NULL. */
 static void *
 pool_thread(void *arg)
 {
-	struct up_server *s = arg;
+	struct worker *w = arg;
+	struct up_server *s = w->s;
 	struct up_conn c;
 
-	while (up_server_accept(s, &c) == 1) {
+	while (up_server_take(s, w->index, &c) == 1) {
 		snprintf(c.who, sizeof(c.who), "tid=%ld", up_thread_id());
 		up_log("accepted", c.peer, "%s", c.who);
 		up_serve(s, &c);
@@ -120,11 +127,17 @@ static int
 run_pool(struct up_server *s)
 {
 	struct up_shortage sh = { 0 };
+	struct worker *w;
 	long started = 0;
 	int e;
 
+	if ((w = calloc((size_t)s->opt.workers, sizeof(*w))) == NULL)
+		err(1, "malloc");
 	while (started < s->opt.workers) {
-		if ((e = up_thread_start(pool_thread, s, STACK_SIZE)) == 0) {
+		w[started].s = s;
+		w[started].index = started;
+		if ((e = up_thread_start(pool_thread, &w[started],
+		    STACK_SIZE)) == 0) {
 			started++;
 			continue;
 		}
@@ -138,7 +151,11 @@ run_pool(struct up_server *s)
 	}
 	if (started == s->opt.workers)
 		up_shortage_over(&sh, s->addr);
+	/* --accept pass: this thread accepts, the workers take from it */
+	if (s->opt.accept == UP_ACCEPT_PASS)
+		up_server_pass(s);
 	up_threads_below(1, 0);
+	free(w);
 	return up_server_stop(s);
 }
 

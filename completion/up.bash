@@ -35,7 +35,7 @@ _up_server() {
 	local cur=${COMP_WORDS[COMP_CWORD]} prev=${COMP_WORDS[COMP_CWORD - 1]}
 	local opts="--bind --port --delay --max-conns --workers --backlog --cpu
 	    --framing --gil --timeout --counter --max-line --quiet --http --backend
-	    --request-timeout --locks --help --version"
+	    --request-timeout --locks --accept --help --version"
 	local backends="select poll epoll kqueue" asked
 	COMPREPLY=()
 	# a binary that runs says what it takes
@@ -56,6 +56,15 @@ _up_server() {
 		return ;;
 	--stack)
 		_up_reply "16k 64k 256k 1m" "$cur"
+		return ;;
+	--accept)
+		# the modes this build has: event loops, or pools
+		case $cmd in
+		*upserver-poll)
+			_up_reply "least herd exclusive reuseport" "$cur" ;;
+		*upserver-thread) _up_reply "herd plain lock pass" "$cur" ;;
+		*) _up_reply "herd plain lock" "$cur" ;;
+		esac
 		return ;;
 	--framing)
 		_up_reply "auto line read" "$cur"

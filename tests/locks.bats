@@ -83,7 +83,9 @@ deadlocks() {
 	[ "$SERVER_STATUS" -eq 0 ]
 	[ "$(grep -c ' closed .*requests=0 reason=deadlock' "$SERVER_LOG")" \
 	    -eq 2 ]
-	grep -qE ' stopped 127\.0\.0\.1:[0-9]+ requests=0$' "$SERVER_LOG"
+	# -w adds each worker's accepted= and wasted=
+	grep -qE ' stopped 127\.0\.0\.1:[0-9]+ requests=0'\
+'( accepted=[0-9,]+ wasted=[0-9,]+)?$' "$SERVER_LOG"
 	# the lines in order: deadlock, draining, the two closes, stopped
 	run awk '{ print $2 }' "$SERVER_LOG"
 	re='deadlock draining closed closed stopped$'
@@ -105,7 +107,9 @@ answers() {
 	[ "$SERVER_STATUS" -eq 0 ]
 	[ "$(grep -c ' deadlock ' "$SERVER_LOG")" -eq 0 ]
 	grep -q " listening .* locks=$mode " "$SERVER_LOG"
-	grep -qE ' stopped 127\.0\.0\.1:[0-9]+ requests=4$' "$SERVER_LOG"
+	# -w adds each worker's accepted= and wasted=
+	grep -qE ' stopped 127\.0\.0\.1:[0-9]+ requests=4'\
+'( accepted=[0-9,]+ wasted=[0-9,]+)?$' "$SERVER_LOG"
 }
 
 @test "opposite: upserver-thread deadlocks, says so once, and stops" {

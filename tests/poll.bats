@@ -119,7 +119,8 @@ start_server_nofile() {
 	# accepted, closed: 50 each; received, responded: 200 each
 	[ "$(grep -cE ' (accepted|received|responded|closed) .* pid=[0-9]+$' \
 	    "$SERVER_LOG")" -eq 500 ]
-	grep -qE ' stopped .* requests=200$' "$SERVER_LOG"
+	grep -qE ' stopped .* requests=200 accepted=[0-9]+,[0-9]+'\
+' wasted=[0-9]+,[0-9]+$' "$SERVER_LOG"
 }
 
 @test "poll: four clients with -d 1s are all accepted, then all answered" {

@@ -81,7 +81,9 @@ eventually() {
 		    "listening received draining responded closed stopped " ]
 		grep -qE " draining 127\.0\.0\.1:$port connections=1 signal=TERM$" \
 		    "$SERVER_LOG"
-		grep -qE ' stopped .* requests=1$' "$SERVER_LOG"
+		# -w adds each worker's accepted= and wasted=
+		grep -qE ' stopped .* requests=1( accepted=[0-9,]+'\
+' wasted=[0-9,]+)?$' "$SERVER_LOG"
 		kill -TERM "$SECOND_PID"
 		wait "$SECOND_PID"
 		SECOND_PID=
@@ -153,7 +155,9 @@ eventually() {
 		cat "$SERVER_LOG"
 		grep -qE ' draining .* connections=1 signal=HUP$' "$SERVER_LOG"
 		[ "$(events "$SERVER_LOG" | tail -n 1)" = stopped ]
-		grep -qE ' stopped .* requests=1$' "$SERVER_LOG"
+		# -w adds each worker's accepted= and wasted=
+		grep -qE ' stopped .* requests=1( accepted=[0-9,]+'\
+' wasted=[0-9,]+)?$' "$SERVER_LOG"
 	done
 }
 

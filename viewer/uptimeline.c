@@ -77,6 +77,9 @@ struct conn {
 	int		 state;		/* since its latest event */
 };
 
+/* The longest accepted= or wasted= list kept from a "stopped" line. */
+#define SPREAD_MAX	512
+
 /* A connection kept for drawing: a row of the log's timeline. */
 struct kept {
 	int		 used;
@@ -102,6 +105,8 @@ struct log {
 	int64_t		 first, last;	/* of the connections' events */
 	char		 model[24];
 	char		 pid[24];
+	char		 accepted[SPREAD_MAX]; /* stopped's, per worker (-w) */
+	char		 wasted[SPREAD_MAX];
 	unsigned long	 nconns;	/* connections seen */
 	struct conn	*open;		/* a hash table of the open, by peer */
 	size_t		 nopen, capopen;
@@ -338,6 +343,15 @@ take_line(struct log *l, const char *line, size_t len)
 			snprintf(l->model, sizeof(l->model), "%s", v);
 		if (up_event_value(&ev, "pid", v, sizeof(v)) == 0)
 			snprintf(l->pid, sizeof(l->pid), "%s", v);
+		return 0;
+	}
+	if (strcmp(ev.name, "stopped") == 0) {
+		/* -w: each worker's connections and wasted wake-ups */
+		if (up_event_value(&ev, "accepted", l->accepted,
+		    sizeof(l->accepted)) == -1 ||
+		    up_event_value(&ev, "wasted", l->wasted,
+		    sizeof(l->wasted)) == -1)
+			l->accepted[0] = l->wasted[0] = '\0';
 		return 0;
 	}
 	if (strcmp(ev.name, "accepted") == 0) {
@@ -606,6 +620,40 @@ row_note(const struct kept *c, char *buf, size_t len)
 	return n < 0 ? 0 : n;
 }
 
+/*
+ * The spread of log l's connections over its workers, from its "stopped"
+ * line: "spread: 3 to 5 connections a worker (accepted=3,5), wasted
+ * wake-ups 12 (wasted=0,12)". Returns the length written as snprintf, 0
+ * (nothing written) when the log has no such line.
+ */
+static int
+spread(const struct log *l, char *buf, size_t len)
+{
+	const char *p;
+	long least = -1, most = 0, v, wasted = 0;
+	char *end;
+
+	if (l->accepted[0] == '\0')
+		return 0;
+	for (p = l->accepted; *p != '\0'; p = *end == ',' ? end + 1 : end) {
+		v = strtol(p, &end, 10);
+		if (end == p)
+			return 0;
+		if (least == -1 || v < least)
+			least = v;
+		if (v > most)
+			most = v;
+	}
+	for (p = l->wasted; *p != '\0'; p = *end == ',' ? end + 1 : end) {
+		wasted += strtol(p, &end, 10);
+		if (end == p)
+			return 0;
+	}
+	return snprintf(buf, len, "spread: %ld to %ld connections a worker "
+	    "(accepted=%s), %ld wasted wake-ups (wasted=%s)", least, most,
+	    l->accepted, wasted, l->wasted);
+}
+
 /* The legend and the scale, wrapped to width columns. */
 static void
 legend(FILE *f, int width, const char *column)
@@ -704,6 +752,10 @@ draw_text(FILE *f, struct log *logs, int nlogs, struct view *views,
 	}
 	legend(f, width, up_format_duration(views[0].total / cols, d,
 	    sizeof(d)));
+	for (i = 0; i < nlogs; i++)
+		if (spread(&logs[i], line, sizeof(line)) > 0)
+			fprintf(f, "%s%s%s\n", nlogs > 1 ? logs[i].name : "",
+			    nlogs > 1 ? ": " : "", line);
 	return fflush(f);
 }
 
@@ -794,12 +846,32 @@ any_gil(const struct log *logs, int nlogs)
 	return 0;
 }
 
+/*
+ * The colour of a row's worker ("pid=12", "tid=3"): one of eight, the
+ * same for every row of that worker. Returns NULL for no worker.
+ */
+static const char *
+worker_color(const char *who)
+{
+	static const char *palette[] = { "#e6194b", "#3cb44b", "#4363d8",
+	    "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#9a6324" };
+	unsigned long h = 5381;
+
+	if (who[0] == '\0')
+		return NULL;
+	while (*who != '\0')
+		h = h * 33 + (unsigned char)*who++;
+	return palette[h % (sizeof(palette) / sizeof(palette[0]))];
+}
+
 /* Draws the logs as one standalone SVG, width pixels wide. */
 static int
 draw_svg(FILE *f, struct log *logs, int nlogs, struct view *views,
     int width)
 {
 	char head[512], lab[32], note[UP_PEER_MAX + 40];
+	char sp[2 * SPREAD_MAX + 100];
+	const char *c;
 	int height, i, r, x0, pw, notes = SVG_NOTE, y, x;
 	int64_t step, t;
 	const struct view *v;
@@ -811,8 +883,11 @@ draw_svg(FILE *f, struct log *logs, int nlogs, struct view *views,
 		notes = 0;
 	pw = width - x0 - notes - SVG_MARGIN;
 	height = SVG_MARGIN + SVG_LEGEND;
-	for (i = 0; i < nlogs; i++)
+	for (i = 0; i < nlogs; i++) {
 		height += SVG_HEAD + views[i].nrows * SVG_ROW + SVG_GAP;
+		if (spread(&logs[i], note, sizeof(note)) > 0)
+			height += SVG_ROW;
+	}
 
 	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
 	    "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%d\" "
@@ -849,6 +924,12 @@ draw_svg(FILE *f, struct log *logs, int nlogs, struct view *views,
 			    "text-anchor=\"end\">%lu</text>\n", x0 - 6, y + 12,
 			    logs[i].kept[v->rows[r]].serial + 1);
 			svg_row(f, v, v->rows[r], x0, y, pw);
+			/* a stripe in the colour of the row's worker */
+			if ((c = worker_color(logs[i].kept[v->rows[r]].who)) !=
+			    NULL)
+				fprintf(f, "<rect x=\"%d\" y=\"%d\" width=\"4\""
+				    " height=\"%d\" fill=\"%s\"/>\n", x0 - 5,
+				    y + 1, SVG_ROW - 2, c);
 			if (notes > 0) {
 				row_note(&logs[i].kept[v->rows[r]], note,
 				    sizeof(note));
@@ -857,6 +938,13 @@ draw_svg(FILE *f, struct log *logs, int nlogs, struct view *views,
 				xml_text(f, note + 1);
 				fprintf(f, "</text>\n");
 			}
+			y += SVG_ROW;
+		}
+		if (spread(&logs[i], sp, sizeof(sp)) > 0) {
+			fprintf(f, "<text x=\"%d\" y=\"%d\">", SVG_MARGIN,
+			    y + 12);
+			xml_text(f, sp);
+			fprintf(f, "</text>\n");
 			y += SVG_ROW;
 		}
 		y += SVG_GAP;

@@ -108,6 +108,22 @@ int	up_resolve(const char *host, const char *port,
  */
 int	up_listen(const char *host, const char *port, int backlog, int *gai);
 
+/*
+ * 1 when this system spreads connections over sockets that share a port
+ * with SO_REUSEPORT (Linux); then up_listen_reuseport(1) makes the next
+ * up_listen's socket one of such a group.
+ */
+int	up_reuseport_spreads(void);
+void	up_listen_reuseport(int on);
+
+/*
+ * Replaces listener lfd, in the calling process only, with a new socket
+ * of its group (SO_REUSEPORT) on the same address, with the backlog of
+ * the last up_listen, under the same descriptor number. 0, or -1 with
+ * errno (lfd is then as it was).
+ */
+int	up_listen_again(int lfd);
+
 /* socket(2), close-on-exec, non-blocking if nonblock (one call on Linux). */
 int	up_socket(int domain, int type, int protocol, int nonblock);
 

@@ -233,11 +233,20 @@ each_address(const char *host, const char *port, int ai_flags,
  * after about 1 s, then 3 s, 7 s..., which is what the tutorial's
  * listen(5) does to a sixth client of a busy server.
  */
+static int reuseport;		/* up_listen_reuseport */
+static int last_backlog = UP_BACKLOG;	/* up_listen's, for up_listen_again */
+
 static int
 bind_and_listen(int fd, const struct addrinfo *ai, int backlog)
 {
 	int on = 1;
 
+	last_backlog = backlog;
+#ifdef SO_REUSEPORT
+	if (reuseport &&
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1)
+		return -1;
+#endif
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
 	    bind(fd, ai->ai_addr, ai->ai_addrlen) == -1 ||
 	    listen(fd, backlog) == -1)
@@ -251,6 +260,49 @@ up_listen(const char *host, const char *port, int backlog, int *gai)
 {
 	return each_address(host, port, AI_PASSIVE, 1, bind_and_listen,
 	    backlog < 0 ? UP_BACKLOG : backlog, gai);
+}
+
+int
+up_reuseport_spreads(void)
+{
+#if defined(__linux__) && defined(SO_REUSEPORT)
+	return 1;	/* since 3.9, by a hash of the client's address */
+#else
+	return 0;	/* BSDs: the last socket bound takes them all */
+#endif
+}
+
+void
+up_listen_reuseport(int on)
+{
+	reuseport = on;
+}
+
+int
+up_listen_again(int lfd)
+{
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+	int fd, e, on = 1;
+
+	if (getsockname(lfd, (struct sockaddr *)&ss, &len) == -1 ||
+	    (fd = up_socket(ss.ss_family, SOCK_STREAM, 0, 1)) == -1)
+		return -1;
+	if (
+#ifdef SO_REUSEPORT
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &on, sizeof(on)) == -1 ||
+#endif
+	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) == -1 ||
+	    bind(fd, (struct sockaddr *)&ss, len) == -1 ||
+	    listen(fd, last_backlog) == -1 || dup2(fd, lfd) == -1 ||
+	    up_fd_setup(lfd, 1) == -1) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	close(fd);
+	return 0;
 }
 
 /* Failures of accept(2) that concern that connection only. */

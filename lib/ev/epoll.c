@@ -67,6 +67,16 @@ change(void *p, int fd, int old, int mask)
 	    EPOLL_CTL_MOD;
 	e.events = (mask & UP_EV_READ ? EPOLLIN : 0) |
 	    (mask & UP_EV_WRITE ? EPOLLOUT : 0);
+#ifdef EPOLLEXCLUSIVE
+	/* one waiter woken, not all; allowed at EPOLL_CTL_ADD only */
+	if (mask & UP_EV_EXCLUSIVE && op == EPOLL_CTL_MOD) {
+		if (epoll_ctl(s->epfd, EPOLL_CTL_DEL, fd, &e) == -1)
+			return -1;
+		op = EPOLL_CTL_ADD;
+	}
+	if (mask & UP_EV_EXCLUSIVE)
+		e.events |= EPOLLEXCLUSIVE;
+#endif
 	e.data.fd = fd;
 	return epoll_ctl(s->epfd, op, fd, &e);
 }

@@ -14,6 +14,10 @@
 
 #include "ev/backend.h"
 
+#ifdef EV_HAVE_EPOLL
+#include <sys/epoll.h>
+#endif
+
 #define FIRST_FIRED	64	/* ready slots to start with */
 #define MAX_FIRED	4096	/* the most handed back by one wait */
 
@@ -80,6 +84,17 @@ up_ev_best(void)
 	return "kqueue";
 #else
 	return "poll";
+#endif
+}
+
+int
+up_ev_exclusive(const char *name)
+{
+#if defined(EV_HAVE_EPOLL) && defined(EPOLLEXCLUSIVE)
+	return strcmp(name, "epoll") == 0;
+#else
+	(void)name;
+	return 0;
 #endif
 }
 

@@ -19,6 +19,12 @@
  */
 #define UP_EV_READ	0x1
 #define UP_EV_WRITE	0x2
+/*
+ * With UP_EV_READ, for a listener several engines watch: epoll wakes one
+ * of them, not all (EPOLLEXCLUSIVE, Linux 4.5). Only where
+ * up_ev_exclusive() says so; other engines ignore it.
+ */
+#define UP_EV_EXCLUSIVE	0x4
 
 /*
  * A ready descriptor. A hangup or an error is reported as every direction
@@ -63,6 +69,9 @@ int	up_ev_max_fd(const char *backend);
  * (EINVAL for select and a descriptor not below FD_SETSIZE).
  */
 int	up_ev_set(struct up_ev *ev, int fd, int mask);
+
+/* 1 when the engine backend honours UP_EV_EXCLUSIVE in this build. */
+int	up_ev_exclusive(const char *backend);
 
 /*
  * Makes room for watching any descriptor below nfds, so that up_ev_set

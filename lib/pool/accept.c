@@ -64,15 +64,21 @@ up_acceptor_next(struct up_acceptor *a, int64_t now, int *fd, char *peer,
 		}
 		up_memory_back(a->memory, a->addr);
 		/* -c across the loops, and each loop its share */
-		if (!up_loops_reserve(a->g, a->index))
+		if (!up_loops_reserve(a->g, a->index)) {
+			a->woken = 0;	/* another loop's turn: not ours */
 			return NULL;
+		}
 		sslen = sizeof(ss);
 		if ((*fd = up_accept_fd(a->lfd, (struct sockaddr *)&ss, &sslen,
 		    1)) != -1 && (c = up_slots_take(a->slots, *fd)) != NULL)
 			break;
 		up_loops_unreserve(a->g, a->index);
-		if (*fd == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		if (*fd == -1 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+			if (a->woken)	/* woken for nothing: wasted */
+				up_loops_count(a->g, a->index, 0);
+			a->woken = 0;
 			return NULL;
+		}
 		if (*fd == -1 && up_accept_transient(errno))
 			continue;
 		/* EMFILE, ENFILE, ENOBUFS...: wait for a close */
@@ -83,6 +89,8 @@ up_acceptor_next(struct up_acceptor *a, int64_t now, int *fd, char *peer,
 		a->pause = now + PAUSE_NS;
 		return NULL;
 	}
+	up_loops_count(a->g, a->index, 1);
+	a->woken = 0;
 	up_format_addr((struct sockaddr *)&ss, peer, len);
 	/* pipelined replies leave back to back, not held by Nagle */
 	setsockopt(*fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));

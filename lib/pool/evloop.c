@@ -34,6 +34,17 @@ up_evloop_init(struct up_evloop *l, const char *backend, int *lfd,
 		    "creating its engine";
 		return -1;
 	}
+	/* --accept reuseport: loop 0 keeps the first listener, the
+	 * others open their own on the same port */
+	if (who != NULL && index > 0 &&
+	    up_loops_accept(g) == UP_ACCEPT_REUSEPORT &&
+	    up_listen_again(*lfd) == -1) {
+		l->failed = "opening its own listener (SO_REUSEPORT)";
+		e = errno;
+		up_evloop_free(l);
+		errno = e;
+		return -1;
+	}
 	l->acc = (struct up_acceptor){ .lfd = *lfd, .addr = addr, .who = who,
 	    .max_conns = max_conns, .slots = &l->conns, .size = size,
 	    .ev = l->ev, .memory = &l->memory, .g = g, .index = index };
@@ -77,8 +88,9 @@ up_evloop_wait(struct up_evloop *l, int timeout_ms,
 	*what = 0;
 	/* listen with room for one more, here and across the loops */
 	if (!l->stopping)
-		up_ev_set(l->ev, *l->lfd, up_acceptor_open(&l->acc, l->now) ?
-		    UP_EV_READ : 0);
+		up_ev_set(l->ev, *l->lfd, !up_acceptor_open(&l->acc, l->now) ?
+		    0 : up_loops_accept(l->g) == UP_ACCEPT_EXCLUSIVE ?
+		    UP_EV_READ | UP_EV_EXCLUSIVE : UP_EV_READ);
 	n = up_ev_wait(l->ev, timeout_ms, &f);
 	l->now = up_now_ns();
 	if (n == -1 && errno != EINTR)
@@ -93,8 +105,10 @@ up_evloop_wait(struct up_evloop *l, int timeout_ms,
 		else if (f[i].fd == l->wake) {
 			up_loops_drain(l->g, l->index);
 			*what |= UP_EVLOOP_WOKEN;
-		} else if (!l->stopping && f[i].fd == *l->lfd)
+		} else if (!l->stopping && f[i].fd == *l->lfd) {
 			*what |= UP_EVLOOP_ACCEPT;
+			l->acc.woken = 1;	/* see up_acceptor_next */
+		}
 		else
 			f[conns++] = f[i];	/* a connection's */
 	}

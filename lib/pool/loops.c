@@ -49,11 +49,14 @@ struct slot {
 	unsigned long	wanted;		/* its first waiter's ticket, or 0 */
 	int		handed;		/* the lock is its, not yet taken */
 	int		wake[2];	/* its wake-up pipe */
+	atomic_long	accepted;	/* connections it accepted */
+	atomic_long	wasted;		/* its wake-ups that found none */
 };
 
 struct up_loops {
 	long		n;
 	long		max_conns;	/* -c: across every loop */
+	enum up_accept_mode accept;	/* --accept: least, herd, exclusive */
 	atomic_long	total;		/* connections in every loop */
 	pthread_mutex_t	mu;		/* guards what follows */
 	long		holder;		/* the loop holding the lock, or -1 */
@@ -96,11 +99,14 @@ up_loops_new(long n, long max_conns)
 	g->n = n;
 	g->max_conns = max_conns;
 	g->holder = -1;
+	g->accept = UP_ACCEPT_LEAST;
 	atomic_init(&g->total, 0);
 	for (i = 0; i < n; i++) {
 		atomic_init(&g->slot[i].conns, 0);
 		atomic_init(&g->slot[i].alive, 0);
 		atomic_init(&g->slot[i].held, 0);
+		atomic_init(&g->slot[i].accepted, 0);
+		atomic_init(&g->slot[i].wasted, 0);
 		g->slot[i].wake[0] = g->slot[i].wake[1] = -1;
 	}
 	if ((e = pthread_mutexattr_init(&attr)) != 0 ||
@@ -194,6 +200,8 @@ may_take(struct up_loops *g, long i)
 
 	if (atomic_load(&g->total) >= g->max_conns)
 		return 0;
+	if (g->accept != UP_ACCEPT_LEAST)
+		return 1;	/* the herd: every loop watches */
 	for (j = 0; j < g->n; j++)
 		if (j != i && atomic_load(&g->slot[j].alive) &&
 		    atomic_load(&g->slot[j].conns) < mine)
@@ -380,10 +388,49 @@ died(long i, void *g)
 	up_loops_died(g, i);
 }
 
+enum up_accept_mode
+up_loops_accept(const struct up_loops *g)
+{
+	return g->accept;
+}
+
+void
+up_loops_count(struct up_loops *g, long i, int accepted)
+{
+	atomic_fetch_add(accepted ? &g->slot[i].accepted :
+	    &g->slot[i].wasted, 1);
+}
+
+size_t
+up_loops_counts(struct up_loops *g, char *buf, size_t len)
+{
+	size_t n = 0;
+	long i, k;
+
+	for (k = 0; k < 2; k++)
+		for (i = 0; i < g->n; i++)
+			n += (size_t)snprintf(buf + (n < len ? n : len),
+			    n < len ? len - n : 0, "%s%ld",
+			    i > 0 ? "," : k == 0 ? " accepted=" : " wasted=",
+			    atomic_load(k == 0 ? &g->slot[i].accepted :
+			    &g->slot[i].wasted));
+	return n;
+}
+
 int
 up_loops_run(const char *addr, long workers, long max_conns,
     int (*run)(struct up_loops *, long, const char *, void *), void *arg,
     int *child)
+{
+	return up_loops_run_accept(addr, workers, max_conns,
+	    UP_ACCEPT_LEAST, run, arg, child, NULL);
+}
+
+int
+up_loops_run_accept(const char *addr, long workers, long max_conns,
+    enum up_accept_mode accept,
+    int (*run)(struct up_loops *, long, const char *, void *), void *arg,
+    int *child, struct up_loops **gp)
 {
 	struct up_loops *g;
 	char who[32];
@@ -392,6 +439,9 @@ up_loops_run(const char *addr, long workers, long max_conns,
 	*child = 0;
 	if ((g = up_loops_new(workers > 0 ? workers : 1, max_conns)) == NULL)
 		return -1;
+	g->accept = accept;
+	if (gp != NULL)
+		*gp = g;
 	if (workers == 0)
 		return run(g, 0, NULL, arg);
 	switch (up_pool_run(addr, workers, died, g, &index)) {

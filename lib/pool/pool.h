@@ -11,6 +11,17 @@
 
 #include "robust/robust.h"
 
+/* --accept: who takes the next connection (handout.c, loops.c). */
+enum up_accept_mode {
+	UP_ACCEPT_HERD,		/* pools: all poll the listener (before) */
+	UP_ACCEPT_PLAIN,	/* pools: all block in accept(2) */
+	UP_ACCEPT_LOCK,		/* pools: one waits, under the accept lock */
+	UP_ACCEPT_PASS,		/* pools: the parent accepts, hands over */
+	UP_ACCEPT_LEAST,	/* loops: the least loaded ones watch */
+	UP_ACCEPT_EXCLUSIVE,	/* loops: EPOLLEXCLUSIVE */
+	UP_ACCEPT_REUSEPORT	/* loops: a listener each, SO_REUSEPORT */
+};
+
 /* ---- pool.c: a fixed pool of worker processes ------------------------- */
 
 /*
@@ -112,6 +123,33 @@ int	up_loops_run(const char *addr, long workers, long max_conns,
 	    int (*run)(struct up_loops *, long, const char *, void *),
 	    void *arg, int *child);
 
+/*
+ * up_loops_run, the loops taking connections as accept says: least
+ * (up_loops_run's way: only the least loaded loops watch the listener),
+ * herd or exclusive (every loop with room watches it; the caller adds
+ * UP_EV_EXCLUSIVE). *gp (when gp is not NULL) is set to what the loops
+ * share, for up_loops_counts once they have ended.
+ */
+int	up_loops_run_accept(const char *addr, long workers, long max_conns,
+	    enum up_accept_mode accept,
+	    int (*run)(struct up_loops *, long, const char *, void *),
+	    void *arg, int *child, struct up_loops **gp);
+
+/* The --accept mode of the loops. */
+enum up_accept_mode up_loops_accept(const struct up_loops *g);
+
+/*
+ * Counts, for loop i, a connection it accepted (accepted set) or a
+ * wake-up for the listener that found none.
+ */
+void	up_loops_count(struct up_loops *g, long i, int accepted);
+
+/*
+ * Writes " accepted=A,B... wasted=X,Y..." into buf (len bytes), a number
+ * per loop. Returns the length it needed, as snprintf.
+ */
+size_t	up_loops_counts(struct up_loops *g, char *buf, size_t len);
+
 /* ---- accept.c: how an event loop accepts ------------------------------ */
 
 struct up_acceptor {
@@ -125,6 +163,7 @@ struct up_acceptor {
 	struct up_loops	*g;		/* what the loops share */
 	long		 index;		/* this loop's place among them */
 	int64_t		 pause;		/* no accepting until then, or 0 */
+	int		 woken;		/* the listener was ready, none taken */
 };
 
 /*
@@ -196,6 +235,52 @@ int	up_evloop_wait(struct up_evloop *l, int timeout_ms,
 int	up_evloop_timeout(const struct up_evloop *l, int64_t deadline);
 
 void	up_evloop_free(struct up_evloop *l);
+
+/* ---- handout.c: who takes the next connection, for --accept --------- */
+
+
+/* The name of a mode: "herd", "plain"... */
+const char *up_accept_name(enum up_accept_mode m);
+
+/* Sets *m to the mode named name: 0, or -1 for no such mode. */
+int	up_accept_mode(const char *name, enum up_accept_mode *m);
+
+struct up_handout;
+
+/*
+ * How n workers (processes forked after it when across_processes is
+ * set, else threads) take connections from lfd in mode: herd, plain,
+ * lock, or (threads) pass; plain makes lfd blocking, with a receive
+ * timeout. Returns it, or NULL with errno (ENOTSUP: pass for processes).
+ */
+struct up_handout *up_handout_new(enum up_accept_mode mode, long n,
+	    int lfd, int across_processes);
+
+/*
+ * In worker i: the next connection from lfd, blocking, its address in
+ * sa (*len bytes). Returns its descriptor (blocking), UP_HANDOUT_STOP
+ * at a stop, or -1 with accept(2)'s errno (a shortage: EMFILE...).
+ */
+#define UP_HANDOUT_STOP	(-2)
+int	up_handout_take(struct up_handout *h, long i, int lfd,
+	    struct sockaddr *sa, socklen_t *len);
+
+/*
+ * pass (threads): the main thread hands connection fd, from sa (len
+ * bytes), to the next worker that takes one, waiting while the queue is
+ * full; close says none will come, and each worker's take then returns
+ * UP_HANDOUT_STOP once the queue is empty.
+ */
+void	up_handout_give(struct up_handout *h, int fd,
+	    const struct sockaddr *sa, socklen_t len);
+void	up_handout_close(struct up_handout *h);
+
+/*
+ * Writes " accepted=A,B... wasted=X,Y..." into buf (len bytes), a
+ * number per worker: the connections it accepted, and its wake-ups
+ * that found none. Returns the length it needed, as snprintf.
+ */
+size_t	up_handout_counts(struct up_handout *h, char *buf, size_t len);
 
 /* ---- threads.c: worker threads, started and counted ------------------- */
 

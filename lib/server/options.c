@@ -28,7 +28,7 @@ static const char options[] =
     "V(version)w:(workers)"
     "-C:(counter)-T(http)-L:(max-line)-P:(backend)-M:(backlog)-N(cpu)"
     "-O:(framing)-R:(request-timeout)-K:(locks)"
-    "-G(gil)-S:(stack)";
+    "-G(gil)-S:(stack)-A:(accept)";
 
 /* Which models an option of the usage belongs to. */
 enum usage_need {
@@ -48,6 +48,7 @@ static const struct usage_word {
 	{ ALL, "[-hqV]" }, { ALL, "[-b addr]" }, { ALL, "[-c n]" },
 	{ ALL, "[-d time]" }, { ALL, "[-p port]" }, { ALL, "[-t time]" },
 	{ POOL, "[-w n]" }, { LOOPS, "[-w n]" },
+	{ POOL, "[--accept mode]" }, { LOOPS, "[--accept mode]" },
 	{ LOOP, "[--backend name]" }, { ALL, "[--backlog n]" },
 	{ ALL, "[--counter mode]" }, { ALL, "[--cpu]" },
 	{ ALL, "[--framing mode]" }, { ALL, "[--gil]" },
@@ -71,6 +72,15 @@ static const struct usage_word help[] = {
 	{ POOL, "  -w, --workers N      a pool of N workers instead of one"
 	    " per connection\n" },
 	{ LOOPS, "  -w, --workers N      N event loops, a process each [1]\n" },
+	{ POOL, "      --accept MODE    with -w, who takes the next"
+	    " connection: herd (all\n"
+	    "                       poll), plain (all in accept), lock, pass"
+	    " (thread) [herd]\n" },
+	{ LOOPS, "      --accept MODE    with -w, who takes the next "
+	    "connection: least (the\n"
+	    "                       least loaded loops watch), herd, exclusive,"
+	    " reuseport\n"
+	    "                       [least]\n" },
 	{ ALL, "  -t, --timeout TIME   close a connection idle this long, 0"
 	    " never [60s]\n" },
 	{ LOOP, "      --backend NAME   how the loop waits: %s [poll]\n" },
@@ -233,6 +243,38 @@ number_arg(const char *name, const char *arg, long min, long max, long *v,
 }
 
 /*
+ * Sets o->accept to the --accept mode named arg, which model m must
+ * have and this build must offer. Returns 0, or UP_PARSE_ERROR with the
+ * reason in errbuf.
+ */
+static int
+accept_arg(struct up_options *o, const struct up_model *m, const char *arg,
+    char *errbuf, size_t errlen)
+{
+	enum up_accept_mode a;
+	int loops = m->event_loop;
+
+	if (!m->workers)
+		return fail(errbuf, errlen, "--accept: the %s model has no "
+		    "workers", m->name);
+	if (up_accept_mode(arg, &a) == -1 || (!loops && a > UP_ACCEPT_PASS) ||
+	    (loops && a < UP_ACCEPT_LEAST && a != UP_ACCEPT_HERD))
+		return fail(errbuf, errlen, "--accept: unknown mode '%s' "
+		    "(%s)", arg, loops ? "least, herd, exclusive or "
+		    "reuseport" : "herd, plain, lock or pass");
+	if (a == UP_ACCEPT_PASS && m->processes)
+		return fail(errbuf, errlen, "--accept: %s is not available "
+		    "in this build for %s (it has %s)", arg, m->name,
+		    "herd, plain and lock");
+	if (a == UP_ACCEPT_REUSEPORT && !up_reuseport_spreads())
+		return fail(errbuf, errlen, "--accept reuseport: this "
+		    "system's SO_REUSEPORT does not spread connections over "
+		    "the sockets (Linux does)");
+	o->accept = a;
+	return 0;
+}
+
+/*
  * Checks that --backend names an engine this build has, and that -c fits
  * under its ceiling: select watches descriptors below FD_SETSIZE only, so
  * an explicit -c beyond that is refused, and the default is lowered to it
@@ -305,7 +347,7 @@ up_server_options(struct up_options *o, const struct up_model *m, int argc,
 {
 	long n, port;
 	size_t i;
-	int ch, explicit_conns = 0;
+	int ch, e, explicit_conns = 0, accept_set = 0;
 
 	/* an event loop's connections are descriptors: as many as fit */
 	o->max_conns = m->event_loop ? up_fd_room(m->max_conns) :
@@ -327,6 +369,8 @@ up_server_options(struct up_options *o, const struct up_model *m, int argc,
 	o->gil = 0;
 	o->locks = UP_LOCKS_OFF;
 	o->stack = m->stack;
+	/* today's way: pools poll and race; the least loaded loops */
+	o->accept = m->event_loop ? UP_ACCEPT_LEAST : UP_ACCEPT_HERD;
 
 	opterr = 0;	/* the library does not print: we explain below */
 #ifdef __GLIBC__
@@ -456,6 +500,11 @@ up_server_options(struct up_options *o, const struct up_model *m, int argc,
 				    "--locks: unknown mode '%s' (opposite, "
 				    "ordered or backoff)", optarg);
 			break;
+		case 'A':	/* --accept */
+			if ((e = accept_arg(o, m, optarg, errbuf, errlen)) != 0)
+				return e;
+			accept_set = 1;
+			break;
 		default:	/* ':' or '?' */
 			up_opt_error(ch, argv, errbuf, errlen);
 			return UP_PARSE_ERROR;
@@ -470,6 +519,15 @@ up_server_options(struct up_options *o, const struct up_model *m, int argc,
 	if (o->gil && o->locks != UP_LOCKS_OFF)
 		return fail(errbuf, errlen,
 		    "--gil and --locks: one lesson at a time");
+	if (accept_set && o->workers == 0)
+		return fail(errbuf, errlen, "--accept: needs -w: without "
+		    "workers one %s accepts every connection", m->event_loop ?
+		    "loop" : "process");
+	if (o->accept == UP_ACCEPT_EXCLUSIVE && !up_ev_exclusive(o->backend))
+		return fail(errbuf, errlen, "--accept exclusive: needs "
+		    "EPOLLEXCLUSIVE, which %s (use --backend epoll on "
+		    "Linux 4.5 or later)", up_ev_exclusive("epoll") ?
+		    "only --backend epoll has" : "this build lacks");
 	if (o->backend != NULL)
 		return backend_check(o, explicit_conns, errbuf, errlen);
 	return UP_PARSE_OK;

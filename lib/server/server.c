@@ -127,10 +127,15 @@ up_server_start(struct up_server *s, const struct up_model *m, int argc,
 		return not_to_run(s, 1, "%s: --gil: %s\n", name,
 		    strerror(errno));
 	s->locks = NULL;
+	s->handout = NULL;
+	s->loops = NULL;
 	if (s->opt.locks != UP_LOCKS_OFF &&
 	    (s->locks = up_locks_new(m->processes)) == NULL)
 		return not_to_run(s, 1, "%s: shared memory: %s\n", name,
 		    strerror(errno));
+	/* --accept reuseport: the first of a group, a listener a loop */
+	up_listen_reuseport(s->opt.workers > 0 &&
+	    s->opt.accept == UP_ACCEPT_REUSEPORT);
 	s->lfd = up_listen(s->opt.bind, s->opt.port, (int)s->opt.backlog,
 	    &gai);
 	up_format_hostport(s->opt.bind, s->opt.port, where, sizeof(where));
@@ -145,6 +150,11 @@ up_server_start(struct up_server *s, const struct up_model *m, int argc,
 		return not_to_run(s, 1, "%s: socket: %s\n", name,
 		    strerror(errno));
 	up_stop_on_notice(drain_notice, s);
+	if (s->opt.workers > 0 && !m->event_loop &&
+	    (s->handout = up_handout_new(s->opt.accept, s->opt.workers,
+	    s->lfd, m->processes)) == NULL)
+		return not_to_run(s, 1, "%s: --accept %s: %s\n", name,
+		    up_accept_name(s->opt.accept), strerror(errno));
 
 	/* What differs from the defaults, and changes what a client sees. */
 	n = 0;
@@ -166,6 +176,9 @@ up_server_start(struct up_server *s, const struct up_model *m, int argc,
 	if (s->opt.backlog >= 0)
 		n += (size_t)snprintf(extra + n, sizeof(extra) - n,
 		    " backlog=%ld", s->opt.backlog);
+	if (s->opt.workers > 0)
+		n += (size_t)snprintf(extra + n, sizeof(extra) - n,
+		    " accept=%s", up_accept_name(s->opt.accept));
 	if (s->opt.locks != UP_LOCKS_OFF)
 		snprintf(extra + n, sizeof(extra) - n, " locks=%s",
 		    up_locks_name(s->opt.locks));
@@ -238,20 +251,89 @@ up_server_accept(struct up_server *s, struct up_conn *c)
 }
 
 int
+up_server_take(struct up_server *s, long i, struct up_conn *c)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd;
+
+	for (;;) {
+		len = sizeof(ss);
+		fd = up_handout_take(s->handout, i, s->lfd,
+		    (struct sockaddr *)&ss, &len);
+		if (fd == UP_HANDOUT_STOP)
+			return 0;
+		if (fd >= 0)
+			break;
+		/* a shortage, as up_server_accept */
+		up_log_error(s->addr, NULL, "accept", errno);
+		if (up_wait(up_stop_fd(), POLLIN, 100) > 0)
+			return 0;
+	}
+	c->fd = fd;
+	up_format_addr((struct sockaddr *)&ss, c->peer, sizeof(c->peer));
+	c->who[0] = '\0';
+	return 1;
+}
+
+int
+up_server_pass(struct up_server *s)
+{
+	struct sockaddr_storage ss;
+	socklen_t len;
+	int fd, r;
+
+	while (!up_stopping()) {
+		r = up_wait(s->lfd, POLLIN, -1);
+		if (r == UP_WAIT_STOP)
+			break;
+		if (r != 1)
+			continue;	/* EINTR */
+		len = sizeof(ss);
+		if ((fd = up_accept_fd(s->lfd, (struct sockaddr *)&ss, &len,
+		    0)) != -1) {
+			up_handout_give(s->handout, fd,
+			    (struct sockaddr *)&ss, len);
+			continue;
+		}
+		if (up_stopping() || errno == EAGAIN ||
+		    up_accept_transient(errno))
+			continue;
+		/* a shortage: say so, and give a close time to come */
+		up_log_error(s->addr, NULL, "accept", errno);
+		if (up_wait(up_stop_fd(), POLLIN, 100) > 0)
+			break;
+	}
+	up_stop_notice();
+	up_handout_close(s->handout);
+	return 0;
+}
+
+int
 up_server_stop(struct up_server *s)
 {
 	unsigned long requests = atomic_load(&s->shared->requests);
 	long count = atomic_load(&s->shared->count);
+	char counts[4096];
 
 	up_stop_notice();	/* "draining", should no wait have said it */
 	up_stop_listener(-1);
 	close(s->lfd);
 	s->lfd = -1;
 	/* each request adds one: what the counter lacks was lost */
+	counts[0] = '\0';
+	if ((s->handout != NULL &&
+	    up_handout_counts(s->handout, counts, sizeof(counts)) >=
+	    sizeof(counts)) || (s->loops != NULL && s->opt.workers > 0 &&
+	    up_loops_counts(s->loops, counts, sizeof(counts)) >=
+	    sizeof(counts)))
+		counts[0] = '\0';	/* too many workers to show */
 	if (s->opt.counter != UP_COUNTER_OFF)
-		up_log("stopped", s->addr, "requests=%lu count=%ld lost=%ld",
-		    requests, count, (long)requests - count);
+		up_log("stopped", s->addr,
+		    "requests=%lu count=%ld lost=%ld%s", requests, count,
+		    (long)requests - count, counts);
 	else
-		up_log("stopped", s->addr, "requests=%lu", requests);
+		up_log("stopped", s->addr, "requests=%lu%s", requests,
+		    counts);
 	return 0;
 }

@@ -55,6 +55,7 @@ struct up_options {
 	int		 gil;		/* --gil: the work under one lock */
 	enum up_locks_mode locks;	/* --locks */
 	size_t		 stack;		/* --stack: coro only, else 0 */
+	enum up_accept_mode accept;	/* --accept, with -w */
 };
 
 /*
@@ -278,6 +279,8 @@ struct up_server {
 	int		 exit;		/* see up_server_start */
 	char		 msg[UP_MSG_MAX];
 	struct up_gil	 gil;		/* --gil: this process's own */
+	struct up_handout *handout;	/* -w of fork, thread: --accept */
+	struct up_loops	*loops;		/* -w of the event loops, or NULL */
 };
 
 /*
@@ -297,6 +300,20 @@ int	up_server_start(struct up_server *s, const struct up_model *m,
  * loop never spins. Returns 1 with *c filled, or 0 when stopping.
  */
 int	up_server_accept(struct up_server *s, struct up_conn *c);
+
+/*
+ * up_server_accept() for worker i of a pool (-w), the way --accept
+ * says, each connection and wasted wake-up counted for "stopped".
+ * Returns 1 with *c filled, or 0 when stopping.
+ */
+int	up_server_take(struct up_server *s, long i, struct up_conn *c);
+
+/*
+ * --accept pass (threads): accepts every connection in the calling
+ * thread and hands each to the pool, until a stop; then tells the pool
+ * no more will come. Returns 0.
+ */
+int	up_server_pass(struct up_server *s);
 
 /*
  * want, or fewer when the hard descriptor limit (to which the soft one is

@@ -1,0 +1,176 @@
+#!/usr/bin/env bats
+# --accept MODE: who takes the next connection in a pool (-w), and the
+# stopped line's count of each worker's connections and wasted wake-ups.
+
+# status, output, lines: set by bats' run; PORT, SERVER_*: by helpers
+# shellcheck disable=SC2154,SC2153
+
+load helpers
+
+teardown() {
+	teardown_server
+}
+
+# counts KEY: the numbers of KEY=A,B,... on the stopped line, a line each.
+counts() {
+	sed -n "s/.* stopped .* $1=\([0-9,]*\).*/\1/p" "$SERVER_LOG" | tr , '\n'
+}
+
+# sum KEY: the total of KEY=A,B,... on the stopped line.
+sum() {
+	counts "$1" | awk '{ t += $1 } END { print t + 0 }'
+}
+
+# serves MODEL MODE N: a pool of 2 in MODE answers N connections, each
+# verified, and the stopped line's accepted= adds up to N.
+serves() {
+	local model=$1 mode=$2 n=$3 extra=()
+	[ "$model" != poll ] || extra=(--backend epoll)
+	[ "$mode" != exclusive ] || [ "$model" != poll ] ||
+	    poll_backends | grep -qw epoll || skip "no epoll backend"
+	start_server "$model" -d 0 -q -w 2 --accept "$mode" "${extra[@]}"
+	grep -q " listening .* workers=2 accept=$mode " "$SERVER_LOG"
+	run -0 upclient -H 127.0.0.1 -p "$PORT" -c "$n" -j 8 -r 20 --verify \
+	    --timeout 20s
+	stop_server TERM
+	[ "$SERVER_STATUS" -eq 0 ]
+	local two='[0-9]+,[0-9]+'
+	grep -qE " stopped .* requests=$n accepted=$two wasted=$two\$" \
+	    "$SERVER_LOG"
+	[ "$(sum accepted)" -eq "$n" ]
+}
+
+@test "accept: fork -w 2 serves every client in every mode" {
+	for mode in herd plain lock; do
+		serves fork "$mode" 300
+	done
+}
+
+@test "accept: thread -w 2 serves every client in every mode" {
+	for mode in herd plain lock pass; do
+		serves thread "$mode" 300
+	done
+}
+
+@test "accept: poll -w 2 serves every client in every mode" {
+	local modes=(least herd reuseport)
+	poll_backends | grep -qw epoll && modes+=(exclusive)
+	for mode in "${modes[@]}"; do
+		serves poll "$mode" 300
+	done
+}
+
+# wasted MODEL MODE [ARGS]: four idle workers, 1000 connections one at a
+# time, all served; sets WASTED to the total of wasted wake-ups.
+wasted() {
+	local model=$1 mode=$2
+	shift 2
+	start_server "$model" -d 0 -q -w 4 --accept "$mode" "$@"
+	upclient -H 127.0.0.1 -p "$PORT" -c 1000 -j 1 -r 10 --verify \
+	    --timeout 20s >/dev/null
+	stop_server TERM
+	[ "$(sum accepted)" -eq 1000 ]
+	WASTED=$(sum wasted)
+}
+
+@test "accept: the herd and EPOLLEXCLUSIVE count wake-ups, all served" {
+	poll_backends | grep -qw epoll || skip "no epoll backend"
+	# how many wake-ups lose the race depends on the scheduler (a loaded
+	# 2-core machine shows anything from 0 to hundreds either way): the
+	# counts are shown, and every connection is counted once
+	wasted poll herd --backend epoll
+	[ "$(counts wasted | wc -l)" -eq 4 ]
+	wasted poll exclusive --backend epoll
+	[ "$(counts wasted | wc -l)" -eq 4 ]
+}
+
+@test "accept: with reuseport every loop gets connections, none wasted" {
+	[ "$(uname -s)" = Linux ] || skip "SO_REUSEPORT spreads on Linux only"
+	start_server poll -d 0 -q -w 4 --accept reuseport
+	# 800 connections, 800 source ports: the kernel's hash spreads them
+	run -0 upclient -H 127.0.0.1 -p "$PORT" -c 800 -j 8 -r 10 --verify \
+	    --timeout 20s
+	stop_server TERM
+	[ "$SERVER_STATUS" -eq 0 ]
+	[ "$(sum accepted)" -eq 800 ]
+	[ "$(counts accepted | wc -l)" -eq 4 ]
+	# each loop's own listener: never less than a tenth of its share
+	[ "$(counts accepted | sort -n | head -1)" -ge 20 ]
+	# nobody else accepts from a loop's listener
+	[ "$(sum wasted)" -eq 0 ]
+}
+
+@test "accept: pass drains what it handed over, and stops" {
+	start_server thread -d 1s -w 2 --accept pass
+	upclient -H 127.0.0.1 -p "$PORT" -c 2 slow >"$BATS_TEST_TMPDIR/out" &
+	wait_for_log "$SERVER_LOG" ' received ' 2
+	stop_server TERM
+	wait
+	[ "$SERVER_STATUS" -eq 0 ]
+	[ "$(grep -c '^SLOW ' "$BATS_TEST_TMPDIR/out")" -eq 2 ]
+	grep -qE ' stopped .* requests=2 accepted=1,1 wasted=0,0$' \
+	    "$SERVER_LOG"
+}
+
+@test "accept: under the accept lock no wake-up is wasted" {
+	# only the lock's holder waits for the listener: nobody can take
+	# its connection, so its accept never finds nothing
+	wasted fork lock
+	[ "$WASTED" -eq 0 ]
+	wasted thread lock
+	[ "$WASTED" -eq 0 ]
+}
+
+@test "accept: a wrong mode, or --accept without -w, is refused (exit 2)" {
+	run -2 upserver-fork -w 2 --accept least
+	want="upserver-fork: --accept: unknown mode 'least'"
+	[ "${lines[0]}" = "$want (herd, plain, lock or pass)" ]
+	[[ ${lines[1]} == usage:* ]]
+	run -2 upserver-poll -w 2 --accept lock
+	want="upserver-poll: --accept: unknown mode 'lock'"
+	[ "${lines[0]}" = "$want (least, herd, exclusive or reuseport)" ]
+	run -2 upserver-thread --accept lock
+	want="upserver-thread: --accept: needs -w: without workers"
+	[ "${lines[0]}" = "$want one process accepts every connection" ]
+	run -2 upserver-seq --accept herd
+	want="upserver-seq: --accept: the seq model"
+	[ "${lines[0]}" = "$want has no workers" ]
+	run -2 upserver-poll -w 2 --backend poll --accept exclusive
+	want="upserver-poll: --accept exclusive: needs EPOLLEXCLUSIVE"
+	[[ ${lines[0]} == "$want"* ]]
+}
+
+@test "accept: modes not built yet are refused (exit 2), not ignored" {
+	run -2 upserver-fork -w 2 --accept pass
+	want="upserver-fork: --accept: pass is not available in this build"
+	[ "${lines[0]}" = "$want for fork (it has herd, plain and lock)" ]
+}
+
+@test "accept: uptimeline prints the spread, and colours rows by worker" {
+	local log=$BATS_TEST_TMPDIR/w.log
+	cat >"$log" <<'LOG'
+1722293212.000000 listening 127.0.0.1:40001 model=fork pid=10 workers=2
+1722293212.100000 accepted 127.0.0.1:50001 pid=11
+1722293212.200000 responded 127.0.0.1:50001 bytes=2
+1722293212.200001 closed 127.0.0.1:50001
+1722293212.300000 accepted 127.0.0.1:50002 pid=12
+1722293212.400000 responded 127.0.0.1:50002 bytes=2
+1722293212.400001 closed 127.0.0.1:50002
+1722293212.500000 accepted 127.0.0.1:50003 pid=12
+1722293212.600000 responded 127.0.0.1:50003 bytes=2
+1722293212.600001 closed 127.0.0.1:50003
+1722293212.700000 stopped 127.0.0.1:40001 requests=3 accepted=1,2 wasted=0,3
+LOG
+	run -0 uptimeline -w 80 "$log"
+	want="spread: 1 to 2 connections a worker (accepted=1,2),"
+	[ "${lines[-1]}" = "$want 3 wasted wake-ups (wasted=0,3)" ]
+	run -0 uptimeline -s "$log"
+	# three rows, a stripe each: pid=12's two of one colour, pid=11's
+	# of another
+	local stripe='<rect [^>]*width="4" [^>]*fill="#[0-9a-f]*"'
+	run -0 grep -o "$stripe" <<<"$output"
+	[ "${#lines[@]}" -eq 3 ]
+	[ "$(printf '%s\n' "${lines[@]##*fill=}" | sort -u | wc -l)" -eq 2 ]
+	run -0 uptimeline -s "$log"
+	grep -q '>spread: 1 to 2 connections a worker' <<<"$output"
+}
