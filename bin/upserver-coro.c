@@ -522,8 +522,8 @@ main(int argc, char **argv)
 		return s.exit;
 	}
 	/* one scheduler here, or with -w one in each of N processes */
-	status = up_loops_run(s.addr, s.opt.workers, s.opt.max_conns, run, &s,
-	    &child);
+	status = up_loops_run_accept(s.addr, s.opt.workers, s.opt.max_conns,
+	    s.opt.accept, run, &s, &child, &s.loops);
 	if (child)
 		_exit(status);
 	if (status == -1)

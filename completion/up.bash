@@ -60,7 +60,7 @@ _up_server() {
 	--accept)
 		# the modes this build has: event loops, or pools
 		case $cmd in
-		*upserver-poll)
+		*upserver-poll | *upserver-coro)
 			_up_reply "least herd exclusive reuseport" "$cur" ;;
 		*upserver-thread) _up_reply "herd plain lock pass" "$cur" ;;
 		*) _up_reply "herd plain lock" "$cur" ;;
