@@ -318,7 +318,7 @@ def workloads(quick):
         {"id": "d", "title": "(d) C10K: 10 000 connections at once, -d 1s",
          "delay": "1s", "client": ["-c", "10000", "-n", "1", "-r", "16"],
          "ideal": 1.0, "clients": 10000, "only": {"up-poll", "up-thread",
-                                                  "up-fork"}},
+                                                  "up-fork", "up-coro"}},
         {"id": "h", "title": "(h) HTTP keep-alive: wrk -t 2 -c 50 -d "
          f"{5 // (5 if quick else 1)}s, -d 0 (nginx: one or two workers, return 200; "
          "seq left out: it serves one keep-alive connection at a time)",

@@ -202,6 +202,15 @@ ssize_t	up_recv(int fd, void *buf, size_t len, int flags);
 #define UP_WAIT_STOP	2
 int	up_wait(int fd, short events, int timeout_ms);
 
+/* ---- mem.c: shared memory --------------------------------------------- */
+
+/*
+ * Maps len zeroed bytes, read and write; with shared, one copy that
+ * processes forked later share, else private. Returns them (munmap(2)
+ * frees them), or NULL with errno.
+ */
+void	*up_map_zeroed(size_t len, int shared);
+
 /* ---- signal.c: signals, and stopping ---------------------------------- */
 
 /*

@@ -13,10 +13,6 @@
 
 #include "coro/coro.h"
 
-#if !defined(MAP_ANONYMOUS) && defined(MAP_ANON)
-#define MAP_ANONYMOUS	MAP_ANON
-#endif
-
 /* The scheduler whose running coroutine a fault is checked against. */
 static struct up_sched *watched;
 static void (*reporter)(const struct up_coro *, size_t);
@@ -40,21 +36,7 @@ up_coro_stack_map(struct up_coro *c, size_t size)
 	size = (size + page - 1) / page * page;
 	if (size == 0)
 		size = page;
-#ifdef MAP_ANONYMOUS
-	p = mmap(NULL, size + page, PROT_READ | PROT_WRITE,
-	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-#else
-	{	/* POSIX.1-2008 has no anonymous mappings: /dev/zero's */
-		int fd = open("/dev/zero", O_RDWR | O_CLOEXEC);
-
-		if (fd == -1)
-			return -1;
-		p = mmap(NULL, size + page, PROT_READ | PROT_WRITE,
-		    MAP_PRIVATE, fd, 0);
-		close(fd);
-	}
-#endif
-	if (p == MAP_FAILED)
+	if ((p = up_map_zeroed(size + page, 0)) == NULL)
 		return -1;
 	/* the lowest page: touching it faults */
 	if (mprotect(p, page, PROT_NONE) == -1) {

@@ -59,24 +59,6 @@ struct up_handout {
 	atomic_long	 counts[];	/* accepted, then wasted, by worker */
 };
 
-/*
- * Maps len zeroed bytes, shared with processes forked later when
- * across_processes is set. Returns them, or NULL with errno.
- */
-static void *
-map_zeroed(size_t len, int across_processes)
-{
-	void *p;
-
-#ifndef MAP_ANONYMOUS
-#define MAP_ANONYMOUS	MAP_ANON
-#endif
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE,
-	    (across_processes ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS,
-	    -1, 0);
-	return p == MAP_FAILED ? NULL : p;
-}
-
 const char *
 up_accept_name(enum up_accept_mode m)
 {
@@ -110,7 +92,7 @@ up_handout_new(enum up_accept_mode mode, long n, int lfd,
 	long i;
 	int e, fl;
 
-	if ((h = map_zeroed(len, across_processes)) == NULL)
+	if ((h = up_map_zeroed(len, across_processes)) == NULL)
 		return NULL;
 	h->mode = mode;
 	h->n = n;

@@ -80,21 +80,7 @@ up_loops_new(long n, long max_conns)
 	long i;
 	int e;
 
-#if defined(MAP_ANONYMOUS) || defined(MAP_ANON)
-#ifndef MAP_ANONYMOUS
-#define MAP_ANONYMOUS	MAP_ANON
-#endif
-	g = mmap(NULL, size, PROT_READ | PROT_WRITE,
-	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-#else
-	int zero;
-
-	if ((zero = open("/dev/zero", O_RDWR | O_CLOEXEC)) == -1)
-		return NULL;
-	g = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, zero, 0);
-	close(zero);
-#endif
-	if (g == MAP_FAILED)
+	if ((g = up_map_zeroed(size, 1)) == NULL)
 		return NULL;
 	g->n = n;
 	g->max_conns = max_conns;

@@ -96,34 +96,6 @@ up_locks_mode(const char *name, enum up_locks_mode *m)
 	return -1;
 }
 
-/*
- * len zeroed bytes, shared with the children forked after when
- * across_processes is set (as work.c maps struct up_shared: anonymous
- * memory, or /dev/zero where POSIX has none). Returns NULL with errno.
- */
-static void *
-map_zeroed(size_t len, int across_processes)
-{
-	int flags = across_processes ? MAP_SHARED : MAP_PRIVATE;
-	void *p;
-
-#if defined(MAP_ANONYMOUS) || defined(MAP_ANON)
-#ifndef MAP_ANONYMOUS
-#define MAP_ANONYMOUS	MAP_ANON
-#endif
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags | MAP_ANONYMOUS,
-	    -1, 0);
-#else
-	int zero;
-
-	if ((zero = open("/dev/zero", O_RDWR | O_CLOEXEC)) == -1)
-		return NULL;
-	p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, zero, 0);
-	close(zero);
-#endif
-	return p == MAP_FAILED ? NULL : p;
-}
-
 /* The board and the sink, free; NULL with errno (see server.h). */
 struct up_locks *
 up_locks_new(int across_processes)
@@ -132,7 +104,7 @@ up_locks_new(int across_processes)
 	struct up_locks *lk;
 	int e, i;
 
-	if ((lk = map_zeroed(sizeof(*lk), across_processes)) == NULL)
+	if ((lk = up_map_zeroed(sizeof(*lk), across_processes)) == NULL)
 		return NULL;
 	atomic_init(&lk->next, 0);
 	if ((e = pthread_mutexattr_init(&attr)) != 0)

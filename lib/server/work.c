@@ -44,24 +44,7 @@ up_shared_new(int across_processes)
 	struct up_shared *sh;
 	int e;
 
-#if defined(MAP_ANONYMOUS) || defined(MAP_ANON)
-#ifndef MAP_ANONYMOUS
-#define MAP_ANONYMOUS	MAP_ANON
-#endif
-	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
-	    (across_processes ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS,
-	    -1, 0);
-#else
-	/* POSIX before 2024 has no anonymous mapping: map /dev/zero. */
-	int zero;
-
-	if ((zero = open("/dev/zero", O_RDWR | O_CLOEXEC)) == -1)
-		return NULL;
-	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
-	    across_processes ? MAP_SHARED : MAP_PRIVATE, zero, 0);
-	close(zero);
-#endif
-	if (sh == MAP_FAILED)
+	if ((sh = up_map_zeroed(sizeof(*sh), across_processes)) == NULL)
 		return NULL;
 	atomic_init(&sh->requests, 0);
 	atomic_init(&sh->count, 0);
