@@ -15,15 +15,17 @@ teardown() {
 }
 
 # same_tags N: every per-connection line of the log carries the server's
-# own pid= and tid= (one process, one thread), and there are N of them.
+# own pid= and one same tid= (one process, one thread; on Linux the tid is
+# the pid, elsewhere a number of the toolkit's), and there are N of them.
 same_tags() {
 	local pid
 	pid=$(awk '$2 == "listening" { sub(/.* pid=/, ""); print $1 }' \
 	    "$SERVER_LOG")
-	[ "$(grep -cE " (accepted|received|responded|closed) .* pid=$pid tid=$pid\$" \
+	[ "$(grep -cE " (accepted|received|responded|closed) .* pid=$pid tid=[0-9]+\$" \
 	    "$SERVER_LOG")" -eq "$1" ]
-	[ "$(grep -oE ' (pid|tid)=[0-9]+' "$SERVER_LOG" | sort -u | tr -d ' ' |
-	    tr '\n' ' ')" = "pid=$pid tid=$pid " ]
+	[ "$(grep -oE ' pid=[0-9]+' "$SERVER_LOG" | sort -u | tr -d ' ')" = \
+	    "pid=$pid" ]
+	[ "$(grep -oE ' tid=[0-9]+' "$SERVER_LOG" | sort -u | wc -l)" -eq 1 ]
 }
 
 @test "four clients with -d 1s: answered together after a second, by one thread" {
@@ -83,10 +85,9 @@ same_tags() {
 	cat "$SERVER_LOG"
 	[ "$SERVER_STATUS" -eq 0 ]
 	less_than "$(span accepted responded)" 2.5
-	# each line's pid= and tid= are one process's and its one thread's
-	[ "$(grep ' responded ' "$SERVER_LOG" |
-	    awk '{ split($(NF-1), p, "="); split($NF, t, "=");
-	    if (p[2] != t[2]) bad++ } END { print bad + 0 }')" -eq 0 ]
+	# each process has one thread: no pid= with two tid=
+	[ -z "$(grep ' responded ' "$SERVER_LOG" | awk '{ print $(NF-1), $NF }' |
+	    sort -u | awk '{ print $1 }' | uniq -d)" ]
 	# and not the parent's, which only supervises
 	local parent
 	parent=$(awk '$2 == "listening" { sub(/.* pid=/, ""); print $1 }' \
