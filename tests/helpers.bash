@@ -97,8 +97,9 @@ read_port() {
 	export PORT SERVER_PID SERVER_LOG SERVER_ERR
 }
 
-# stop_server [SIGNAL]: signals the server (TERM by default), waits for it
-# to exit (10 s at most) and sets SERVER_STATUS to its exit status.
+# stop_server [SIGNAL]: signals the server (TERM by default; 0 sends none,
+# for a server already stopping), waits for it to exit (10 s at most) and
+# sets SERVER_STATUS to its exit status.
 stop_server() {
 	local sig=${1:-TERM} i
 	kill -"$sig" "$SERVER_PID" 2>/dev/null || true
