@@ -27,12 +27,17 @@ up_map_zeroed(size_t len, int shared)
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags | MAP_ANONYMOUS,
 	    -1, 0);
 #else
-	int zero;
+	/*
+	 * Opened once, at the first mapping (the server's start), and kept:
+	 * a mapping made later, for a coroutine's stack, must not need a
+	 * descriptor when the process has none left (EMFILE).
+	 */
+	static int zero = -1;
 
-	if ((zero = open("/dev/zero", O_RDWR | O_CLOEXEC)) == -1)
+	if (zero == -1 &&
+	    (zero = open("/dev/zero", O_RDWR | O_CLOEXEC)) == -1)
 		return NULL;
 	p = mmap(NULL, len, PROT_READ | PROT_WRITE, flags, zero, 0);
-	close(zero);
 #endif
 	return p == MAP_FAILED ? NULL : p;
 }
