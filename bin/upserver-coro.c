@@ -8,7 +8,7 @@
  * write the reply. Where a thread would block, the coroutine waits
  * instead: it parks on its socket or on a deadline, and the scheduler
  * runs another. `diff` the two and what differs is the waits. Each wait
- * is an `await` of the tutorial's asyncio server (see up(7), CORO):
+ * is an `await` of the tutorial's asyncio server (see up(7), chapter 6):
  *
  *   reader_next()  await reader.read(1024)   parks until readable
  *   work()         await asyncio.sleep(d)    parks until the deadline
