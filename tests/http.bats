@@ -173,6 +173,10 @@ PY
 		[ "$output" = "$ok" ]
 		run raw '\r\n\r\n\r\n\r\n\r\nGET /x HTTP/1.1\r\nHost: h\r\n\r\n'
 		[[ "${lines[0]}" == "HTTP/1.1 400 Bad Request"* ]]
+		# empty lines and nothing else: 400, and the server lives on
+		run raw '\r\n\r\n'
+		[[ "${lines[0]}" == "HTTP/1.1 400 Bad Request"* ]]
+		kill -0 "$SERVER_PID"
 		# a request line with no version, the connection left open:
 		# 400 and the close at once, not after -t
 		run held 'GET /\r\n'

@@ -195,7 +195,8 @@ up_http_parse(const char *buf, size_t len, size_t max,
 	if (lines > UP_HTTP_EMPTY_MAX)
 		return;
 	/* Request line: METHOD SP TARGET SP HTTP/1.x */
-	eol = line_end(p, end);
+	if ((eol = line_end(p, end)) == NULL)
+		return;		/* empty lines only: no request line */
 	le = eol > p && eol[-1] == '\r' ? eol - 1 : eol;
 	sp1 = memchr(p, ' ', (size_t)(le - p));
 	if (sp1 == NULL || sp1 == p)
