@@ -126,7 +126,8 @@ reader_next(struct conn *c, struct up_reader *in, int64_t idle_ns,
 		}
 		first = up_earliest(up_earliest(idle, pause), whole);
 		c->reading = 1;
-		w = up_coro_wait(&l->sched, c->fd, UP_EV_READ, first);	/* await */
+		/* await */
+		w = up_coro_wait(&l->sched, c->fd, UP_EV_READ, first);
 		c->reading = 0;
 		if (w == -1)
 			return -1;

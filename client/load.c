@@ -174,7 +174,7 @@ struct load {
 	int64_t		 last_write;	/* when the last was */
 	int64_t		 last_due;	/* when the last request was due */
 	uint64_t	 queued;	/* due while their connection waited */
-	int64_t		 lag_max;	/* most the client was late making one */
+	int64_t		 lag_max;	/* the most it was late making one */
 	int64_t		 write_lag_max;	/* and writing one whole */
 };
 
@@ -1028,7 +1028,8 @@ rate_reply(struct load *l, struct conn *c, const char *p, size_t n)
 		if (l->o->verbose)
 			up_log_fd(STDERR_FILENO, "received", peer(l, c),
 			    "conn=%lu request=%lu bytes=%zu latency=%.6f",
-			    c->id, c->done, r->len, (double)(now - r->due) / 1e9);
+			    c->id, c->done, r->len,
+			    (double)(now - r->due) / 1e9);
 		draw(l, c, now, TL_RECEIVED,
 		    c->done < q->made ? TL_WAIT : TL_IDLE);
 	}
@@ -1312,8 +1313,9 @@ rate_warn(const struct load *l)
 		fprintf(stderr, "upclient: warning: %lu requests/s asked, %.1f"
 		    " achieved: the client fell behind\n", l->o->rate, got);
 	if (l->written < l->made)
-		fprintf(stderr, "upclient: warning: %llu requests made and never"
-		    " written: send buffers full, the server is not reading\n",
+		fprintf(stderr, "upclient: warning: %llu requests made and "
+		    "never written: send buffers full, the server is not "
+		    "reading\n",
 		    (unsigned long long)(l->made - l->written));
 	else if (l->write_lag_max > l->lag_max + UP_NS_PER_MS)
 		fprintf(stderr, "upclient: warning: requests written up to"
@@ -1553,8 +1555,8 @@ load_run(const struct load_options *o)
 		    l.next < o->clients &&
 		    (o->jobs == 0 || l.running < o->jobs))
 			start_connect(&l, &l.conns[l.next++]);
-		if (o->rate != 0 && l.interrupted == 0 && l.next == o->clients &&
-		    l.connecting == 0) {
+		if (o->rate != 0 && l.interrupted == 0 &&
+		    l.next == o->clients && l.connecting == 0) {
 			if (l.sched_start == 0)
 				l.sched_start = up_now_ns();
 			rate_schedule(&l, up_now_ns());

@@ -87,7 +87,7 @@ struct kept {
 	char		 peer[UP_PEER_MAX];
 	char		 who[32];	/* "pid=12", "tid=3", or "" */
 	int		 gil;		/* its "responded" carry gil-waits= */
-	long		 gil_waits;	/* their sum: waits for the --gil lock */
+	long		 gil_waits;	/* their sum: waits for the GIL */
 };
 
 /* One log: the lines read so far, turned into connections and rows. */

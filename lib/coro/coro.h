@@ -58,7 +58,7 @@ struct up_sched;
 struct up_coro {
 	void		*sp;		/* its saved stack pointer (switch.c) */
 	void		*uc;		/* PORTABLE: its ucontext_t */
-	char		*map;		/* its mapping: guard page, then stack */
+	char		*map;		/* its mapping: guard page, stack */
 	size_t		 maplen;
 	size_t		 stack;		/* the usable stack, in bytes */
 	void		(*fn)(void *);
