@@ -792,8 +792,12 @@ def switch_scenario(bindir, runs):
     return out
 
 
-def tree_rss_kb(pid):
-    """VmRSS of pid and of its children (a -w or fork server), in kB."""
+def tree_rss_kb(pid, key="Pss:"):
+    """Memory of pid and of its children (a -w or fork server), in kB:
+    their proportional set size (Pss, from smaps_rollup: a page shared
+    by k processes counts 1/k in each, so a fork server's shared libc
+    is not counted once per child), or with key "VmRSS:" the plain sum
+    of their resident sets."""
     total = 0
     pids = [pid]
     try:
@@ -801,11 +805,12 @@ def tree_rss_kb(pid):
         pids += [int(k) for k in kids]
     except OSError:
         pass
+    name = "smaps_rollup" if key == "Pss:" else "status"
     for p in pids:
         try:
-            with open(f"/proc/{p}/status") as f:
+            with open(f"/proc/{p}/{name}") as f:
                 for line in f:
-                    if line.startswith("VmRSS:"):
+                    if line.startswith(key):
                         total += int(line.split()[1])
         except OSError:
             pass
@@ -820,7 +825,7 @@ def rss_scenario(bindir, runs, n):
     models = [m for m in ("seq", "fork", "thread", "poll", "coro")
               if os.access(os.path.join(bindir, f"upserver-{m}"), os.X_OK)
               and m != "seq"]     # seq holds one connection at a time
-    res = {}
+    res, sums = {}, {}
     for run in range(runs):
         for m in models:
             argv = [os.path.join(bindir, f"upserver-{m}"), "-q", "-p", "0",
@@ -833,6 +838,7 @@ def rss_scenario(bindir, runs, n):
                                      p.stdout.readline()).group(1))
                 time.sleep(0.2)
                 before = tree_rss_kb(p.pid)
+                rss0 = tree_rss_kb(p.pid, "VmRSS:")
                 socks = hold_idle(port, n)
                 # until the server's memory stops growing: all accepted
                 last, still = -1, 0
@@ -844,10 +850,12 @@ def rss_scenario(bindir, runs, n):
                     last = now
                 after = tree_rss_kb(p.pid)
                 per = (after - before) / n
-                print(f"rss run {run + 1} {m:<7} {n} idle: "
-                      f"{before} kB -> {after} kB, {per:.2f} kB each",
-                      flush=True)
+                rss = (tree_rss_kb(p.pid, "VmRSS:") - rss0) / n
+                print(f"rss run {run + 1} {m:<7} {n} idle: Pss "
+                      f"{before} kB -> {after} kB, {per:.2f} kB each "
+                      f"(VmRSS summed: {rss:.2f})", flush=True)
                 res.setdefault(m, []).append(per)
+                sums.setdefault(m, []).append(rss)
             except Exception as e:
                 print(f"rss {m}: failed: {e}")
             finally:
@@ -855,12 +863,17 @@ def rss_scenario(bindir, runs, n):
                     sk.close()
                 stop(p)
     out = [f"## Resident memory per idle connection: {n:,} connections "
-           "that send nothing, VmRSS of the server's processes before "
-           "and after", "",
-           "| model | KiB per connection |", "|---|---|"]
+           "that send nothing, the server's processes before and after",
+           "",
+           "Pss counts a page shared by k processes 1/k in each (what "
+           "the connections really cost); VmRSS summed counts it k times "
+           "(what ps(1) would add up for a process per connection).", "",
+           "| model | KiB per connection (Pss) | VmRSS summed |",
+           "|---|---|---|"]
     for m in models:
         if m in res:
-            out.append(f"| up-{m} | {statistics.median(res[m]):.2f} |")
+            out.append(f"| up-{m} | {statistics.median(res[m]):.2f} | "
+                       f"{statistics.median(sums[m]):.2f} |")
     if "coro" in res:
         v = statistics.median(res["coro"])
         out.append("")
