@@ -40,7 +40,9 @@
  *   clients are served at once; a worker that dies is logged and
  *   replaced (later and later if workers keep dying young), and a parent
  *   that dies takes its workers with it: lib/pool/pool.c, which
- *   upserver-poll -w runs its event loops with too.
+ *   upserver-poll -w runs its event loops with too. With --accept pass
+ *   the parent accepts instead, and sends each descriptor to a free
+ *   worker (SCM_RIGHTS: lib/pool/handout.c).
  */
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -183,8 +185,9 @@ main(int argc, char **argv)
 	}
 
 	if (s.opt.workers > 0) {
-		switch (up_pool_run(s.addr, s.opt.workers, NULL, NULL,
-		    &index)) {
+		/* --accept pass: the parent hands each connection over */
+		switch (up_pool_run(s.addr, s.opt.workers,
+		    up_handout_hooks(s.handout, s.addr), &index)) {
 		case 1:
 			work_in_pool(&s, index);
 			/* NOTREACHED */

@@ -62,8 +62,7 @@ _up_server() {
 		case $cmd in
 		*upserver-poll | *upserver-coro)
 			_up_reply "least herd exclusive reuseport" "$cur" ;;
-		*upserver-thread) _up_reply "herd plain lock pass" "$cur" ;;
-		*) _up_reply "herd plain lock" "$cur" ;;
+		*) _up_reply "herd plain lock pass" "$cur" ;;
 		esac
 		return ;;
 	--framing)

@@ -47,10 +47,8 @@ modes() {
 		"$bin/upserver-poll" -w 2 --backend epoll --accept exclusive \
 		    -b 999.0.0.0 -p 0 >/dev/null 2>&1 || st=$?
 		[ "$st" -eq 2 ] || echo exclusive
-	elif [ "$1" = thread ]; then
-		echo herd plain lock pass
 	else
-		echo herd plain lock
+		echo herd plain lock pass
 	fi
 }
 

@@ -50,7 +50,7 @@ serves() {
 }
 
 @test "accept: fork -w 2 serves every client in every mode" {
-	for mode in herd plain lock; do
+	for mode in herd plain lock pass; do
 		serves fork "$mode" 300
 	done
 }
@@ -160,10 +160,77 @@ wasted() {
 	[[ ${lines[0]} == "$want"* ]]
 }
 
-@test "accept: modes not built yet are refused (exit 2), not ignored" {
-	run -2 upserver-fork -w 2 --accept pass
-	want="upserver-fork: --accept: pass is not available in this build"
-	[ "${lines[0]}" = "$want for fork (it has herd, plain and lock)" ]
+@test "accept: fork pass, -w 2 and -w 4, workers busy: every client once" {
+	local w want n=240
+	for w in 2 4; do
+		# 16 clients at once, each request 20 ms: every worker busy
+		start_server fork -d 20ms -q -w "$w" --accept pass
+		grep -q " listening .* workers=$w accept=pass " "$SERVER_LOG"
+		run -0 upclient -H 127.0.0.1 -p "$PORT" -c "$n" -j 16 -r 20 \
+		    --verify --timeout 30s
+		stop_server TERM
+		[ "$SERVER_STATUS" -eq 0 ]
+		cat "$SERVER_LOG"
+		want=" stopped .* requests=$n accepted=[0-9,]+ wasted=[0-9,]+"
+		grep -qE "$want\$" "$SERVER_LOG"
+		# a number per worker; they add up to the clients, and each
+		# worker got its share of the hand-overs
+		[ "$(counts accepted | wc -l)" -eq "$w" ]
+		[ "$(sum accepted)" -eq "$n" ]
+		[ "$(counts accepted | sort -n | head -1)" -ge $((n / w / 4)) ]
+		# the parent alone waits on the listener: nobody else wakes
+		[ "$(counts wasted | wc -l)" -eq "$w" ]
+		[ "$(sum wasted)" -eq 0 ]
+	done
+}
+
+@test "accept: fork pass with every worker busy leaves clients in the backlog" {
+	start_server fork -d 1s -w 2 --accept pass
+	run -0 upclient -H 127.0.0.1 -p "$PORT" -c 4 -j 4 --verify \
+	    --timeout 20s slow
+	stop_server TERM
+	cat "$SERVER_LOG"
+	# two accepted at once, one by each worker; the other two only once
+	# a worker is free again, after a reply: handed to no one before
+	[ "$(events "$SERVER_LOG" | grep -E '^(accepted|responded)$' |
+	    head -3 | tr '\n' ' ')" = "accepted accepted responded " ]
+	[ "$(grep ' accepted ' "$SERVER_LOG" | head -2 |
+	    grep -o 'pid=[0-9]*' | sort -u | wc -l)" -eq 2 ]
+	grep -qE ' stopped .* requests=4 accepted=2,2 wasted=0,0$' \
+	    "$SERVER_LOG"
+}
+
+@test "accept: fork pass replaces a worker killed mid-run, clients served" {
+	local busy victim pids client
+	start_server fork -d 2s -w 2 --accept pass
+	upclient -H 127.0.0.1 -p "$PORT" slow >"$BATS_TEST_TMPDIR/out" &
+	client=$!
+	wait_for_log "$SERVER_LOG" ' received ' 1
+	busy=$(sed -n 's/.* accepted .* pid=\([0-9]*\)$/\1/p' "$SERVER_LOG")
+	pids=$(pgrep -P "$SERVER_PID")
+	victim=$(grep -vx "$busy" <<<"$pids")
+	[ "$(wc -w <<<"$pids")" -eq 2 ] && [ -n "$victim" ]
+	# the idle one, told it would be handed the next connection
+	kill -KILL "$victim"
+	wait_for_log "$SERVER_LOG" " error .* op=worker pid=$victim signal=KILL"
+	# the busy one serves for two seconds yet: these go to its
+	# replacement, each verified
+	run -0 upclient -H 127.0.0.1 -p "$PORT" -c 3 -j 3 -r 10 --verify \
+	    --timeout 20s
+	wait "$client"
+	[ "$(cat "$BATS_TEST_TMPDIR/out")" = SLOW ]
+	stop_server TERM
+	[ "$SERVER_STATUS" -eq 0 ]
+	cat "$SERVER_LOG"
+	run -0 sed -n 's/.* accepted .* pid=\([0-9]*\)$/\1/p' "$SERVER_LOG"
+	[ "${#lines[@]}" -eq 4 ]
+	# the replacement accepted at least one: neither the busy nor the dead
+	[ "$(printf '%s\n' "${lines[@]}" | grep -cvx -e "$busy" -e "$victim")" \
+	    -ge 1 ]
+	[ "$(printf '%s\n' "${lines[@]}" | grep -cx "$victim")" -eq 0 ]
+	grep -qE ' stopped .* requests=4 accepted=[0-9]+,[0-9]+ wasted=0,0$' \
+	    "$SERVER_LOG"
+	[ "$(sum accepted)" -eq 4 ]
 }
 
 @test "accept: uptimeline prints the spread, and colours rows by worker" {

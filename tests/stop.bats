@@ -10,7 +10,8 @@
 load helpers
 
 # Each model as start_server takes it, its pool after it: "fork -w 2".
-MODELS=("seq" "fork" "fork -w 2" "thread" "thread -w 2")
+MODELS=("seq" "fork" "fork -w 2" "fork -w 2 --accept pass" "thread"
+    "thread -w 2")
 while read -r m; do
 	MODELS+=("$m")
 done < <(poll_models)

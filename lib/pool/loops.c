@@ -418,6 +418,7 @@ up_loops_run_accept(const char *addr, long workers, long max_conns,
     int (*run)(struct up_loops *, long, const char *, void *), void *arg,
     int *child, struct up_loops **gp)
 {
+	struct up_pool_hooks hooks = { .died = died };
 	struct up_loops *g;
 	char who[32];
 	long index;
@@ -430,7 +431,8 @@ up_loops_run_accept(const char *addr, long workers, long max_conns,
 		*gp = g;
 	if (workers == 0)
 		return run(g, 0, NULL, arg);
-	switch (up_pool_run(addr, workers, died, g, &index)) {
+	hooks.arg = g;
+	switch (up_pool_run(addr, workers, &hooks, &index)) {
 	case 1:
 		*child = 1;
 		snprintf(who, sizeof(who), "pid=%ld", (long)getpid());

@@ -45,14 +45,53 @@ on_sigchld(int signo)
 	sigchlds++;
 }
 
-int
-up_sleep_until(int (*done)(long), long arg, int timeout_ms, int stop_too)
+/*
+ * Waits for fds[0..n-1] (a negative fd is skipped) for ms (-1: no
+ * limit), with the signal mask during, and sets each revents: 0 for
+ * all after a timeout or a signal. Returns nothing.
+ */
+static void
+wait_fds(struct pollfd *fds, int n, int ms, const sigset_t *during)
 {
-	struct pollfd pfd = { .fd = up_stop_fd(), .events = POLLIN };
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000 };
+	int i;
+#ifdef UP_LINUX
+
+	if (ppoll(fds, (nfds_t)n, ms < 0 ? NULL : &ts, during) > 0)
+		return;
+	for (i = 0; i < n; i++)
+		fds[i].revents = 0;
+#else
+	fd_set rd;
+	int top = -1, r;
+
+	FD_ZERO(&rd);
+	for (i = 0; i < n; i++)
+		if (fds[i].fd >= 0 && fds[i].fd < FD_SETSIZE) {
+			FD_SET(fds[i].fd, &rd);
+			if (fds[i].fd > top)
+				top = fds[i].fd;
+		}
+	r = pselect(top + 1, &rd, NULL, NULL, ms < 0 ? NULL : &ts, during);
+	for (i = 0; i < n; i++)
+		fds[i].revents = r > 0 && fds[i].fd >= 0 &&
+		    fds[i].fd < FD_SETSIZE && FD_ISSET(fds[i].fd, &rd) ?
+		    POLLIN : 0;
+#endif
+}
+
+/*
+ * up_sleep_until, watching besides what h watches (fds has room for
+ * 1 + max) and handing it what was found after each wait. Returns 1, or
+ * 0 for a stop.
+ */
+static int
+sleep_watching(const struct up_pool_hooks *h, struct pollfd *fds, int max,
+    int (*done)(long), long arg, int timeout_ms, int stop_too)
+{
 	int64_t deadline = up_now_ns() + (int64_t)timeout_ms * 1000000;
-	struct timespec ts;
 	sigset_t chld, old, during;
-	int stop, ms;
+	int stop, ms, own, n;
 
 	sigemptyset(&chld);
 	sigaddset(&chld, SIGCHLD);
@@ -60,31 +99,37 @@ up_sleep_until(int (*done)(long), long arg, int timeout_ms, int stop_too)
 	during = old;
 	sigdelset(&during, SIGCHLD);
 	for (;;) {
-		stop = stop_too && poll(&pfd, 1, 0) == 1;
+		fds[0].fd = stop_too ? up_stop_fd() : -1;
+		fds[0].events = POLLIN;
+		stop = stop_too && poll(fds, 1, 0) == 1;
 		if (stop || done(arg))
 			break;
 		ms = timeout_ms < 0 ? -1 : up_ms_until(deadline);
 		if (ms == 0)
 			break;
-		ts.tv_sec = ms / 1000;
-		ts.tv_nsec = (long)(ms % 1000) * 1000000;
-#ifdef UP_LINUX
-		ppoll(&pfd, stop_too ? 1 : 0, ms < 0 ? NULL : &ts, &during);
-#else
-		{
-			fd_set rd;
-
-			FD_ZERO(&rd);
-			FD_SET(pfd.fd, &rd);
-			pselect(stop_too ? pfd.fd + 1 : 0, &rd, NULL, NULL,
-			    ms < 0 ? NULL : &ts, &during);
-		}
-#endif
+		own = -1;
+		n = h->watch != NULL ? h->watch(h->arg, fds + 1, max, &own) : 0;
+		if (own >= 0 && (ms < 0 || own < ms))
+			ms = own;
+		wait_fds(fds, 1 + n, ms, &during);
+		if (h->ready != NULL)
+			h->ready(h->arg, fds + 1, n);
 	}
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	if (stop)
 		up_stop_notice();
 	return !stop;
+}
+
+static const struct up_pool_hooks no_hooks;
+
+int
+up_sleep_until(int (*done)(long), long arg, int timeout_ms, int stop_too)
+{
+	struct pollfd pfd;
+
+	return sleep_watching(&no_hooks, &pfd, 0, done, arg, timeout_ms,
+	    stop_too);
 }
 
 /* A SIGCHLD has come since sigchlds was seen. */
@@ -158,9 +203,17 @@ struct pool {
 	long		 n, live;
 	int64_t		 last_fork;
 	int		 respawn_ms;	/* 0 while workers live long */
-	void		 (*died)(long, void *);
-	void		*arg;
+	const struct up_pool_hooks *h;
+	struct pollfd	*fds;		/* what the parent waits for */
 };
+
+/* up_sleep_until in the parent, watching what the hooks watch. */
+static int
+pool_sleep(struct pool *p, int (*done)(long), long arg, int timeout_ms)
+{
+	return sleep_watching(p->h, p->fds, (int)p->n + 1, done, arg,
+	    timeout_ms, 1);
+}
 
 /*
  * Reaps the workers that ended and logs each: "error <addr> op=worker
@@ -190,8 +243,8 @@ reap(struct pool *p)
 		} else
 			up_log("error", p->addr, "op=worker pid=%ld exit=%d",
 			    (long)pid, WEXITSTATUS(status));
-		if (p->died != NULL)
-			p->died(i, p->arg);
+		if (p->h->died != NULL)
+			p->h->died(i, p->h->arg);
 		if (up_now_ns() - p->last_fork >= YOUNG_NS)
 			p->respawn_ms = 0;
 		else if (p->respawn_ms == 0)
@@ -223,18 +276,21 @@ wait_all(struct pool *p)
 }
 
 int
-up_pool_run(const char *addr, long n, void (*died)(long, void *),
-    void *arg, long *index)
+up_pool_run(const char *addr, long n, const struct up_pool_hooks *hooks,
+    long *index)
 {
 	struct up_shortage sh = { 0 };
-	struct pool p = { .addr = addr, .n = n, .died = died, .arg = arg };
+	struct pool p = { .addr = addr, .n = n,
+	    .h = hooks != NULL ? hooks : &no_hooks };
+	const char *op;
 	pid_t parent = getpid(), pid;
 	sigset_t chld;
 	long seen, i;
 	int e, ms;
 
-	if ((p.pids = calloc((size_t)n, sizeof(*p.pids))) == NULL)
-		return -1;
+	if ((p.pids = calloc((size_t)n, sizeof(*p.pids))) == NULL ||
+	    (p.fds = calloc((size_t)n + 2, sizeof(*p.fds))) == NULL)
+		goto fail;
 	up_stop_kills(p.pids, n);	/* at a second signal */
 #ifndef UP_LINUX
 	if (pipe(parent_pipe) == -1 || up_fd_setup(parent_pipe[0], 0) == -1 ||
@@ -251,23 +307,33 @@ up_pool_run(const char *addr, long n, void (*died)(long, void *),
 		seen = sigchlds;
 		reap(&p);
 		if (p.live == n) {
-			if (!up_sleep_until(signalled_since, seen, -1, 1))
+			if (!pool_sleep(&p, signalled_since, seen, -1))
 				break;
 			continue;
 		}
-		if (p.respawn_ms > 0 &&
-		    !up_sleep_until(never, 0, p.respawn_ms, 1))
+		if (p.respawn_ms > 0 && !pool_sleep(&p, never, 0, p.respawn_ms))
 			break;
 		for (i = 0; p.pids[i] != 0; i++)
 			;
 		p.last_fork = up_now_ns();
-		if ((pid = up_fork()) == 0) {
+		op = p.h->prepare_op;
+		pid = -1;
+		if (p.h->prepare == NULL || p.h->prepare(i, p.h->arg) == 0) {
+			op = "fork";
+			pid = up_fork();
+		}
+		if (pid == 0) {
 			free(p.pids);
+			free(p.fds);
 			worker_setup(parent);
+			if (p.h->forked != NULL)
+				p.h->forked(i, 1, p.h->arg);
 			*index = i;
 			return 1;
 		}
 		if (pid > 0) {
+			if (p.h->forked != NULL)
+				p.h->forked(i, 0, p.h->arg);
 			p.pids[i] = pid;
 			if (++p.live == n)
 				up_shortage_over(&sh, addr);
@@ -275,22 +341,26 @@ up_pool_run(const char *addr, long n, void (*died)(long, void *),
 		}
 		e = errno;
 		if (up_shortage_error(e))
-			ms = up_shortage_failed(&sh, addr, "fork", e, 0);
+			ms = up_shortage_failed(&sh, addr, op, e, 0);
 		else {
-			up_log_error(addr, NULL, "fork", e);
+			up_log_error(addr, NULL, op, e);
 			ms = 1000;
 		}
-		if (!up_sleep_until(never, 0, ms, 1))
+		if (!pool_sleep(&p, never, 0, ms))
 			break;
 	}
+	if (p.h->stopped != NULL)
+		p.h->stopped(p.h->arg);
 	wait_all(&p);
 	up_stop_kills(NULL, 0);
 	free(p.pids);
+	free(p.fds);
 	return 0;
 fail:
 	e = errno;
 	up_stop_kills(NULL, 0);
 	free(p.pids);
+	free(p.fds);
 	errno = e;
 	return -1;
 }

@@ -34,19 +34,44 @@ int	up_sleep_until(int (*done)(long), long arg, int timeout_ms,
 	    int stop_too);
 
 /*
+ * What the parent of a pool does besides supervising (a NULL member
+ * does nothing), for --accept pass: prepare(i) before worker i is
+ * forked, 0 or -1 with errno (logged as op=prepare_op, and tried again
+ * as a failed fork is); forked(i) after that fork, in the worker (child
+ * set) and in the parent; died(i) once worker i has ended. While the
+ * parent waits, watch() fills at most max pollfds with what it waits
+ * for besides, and may shorten *timeout_ms (-1: no limit); after each
+ * wait, ready() gets them back (every revents 0 after a timeout or a
+ * signal). stopped() runs once at the stop, before the parent waits
+ * for the workers.
+ */
+struct pollfd;
+struct up_pool_hooks {
+	int	(*prepare)(long i, void *arg);
+	const char *prepare_op;
+	void	(*forked)(long i, int child, void *arg);
+	void	(*died)(long i, void *arg);
+	int	(*watch)(void *arg, struct pollfd *fds, int max,
+		    int *timeout_ms);
+	void	(*ready)(void *arg, const struct pollfd *fds, int n);
+	void	(*stopped)(void *arg);
+	void	*arg;
+};
+
+/*
  * Runs a pool of n worker processes until a stop: like fork(2), it
  * returns 1 in each new worker, with *index its place in the pool
  * (0..n-1, a replacement taking the place of the one it replaces), and
  * the worker then serves and exits. In the parent it returns 0 once
  * stopped and every worker has ended, or -1 with errno when the pool
  * cannot start. A worker that ends is logged as "error <addr> op=worker
- * pid=N exit=S|signal=NAME", then died(index, arg) is called (died may
- * be NULL), and it is replaced, after a backoff if workers die young.
+ * pid=N exit=S|signal=NAME", then hooks->died is called, and it is
+ * replaced, after a backoff if workers die young. hooks may be NULL.
  * A worker gets SIGTERM should the parent die. SIGCHLD stays blocked in
  * the parent.
  */
-int	up_pool_run(const char *addr, long n, void (*died)(long, void *),
-	    void *arg, long *index);
+int	up_pool_run(const char *addr, long n,
+	    const struct up_pool_hooks *hooks, long *index);
 
 /* ---- loops.c: what the event loops of upserver-poll -w share ---------- */
 
@@ -250,11 +275,21 @@ struct up_handout;
 /*
  * How n workers (processes forked after it when across_processes is
  * set, else threads) take connections from lfd in mode: herd, plain,
- * lock, or (threads) pass; plain makes lfd blocking, with a receive
- * timeout. Returns it, or NULL with errno (ENOTSUP: pass for processes).
+ * lock or pass; plain makes lfd blocking, with a receive timeout.
+ * Returns it, or NULL with errno.
  */
 struct up_handout *up_handout_new(enum up_accept_mode mode, long n,
 	    int lfd, int across_processes);
+
+/*
+ * pass for processes: what the pool's parent does (up_pool_run's
+ * hooks): a socket pair made for each worker before its fork, the
+ * listener watched while a worker is free, each connection accepted
+ * handed over with SCM_RIGHTS (accept errors logged for addr). NULL
+ * for every other mode: the parent only supervises.
+ */
+const struct up_pool_hooks *up_handout_hooks(struct up_handout *h,
+	    const char *addr);
 
 /*
  * In worker i: the next connection from lfd, blocking, its address in
@@ -266,7 +301,7 @@ int	up_handout_take(struct up_handout *h, long i, int lfd,
 	    struct sockaddr *sa, socklen_t *len);
 
 /*
- * pass (threads): the main thread hands connection fd, from sa (len
+ * pass for threads: the main thread hands connection fd, from sa (len
  * bytes), to the next worker that takes one, waiting while the queue is
  * full; close says none will come, and each worker's take then returns
  * UP_HANDOUT_STOP once the queue is empty.

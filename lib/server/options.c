@@ -75,7 +75,7 @@ static const struct usage_word help[] = {
 	{ POOL, "      --accept MODE    with -w, who takes the next"
 	    " connection: herd (all\n"
 	    "                       poll), plain (all in accept), lock, pass"
-	    " (thread) [herd]\n" },
+	    " [herd]\n" },
 	{ LOOPS, "      --accept MODE    with -w, who takes the next "
 	    "connection: least (the\n"
 	    "                       least loaded loops watch), herd, exclusive,"
@@ -262,10 +262,6 @@ accept_arg(struct up_options *o, const struct up_model *m, const char *arg,
 		return fail(errbuf, errlen, "--accept: unknown mode '%s' "
 		    "(%s)", arg, loops ? "least, herd, exclusive or "
 		    "reuseport" : "herd, plain, lock or pass");
-	if (a == UP_ACCEPT_PASS && m->processes)
-		return fail(errbuf, errlen, "--accept: %s is not available "
-		    "in this build for %s (it has %s)", arg, m->name,
-		    "herd, plain and lock");
 	if (a == UP_ACCEPT_REUSEPORT && !up_reuseport_spreads())
 		return fail(errbuf, errlen, "--accept reuseport: this "
 		    "system's SO_REUSEPORT does not spread connections over "
