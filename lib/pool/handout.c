@@ -182,33 +182,45 @@ lock(struct up_handout *h)
 
 /* ---- pass for processes: the descriptor goes over a socket pair ---- */
 
+/* A message of one byte, with room for one descriptor. */
+struct fd_message {
+	struct msghdr	 m;
+	struct iovec	 iov;
+	char		 byte;
+	union {
+		struct cmsghdr	h;
+		char		buf[CMSG_SPACE(sizeof(int))];
+	}		 u;
+};
+
+/* Makes msg ready to send or receive. Returns its msghdr. */
+static struct msghdr *
+fd_message(struct fd_message *msg)
+{
+	memset(msg, 0, sizeof(*msg));
+	msg->iov.iov_base = &msg->byte;
+	msg->iov.iov_len = 1;
+	msg->m.msg_iov = &msg->iov;
+	msg->m.msg_iovlen = 1;
+	msg->m.msg_control = msg->u.buf;
+	msg->m.msg_controllen = sizeof(msg->u.buf);
+	return &msg->m;
+}
+
 /* Sends descriptor fd over the socket s, with one byte: 0, or -1. */
 static int
 send_fd(int s, int fd)
 {
-	union {
-		struct cmsghdr	h;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct msghdr m = { 0 };
-	struct iovec iov;
-	struct cmsghdr *c;
-	char byte = 0;
+	struct fd_message msg;
+	struct msghdr *m = fd_message(&msg);
+	struct cmsghdr *c = CMSG_FIRSTHDR(m);
 	ssize_t n;
 
-	memset(&u, 0, sizeof(u));
-	iov.iov_base = &byte;
-	iov.iov_len = 1;
-	m.msg_iov = &iov;
-	m.msg_iovlen = 1;
-	m.msg_control = u.buf;
-	m.msg_controllen = sizeof(u.buf);
-	c = CMSG_FIRSTHDR(&m);
 	c->cmsg_level = SOL_SOCKET;
 	c->cmsg_type = SCM_RIGHTS;
 	c->cmsg_len = CMSG_LEN(sizeof(int));
 	memcpy(CMSG_DATA(c), &fd, sizeof(int));
-	while ((n = sendmsg(s, &m, 0)) == -1 && errno == EINTR)
+	while ((n = sendmsg(s, m, 0)) == -1 && errno == EINTR)
 		;
 	return n == 1 ? 0 : -1;
 }
@@ -221,28 +233,17 @@ send_fd(int s, int fd)
 static int
 recv_fd(int s)
 {
-	union {
-		struct cmsghdr	h;
-		char		buf[CMSG_SPACE(sizeof(int))];
-	} u;
-	struct msghdr m = { 0 };
-	struct iovec iov;
+	struct fd_message msg;
+	struct msghdr *m = fd_message(&msg);
 	struct cmsghdr *c;
-	char byte;
 	ssize_t n;
 	int fd;
 
-	iov.iov_base = &byte;
-	iov.iov_len = 1;
-	m.msg_iov = &iov;
-	m.msg_iovlen = 1;
-	m.msg_control = u.buf;
-	m.msg_controllen = sizeof(u.buf);
-	while ((n = recvmsg(s, &m, 0)) == -1 && errno == EINTR)
+	while ((n = recvmsg(s, m, 0)) == -1 && errno == EINTR)
 		;
 	if (n <= 0)
 		return n == 0 ? UP_HANDOUT_STOP : -1;
-	c = CMSG_FIRSTHDR(&m);
+	c = CMSG_FIRSTHDR(m);
 	if (c == NULL || c->cmsg_level != SOL_SOCKET ||
 	    c->cmsg_type != SCM_RIGHTS ||
 	    c->cmsg_len != CMSG_LEN(sizeof(int))) {
@@ -610,16 +611,33 @@ up_handout_close(struct up_handout *h)
 }
 
 size_t
-up_handout_counts(struct up_handout *h, char *buf, size_t len)
+up_accept_counts(char *buf, size_t len, long n,
+    long (*count)(const void *, int, long), const void *arg)
 {
-	size_t n = 0;
-	long i, k;
+	size_t m = 0;
+	long i;
+	int k;
 
 	for (k = 0; k < 2; k++)
-		for (i = 0; i < h->n; i++)
-			n += (size_t)snprintf(buf + (n < len ? n : len),
-			    n < len ? len - n : 0, "%s%ld",
+		for (i = 0; i < n; i++)
+			m += (size_t)snprintf(buf + (m < len ? m : len),
+			    m < len ? len - m : 0, "%s%ld",
 			    i > 0 ? "," : k == 0 ? " accepted=" : " wasted=",
-			    atomic_load(&h->counts[k * h->n + i]));
-	return n;
+			    count(arg, k, i));
+	return m;
+}
+
+/* A worker's count, for up_accept_counts: accepted, or wasted. */
+static long
+handout_count(const void *arg, int wasted, long i)
+{
+	const struct up_handout *h = arg;
+
+	return atomic_load(&h->counts[wasted ? h->n + i : i]);
+}
+
+size_t
+up_handout_counts(struct up_handout *h, char *buf, size_t len)
+{
+	return up_accept_counts(buf, len, h->n, handout_count, h);
 }

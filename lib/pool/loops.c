@@ -387,20 +387,20 @@ up_loops_count(struct up_loops *g, long i, int accepted)
 	    &g->slot[i].wasted, 1);
 }
 
+/* A loop's count, for up_accept_counts: accepted, or wasted. */
+static long
+loop_count(const void *arg, int wasted, long i)
+{
+	const struct up_loops *g = arg;
+
+	return atomic_load(wasted ? &g->slot[i].wasted :
+	    &g->slot[i].accepted);
+}
+
 size_t
 up_loops_counts(struct up_loops *g, char *buf, size_t len)
 {
-	size_t n = 0;
-	long i, k;
-
-	for (k = 0; k < 2; k++)
-		for (i = 0; i < g->n; i++)
-			n += (size_t)snprintf(buf + (n < len ? n : len),
-			    n < len ? len - n : 0, "%s%ld",
-			    i > 0 ? "," : k == 0 ? " accepted=" : " wasted=",
-			    atomic_load(k == 0 ? &g->slot[i].accepted :
-			    &g->slot[i].wasted));
-	return n;
+	return up_accept_counts(buf, len, g->n, loop_count, g);
 }
 
 int

@@ -270,6 +270,16 @@ const char *up_accept_name(enum up_accept_mode m);
 /* Sets *m to the mode named name: 0, or -1 for no such mode. */
 int	up_accept_mode(const char *name, enum up_accept_mode *m);
 
+/*
+ * The counts of the "stopped" line, for pools and loops alike: writes
+ * " accepted=A,B... wasted=X,Y..." into buf (len bytes), a number per
+ * worker of n, count(arg, 0, i) the connections worker i accepted and
+ * count(arg, 1, i) its wasted wake-ups. Returns the length it needed,
+ * as snprintf.
+ */
+size_t	up_accept_counts(char *buf, size_t len, long n,
+	    long (*count)(const void *, int, long), const void *arg);
+
 struct up_handout;
 
 /*
