@@ -92,15 +92,53 @@ wasted() {
 	WASTED=$(sum wasted)
 }
 
-@test "accept: the herd and EPOLLEXCLUSIVE count wake-ups, all served" {
+# switches: the voluntary context switches of the server's workers so
+# far, summed: each time one went to sleep, so each time it was woken.
+switches() {
+	local pid t=0
+	for pid in $(pgrep -P "$SERVER_PID"); do
+		t=$((t + $(awk '$1 == "voluntary_ctxt_switches:" { print $2 }' \
+		    "/proc/$pid/status")))
+	done
+	echo "$t"
+}
+
+# woken MODE: four idle loops on epoll, 1000 connections one at a time,
+# every one served and counted once; sets WOKEN to the loops' wake-ups
+# per connection, in hundredths, and WASTED to the wasted= total.
+woken() {
+	local before
+	start_server poll -d 0 -q -w 4 --accept "$1" --backend epoll
+	# four loops, each asleep in epoll_wait
+	wait_for_log "$SERVER_LOG" ' listening ' 1
+	before=$(switches)
+	upclient -H 127.0.0.1 -p "$PORT" -c 1000 -j 1 -r 10 --verify \
+	    --timeout 20s >/dev/null
+	WOKEN=$((($(switches) - before) / 10))
+	stop_server TERM
+	[ "$(sum accepted)" -eq 1000 ]
+	[ "$(counts wasted | wc -l)" -eq 4 ]
+	WASTED=$(sum wasted)
+	echo "$1: $WOKEN wake-ups per 100 connections, wasted=$WASTED"
+}
+
+@test "accept: the herd wakes every loop, EPOLLEXCLUSIVE one, all served" {
 	poll_backends | grep -qw epoll || skip "no epoll backend"
-	# how many wake-ups lose the race depends on the scheduler (a loaded
-	# 2-core machine shows anything from 0 to hundreds either way): the
-	# counts are shown, and every connection is counted once
-	wasted poll herd --backend epoll
-	[ "$(counts wasted | wc -l)" -eq 4 ]
-	wasted poll exclusive --backend epoll
-	[ "$(counts wasted | wc -l)" -eq 4 ]
+	[ -r /proc/self/status ] || skip "no /proc to count context switches"
+	# The herd's cost is mostly out of sight: epoll looks at the listener
+	# again before it returns, so a loop woken for a connection another
+	# took goes back to sleep in the kernel, and wasted= only counts the
+	# races lost in parallel, which a loaded 2-core machine shows from 0
+	# to hundreds either way. Each wake-up is a context switch all the
+	# same: the herd wakes all four loops for each connection, exclusive
+	# one (measured on 2 cores, 15 runs idle and under make -j2 or -j4:
+	# 3.7 to 5.1 a connection against 1.0 to 2.0; with the flag left
+	# out, 4.4 against 4.3, and this test fails).
+	woken herd
+	local herd=$WOKEN
+	woken exclusive
+	[ "$herd" -ge 250 ]
+	[ "$((WOKEN * 3 / 2))" -le "$herd" ]
 }
 
 @test "accept: with reuseport every loop gets connections, none wasted" {
