@@ -362,18 +362,19 @@ five_panes() {
 	echo "$output"
 	[ "$status" -eq 0 ]
 	[ "${lines[0]}" = "four workers, 200 connections each run, 8 at a time; $(getconf _NPROCESSORS_ONLN) cores" ]
-	local rows=18 m
+	local rows=20 m
 	[ "$(uname -s)" = Linux ] && rows=$((rows + 2))
 	"$BATS_TEST_DIRNAME/../bin/upserver-poll" --backend '?' 2>&1 |
 	    grep -q epoll && rows=$((rows + 2))
 	[ "${#lines[@]}" -eq $((rows + 2)) ]
-	for m in "fork +herd" "fork +plain" "fork +lock" "thread +herd" \
-	    "thread +plain" "thread +lock" "thread +pass" "poll +least" \
-	    "poll +herd"; do
+	for m in "fork +herd" "fork +plain" "fork +lock" "fork +pass" \
+	    "thread +herd" "thread +plain" "thread +lock" "thread +pass" \
+	    "poll +least" "poll +herd"; do
 		# an idle row and a busy row, each with its numbers
 		[ "$(grep -cE "^$m +(idle|busy) +[0-9]+ +[0-9]+ +[0-9.]+ +[0-9]+$" \
 		    <<<"$output")" -eq 2 ]
 	done
-	# the accept lock never wastes a wake-up
-	[ "$(grep -cE '^(fork|thread) +lock .* 0\.000 ' <<<"$output")" -eq 4 ]
+	# the accept lock never wastes a wake-up, nor a worker handed over to
+	[ "$(grep -cE '^(fork|thread) +(lock|pass) .* 0\.000 ' \
+	    <<<"$output")" -eq 8 ]
 }
