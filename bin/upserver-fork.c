@@ -51,7 +51,6 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <unistd.h>
 
 #include "server/server.h"
@@ -61,8 +60,6 @@
 static long forked;			/* children started, by main */
 static volatile sig_atomic_t reaped;	/* children waited for */
 static long reaped_before;		/* reaped as the last fork began */
-static pid_t *children;			/* -c slots, killed at a forced stop */
-static long nchildren;
 
 /* Waits for every child that has ended, without blocking; keeps errno. */
 static void
@@ -70,14 +67,11 @@ on_sigchld(int signo)
 {
 	int saved = errno;
 	pid_t pid;
-	long i;
 
 	(void)signo;
 	while ((pid = waitpid(-1, NULL, WNOHANG)) > 0) {
 		reaped++;
-		for (i = 0; i < nchildren; i++)
-			if (children[i] == pid)
-				children[i] = 0;
+		up_children_gone(pid);	/* a forced stop kills no more */
 	}
 	errno = saved;
 }
@@ -107,7 +101,6 @@ fork_child(void *job, void *server)
 	struct up_conn *c = job;
 	sigset_t chld, old;
 	pid_t pid;
-	long i;
 	int e;
 
 	/* SIGCHLD waits until the child is in the table, to be found */
@@ -129,10 +122,7 @@ fork_child(void *job, void *server)
 		up_serve(s, c);
 		_exit(0);
 	}
-	for (i = 0; i < nchildren && children[i] != 0; i++)
-		;
-	if (i < nchildren)	/* fewer than -c run: there is room */
-		children[i] = pid;
+	up_children_add(pid);
 	forked++;
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return 0;
@@ -198,11 +188,8 @@ main(int argc, char **argv)
 		}
 	}
 	/* a second SIGINT or SIGTERM kills the children too */
-	if ((children = calloc((size_t)s.opt.max_conns,
-	    sizeof(*children))) == NULL)
+	if (up_children_init(s.opt.max_conns) == -1)
 		err(1, "malloc");
-	nchildren = s.opt.max_conns;
-	up_stop_kills(children, nchildren);
 	if (up_catch(SIGCHLD, on_sigchld, SA_RESTART | SA_NOCLDSTOP) == -1)
 		err(1, "sigaction");
 

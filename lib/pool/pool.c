@@ -13,7 +13,8 @@
  * SIGINT or SIGTERM kills them (SIGKILL) and the parent dies of it. A
  * parent that dies takes its workers with it (PR_SET_PDEATHSIG, or a
  * pipe elsewhere), so that no worker goes on serving a port nobody
- * watches.
+ * watches. upserver-fork without -w keeps its children, one per
+ * connection, in a table here too, for that second signal to kill.
  */
 #include <sys/types.h>
 #if defined(__linux__) && !defined(UP_PORTABLE)
@@ -363,4 +364,39 @@ fail:
 	free(p.fds);
 	errno = e;
 	return -1;
+}
+
+/* upserver-fork's children, for a forced stop: 0 for a free place. */
+static pid_t *children;
+static long nchildren;
+
+int
+up_children_init(long n)
+{
+	if ((children = calloc((size_t)n, sizeof(*children))) == NULL)
+		return -1;
+	nchildren = n;
+	up_stop_kills(children, n);
+	return 0;
+}
+
+void
+up_children_add(pid_t pid)
+{
+	long i;
+
+	for (i = 0; i < nchildren && children[i] != 0; i++)
+		;
+	if (i < nchildren)	/* fewer than -c run: there is room */
+		children[i] = pid;
+}
+
+void
+up_children_gone(pid_t pid)
+{
+	long i;
+
+	for (i = 0; i < nchildren; i++)
+		if (children[i] == pid)
+			children[i] = 0;
 }

@@ -73,6 +73,17 @@ struct up_pool_hooks {
 int	up_pool_run(const char *addr, long n,
 	    const struct up_pool_hooks *hooks, long *index);
 
+/*
+ * The children of upserver-fork, a process per connection, as a second
+ * SIGINT or SIGTERM kills them (up_stop_kills): room for n at once
+ * (0, or -1 with errno); a child just forked, recorded with SIGCHLD
+ * blocked (with n recorded already, it is not); a child reaped, which
+ * a SIGCHLD handler may say (async-signal-safe).
+ */
+int	up_children_init(long n);
+void	up_children_add(pid_t pid);
+void	up_children_gone(pid_t pid);
+
 /* ---- loops.c: what the event loops of upserver-poll -w share ---------- */
 
 struct up_loops;
