@@ -20,14 +20,15 @@
  *	 locks belong to the open file, which a pool's threads share, so
  *	 it would not exclude them), and a worker killed holding it does
  *	 not stop the others (EOWNERDEAD).
- * pass	 the main thread accepts and hands each connection over: to a
- *	 thread through a queue; to a process (UNP serv05) over a unix
- *	 socket pair of its own, the descriptor sent with SCM_RIGHTS. A
- *	 worker process sends one byte back each time it is free, and the
- *	 parent hands only to a free one: with every worker busy it stops
- *	 watching the listener and the clients wait in the backlog, as in
- *	 the other modes, rather than in the parent's memory. A worker
- *	 waits on its queue or its socket, never on the listener.
+ * pass	 one accepts and hands each connection over: the main thread
+ *	 to a thread through a queue; the pool's parent to a process
+ *	 (UNP serv05) over a unix socket pair of the process's own, the
+ *	 descriptor sent with SCM_RIGHTS. A worker process sends one
+ *	 byte back each time it is free, and the parent hands only to a
+ *	 free one: with every worker busy it stops watching the listener
+ *	 and the clients wait in the backlog, as in the other modes,
+ *	 rather than in the parent's memory. A worker waits on its queue
+ *	 or its socket, never on the listener.
  *
  * Each worker counts the connections it accepted and its wasted
  * wake-ups, for the "stopped" line.
