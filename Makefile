@@ -252,8 +252,9 @@ check-portable: deps
 # The coroutine switch's aarch64 assembly, run under user-mode qemu: the
 # unit tests (tests/unit/switch.c holds every callee-saved register across
 # switches) and bench/switch, built static for aarch64 with the assembly
-# switch, not PORTABLE's ucontext. Needs gcc-aarch64-linux-gnu and
-# qemu-user, which CI does not install; without them it says so and skips.
+# switch, not PORTABLE's ucontext, without the host's optional libraries
+# (SODIUM=0, URING=0). Needs gcc-aarch64-linux-gnu and qemu-user, which
+# CI does not install; without them it says so and skips.
 AARCH64_CC   ?= aarch64-linux-gnu-gcc
 QEMU_AARCH64 ?= qemu-aarch64
 check-aarch64:
@@ -265,7 +266,7 @@ check-aarch64:
 		exit 0; \
 	fi; \
 	$(MAKE) O=build/aarch64 CC=$(AARCH64_CC) LDFLAGS=-static SODIUM=0 \
-	    PORTABLE= FIU= UNIT_RUN=$(QEMU_AARCH64) unit \
+	    URING=0 PORTABLE= FIU= UNIT_RUN=$(QEMU_AARCH64) unit \
 	    build/aarch64/bench-tools/switch && \
 	if ! grep -q '^# switching by asm aarch64$$' \
 	    build/aarch64/unit/switch.out; then \
