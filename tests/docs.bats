@@ -6,6 +6,10 @@
 
 load helpers
 
+teardown() {
+	teardown_server
+}
+
 # synopsis PAGE PROGRAM: PROGRAM's synopsis in PAGE, on one line.
 synopsis() {
 	mandoc -Tascii "$1" | col -b |
