@@ -22,6 +22,7 @@
 #
 #   make check-asan, make check-tsan   the suite against sanitizer builds
 #   make check-portable  the suite against a POSIX-only build (PORTABLE=1)
+#   make check-aarch64   the coroutine switch's aarch64 assembly under qemu
 #
 # The build shows a line per file made ("CC lib/core/io.c"), as kbuild and
 # automake's silent rules do; V=1 shows every command in full, make -s
@@ -94,7 +95,7 @@ SCRIPTS	 = .ci/run .ci/fresh-debian $(wildcard tests/*.sh examples/*.sh bench/*.
 	   completion/up.bash
 
 .PHONY: all check lint install uninstall clean demo deps check-asan check-tsan check-valgrind soak bench \
-	check-portable unit \
+	check-portable check-aarch64 unit \
 	fuzz fuzz-replay picture fiu-build
 
 all: $(BINS)
@@ -154,7 +155,8 @@ check: all deps unit fuzz-replay fiu-build
 # (no framework; tests/unit/check.h holds the shared macros), built into
 # build/unit (O/unit with O=) and run. Each assertion prints "ok N - ..."
 # or "not ok N - ..."; the run ends with "unit: N passed, N failed", and
-# fails when one did, or when a program died before saying so.
+# fails when one did, or when a program died before saying so. UNIT_RUN
+# runs each through a command (check-aarch64: qemu-aarch64).
 UNIT_DIR = $(if $(filter .,$(O)),build/unit,$(O)/unit)
 UNIT_BIN = $(patsubst tests/unit/%.c,$(UNIT_DIR)/%,$(sort $(wildcard tests/unit/*.c)))
 
@@ -169,7 +171,7 @@ unit: $(UNIT_BIN)
 	@pass=0; fail=0; \
 	for t in $(UNIT_BIN); do \
 	    echo "# $$t"; \
-	    $$t >$$t.out 2>&1; rc=$$?; cat $$t.out; \
+	    $(UNIT_RUN) $$t >$$t.out 2>&1; rc=$$?; cat $$t.out; \
 	    p=$$(grep -c '^ok ' $$t.out); f=$$(grep -c '^not ok ' $$t.out); \
 	    if [ $$rc -gt 1 ] || { [ $$rc -ne 0 ] && [ $$f -eq 0 ]; }; then \
 		echo "not ok - $$t exited with status $$rc"; f=$$((f + 1)); \
@@ -246,6 +248,32 @@ check-portable: deps
 	    fi; \
 	done; echo "build/portable/bin: no Linux-only calls"
 	UP_BIN=$(CURDIR)/build/portable/bin bats tests
+
+# The coroutine switch's aarch64 assembly, run under user-mode qemu: the
+# unit tests (tests/unit/switch.c holds every callee-saved register across
+# switches) and bench/switch, built static for aarch64 with the assembly
+# switch, not PORTABLE's ucontext, without the host's optional libraries
+# (SODIUM=0, URING=0). Needs gcc-aarch64-linux-gnu and qemu-user, which
+# CI does not install; without them it says so and skips.
+AARCH64_CC   ?= aarch64-linux-gnu-gcc
+QEMU_AARCH64 ?= qemu-aarch64
+check-aarch64:
+	@if ! command -v $(AARCH64_CC) >/dev/null || \
+	    ! command -v $(QEMU_AARCH64) >/dev/null; then \
+		echo "check-aarch64: skipped: needs $(AARCH64_CC) and" \
+		    "$(QEMU_AARCH64) (apt-get install gcc-aarch64-linux-gnu" \
+		    "qemu-user)"; \
+		exit 0; \
+	fi; \
+	$(MAKE) O=build/aarch64 CC=$(AARCH64_CC) LDFLAGS=-static SODIUM=0 \
+	    URING=0 PORTABLE= FIU= UNIT_RUN=$(QEMU_AARCH64) unit \
+	    build/aarch64/bench-tools/switch && \
+	if ! grep -q '^# switching by asm aarch64$$' \
+	    build/aarch64/unit/switch.out; then \
+		echo "check-aarch64: the build did not switch by assembly"; \
+		exit 1; \
+	fi && \
+	$(QEMU_AARCH64) build/aarch64/bench-tools/switch 100000
 
 # ThreadSanitizer on the thread server, the one with threads that share
 # memory; --counter unsafe races on purpose and is left out by the tests.

@@ -92,22 +92,35 @@ pool_thread(void *arg)
 }
 
 /*
- * Starts a thread to serve the connection c, handed over in memory of
- * its own. Returns 0, or an error number (c is still ours).
+ * The memory that hands c over to its thread, waited for as any memory
+ * of a connection (lib/robust/memory.c: the server's one shortage,
+ * logged op=malloc). Returns it, or NULL at a stop, c then closed.
  */
-static int
-spawn_thread(void *c, void *s)
+static struct job *
+new_job(struct up_server *s, struct up_conn *c)
 {
+	struct up_memory_wait w = { 0 };
 	struct job *j;
-	int e;
 
-	if ((j = malloc(sizeof(*j))) == NULL)
-		return errno;
-	j->c = *(struct up_conn *)c;
+	while ((j = malloc(sizeof(*j))) == NULL)
+		if (up_memory_pause(&s->shared->memory, &w, s->addr, errno,
+		    0) == -1) {
+			close(c->fd);
+			up_log("closed", c->peer, "requests=0 reason=stop");
+			return NULL;
+		}
+	up_memory_got(&s->shared->memory, &w, s->addr);
+	j->c = *c;
 	j->s = s;
-	if ((e = up_thread_start(serve_thread, j, STACK_SIZE)) != 0)
-		free(j);
-	return e;
+	return j;
+}
+
+/* Starts a thread to serve job. Returns 0, or an error number. */
+static int
+spawn_thread(void *job, void *s)
+{
+	(void)s;
+	return up_thread_start(serve_thread, job, STACK_SIZE);
 }
 
 /* Sleeps until a thread ends, or ms pass; 0 at a stop. */
@@ -172,6 +185,7 @@ main(int argc, char **argv)
 	struct up_spawner sp = { .op = "pthread_create", .arg = &s,
 	    .start = spawn_thread, .ended = thread_ended_within };
 	struct up_conn c;
+	struct job *j;
 
 	if (up_server_start(&s, &thread_model, argc, argv) == -1) {
 		fputs(s.msg, s.exit == 0 ? stdout : stderr);
@@ -191,7 +205,10 @@ main(int argc, char **argv)
 		if (up_server_accept(&s, &c) != 1)
 			break;
 		up_log("accepted", c.peer, NULL);
-		up_spawn(&sp, s.addr, c.peer, c.fd, &c);
+		if ((j = new_job(&s, &c)) == NULL)
+			break;		/* a stop came */
+		if (up_spawn(&sp, s.addr, c.peer, c.fd, j) == -1)
+			free(j);
 	}
 
 	/* The threads see the stop too: they finish, then we report. */

@@ -1133,7 +1133,7 @@ expire(struct load *l, int64_t now)
 
 	while ((due = up_timeq_due(&l->timeq, now)) != NULL) {
 		c = UP_CONTAINER_OF(due, struct conn, timer);
-		up_format_time(l->o->timeout_ns, t, sizeof(t));
+		up_format_time_human(l->o->timeout_ns, t, sizeof(t));
 		switch (c->state) {
 		case C_CONNECTING:
 			fail(l, c, R_TIMEOUT, ETIMEDOUT, "connect %s: no"

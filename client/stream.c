@@ -310,7 +310,7 @@ timed_out(struct stream *s)
 {
 	char t[32];
 
-	up_format_time(s->o->timeout_ns, t, sizeof(t));
+	up_format_time_human(s->o->timeout_ns, t, sizeof(t));
 	if (s->shut && s->received >= s->sent)
 		return fail(s, "timeout", ETIMEDOUT, "%s: the server did not"
 		    " close the connection within %s of the last reply",

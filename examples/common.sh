@@ -1,8 +1,9 @@
 # shellcheck shell=sh
 # common.sh: what the example scripts share; sourced, not run.
 #
-# Sets $bin (the built binaries) and $tmp (a scratch directory removed on
-# exit, with any server still running), and gives:
+# Sets $bin (the built binaries), $cores (the machine's cores online) and
+# $tmp (a scratch directory removed on exit, with any server still
+# running), and gives:
 #   start_server MODEL ARGS...  starts bin/upserver-MODEL -p 0 ARGS in the
 #                               background; sets $server, $port, $log
 #   stop_server                 SIGTERM, and waits for it
@@ -16,11 +17,24 @@
 #   stopped_field KEY           the value of KEY= on the "stopped" line
 #   now                         the wall clock in seconds, with decimals
 #   elapsed START               seconds since START, one decimal
+#   together CMD ARGS...        runs CMD in the background, tracked, one
+#                               of a group that wait_together waits for
+#   clients N                   N clients at once, client I sending the
+#                               line "client I"; returns once all are done
+#   time_clients N MODEL ARGS...  starts upserver-MODEL ARGS, runs clients
+#                               N against it and stops it; sets $took, the
+#                               seconds the clients took, and $log
+#   expected N                  "about S s": N times the script's
+#                               $delay, in seconds, one decimal
+#   per_core N                  N clients over $cores cores: N / cores
+#                               rounds, at least 1
 
 bin=$(cd "$(dirname "$0")/../bin" && pwd)
 tmp=$(mktemp -d)
 server=""
 children=""
+together_pids=""
+cores=$(getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
 
 # ours PID: whether PID is still a process of this shell's own, not one
 # that has ended and whose number another process now has.
@@ -98,4 +112,61 @@ now() {
 
 elapsed() {
 	awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'
+}
+
+
+together() {
+	"$@" &
+	together_pids="$together_pids $!"
+	track "$!"
+}
+
+# Fails, as set -e sees, when one of the group failed.
+wait_together() {
+	for pid in $together_pids; do
+		wait "$pid"
+	done
+	together_pids=""
+}
+
+clients() {
+	i=1
+	while [ "$i" -le "$1" ]; do
+		together "$bin/upclient" -H 127.0.0.1 -p "$port" "client $i" \
+		    >/dev/null
+		i=$((i + 1))
+	done
+	wait_together
+}
+
+time_clients() {
+	n=$1
+	shift
+	start_server "$@"
+	start=$(now)
+	clients "$n"
+	# shellcheck disable=SC2034 # used by the scripts that source this
+	took=$(elapsed "$start")
+	stop_server
+}
+
+# seconds TIME: TIME as upserver(1) writes it (1.5, 250ms, 2s, 100us, 1m)
+# in seconds.
+seconds() {
+	echo "$1" | awk '
+	    /us$/ { print $0 / 1000000; next }
+	    /ms$/ { print $0 / 1000; next }
+	    /m$/ { print $0 * 60; next }
+	    { print $0 + 0 }'
+}
+
+# shellcheck disable=SC2154 # $delay is the script's own
+expected() {
+	awk -v n="$1" -v s="$(seconds "$delay")" \
+	    'BEGIN { printf "about %.1f s", n * s }'
+}
+
+per_core() {
+	awk -v c="$1" -v n="$cores" \
+	    'BEGIN { x = c / n; if (x < 1) x = 1; print x }'
 }

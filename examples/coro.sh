@@ -16,21 +16,6 @@ set -eu
 . "$(dirname "$0")/common.sh"
 delay=${1:-1s}
 
-# clients N: N clients at once, each sending one line; waits for them.
-clients() {
-	pids=""
-	i=1
-	while [ "$i" -le "$1" ]; do
-		"$bin/upclient" -H 127.0.0.1 -p "$port" "client $i" >/dev/null &
-		pids="$pids $!"
-		track "$!"
-		i=$((i + 1))
-	done
-	for pid in $pids; do
-		wait "$pid"
-	done
-}
-
 echo "== upserver-coro -d $delay, four clients at once"
 start_server coro -d "$delay"
 track "$server"

@@ -42,15 +42,10 @@ demo() {
 	echo "== upserver-$1 -d $delay, four clients at once"
 	start_server "$1" -d "$delay"
 	start=$(now)
-	pids=""
 	for c in a b c d; do
-		"$bin/upclient" -p "$port" "$c" >"$tmp/$c" &
-		pids="$pids $!"
-		track "$!"
+		together "$bin/upclient" -p "$port" "$c" >"$tmp/$c"
 	done
-	for pid in $pids; do
-		wait "$pid"
-	done
+	wait_together
 	took=$(elapsed "$start")
 	stop_server
 	sed 's/^/   /' "$log"

@@ -29,22 +29,7 @@ clients=10
 # race MODE: one server, ten clients at once, one line of results.
 race() {
 	mode=$1
-	start_server thread -d "$delay" --counter "$mode"
-	start=$(now)
-	pids=""
-	i=1
-	while [ "$i" -le "$clients" ]; do
-		"$bin/upclient" -H 127.0.0.1 -p "$port" "client $i" \
-		    >/dev/null &
-		pids="$pids $!"
-		track "$!"
-		i=$((i + 1))
-	done
-	for pid in $pids; do
-		wait "$pid"
-	done
-	took=$(elapsed "$start")
-	stop_server
+	time_clients "$clients" thread -d "$delay" --counter "$mode"
 	requests=$(stopped_field requests)
 	count=$(stopped_field count)
 	if [ "$count" -lt "$requests" ]; then
@@ -68,19 +53,15 @@ three() {
 		echo "== upserver-thread -d $delay --counter unsafe," \
 		    "three clients at once"
 	fi
-	pids=""
 	for i in 1 2 3; do
 		if command -v curl >/dev/null 2>&1; then
-			curl -s "http://127.0.0.1:$port/" >/dev/null &
+			together curl -s "http://127.0.0.1:$port/" >/dev/null
 		else
-			"$bin/upclient" -H 127.0.0.1 -p "$port" "$i" >/dev/null &
+			together "$bin/upclient" -H 127.0.0.1 -p "$port" "$i" \
+			    >/dev/null
 		fi
-		pids="$pids $!"
-		track "$!"
 	done
-	for pid in $pids; do
-		wait "$pid"
-	done
+	wait_together
 	stop_server
 	awk '$2 == "received" || $2 == "responded" || $2 == "stopped"' \
 	    "$log" | sed 's/^/   /'

@@ -548,6 +548,25 @@ one_column() {
 	[ "$(stat_of <(echo "$stderr") errors_timeout)" -eq 8 ]
 }
 
+@test "--timeout 1m says 1m, as the man page writes it, in both modes" {
+	# A minute is the shortest time that prints in minutes: the test
+	# takes a minute, the two modes waiting side by side.
+	start_server seq -d 5m
+	upclient -p "$PORT" --timeout 1m hello \
+	    >"$BATS_TEST_TMPDIR/out" 2>"$BATS_TEST_TMPDIR/err" 3>&- &
+	local everyday=$!
+	wait_for_log "$SERVER_LOG" ' received ' 1
+	run --separate-stderr upclient -p "$PORT" -c 1 -n 1 --timeout 1m hi
+	echo "$stderr"
+	[ "$status" -eq 1 ]
+	[[ "$stderr" == *"upclient: connection 1 request 1: no reply within 1m"* ]]
+	local st=0
+	wait "$everyday" || st=$?
+	cat "$BATS_TEST_TMPDIR/err"
+	[ "$st" -eq 1 ]
+	[ "$(cat "$BATS_TEST_TMPDIR/err")" = "upclient: localhost:$PORT: no reply within 1m" ]
+}
+
 # ---- the command line -------------------------------------------------------
 
 @test "load options: bad values and missing payloads are usage errors" {

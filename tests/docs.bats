@@ -6,6 +6,10 @@
 
 load helpers
 
+teardown() {
+	teardown_server
+}
+
 # synopsis PAGE PROGRAM: PROGRAM's synopsis in PAGE, on one line.
 synopsis() {
 	mandoc -Tascii "$1" | col -b |
@@ -165,4 +169,43 @@ for page in pages:
 print("\n".join(bad))
 sys.exit(1 if bad else 0)
 PY
+}
+
+@test "upserver(1)'s ceiling for upserver-coro holds: two mappings a connection, vm.max_map_count" {
+	local page
+	page=$(mandoc -Tascii "$BATS_TEST_DIRNAME/../man/upserver.1" | col -b |
+	    tr -s ' \n\t' '   ')
+	[[ "$page" == *"Each coroutine's stack is two memory mappings, the guard page and the stack, and Linux gives a process at most vm.max_map_count mappings (65530 by default"* ]]
+	[[ "$page" == *"sysctl vm.max_map_count=262144"* ]]
+	[[ "$page" == *"error 127.0.0.1:58620 ... op=mmap errno=ENOMEM"* ]]
+	page=$(mandoc -Tascii "$BATS_TEST_DIRNAME/../man/up.7" | col -b |
+	    tr -s ' \n\t' '   ')
+	[[ "$page" == *"each stack is two mappings"* ]]
+	# what it says: 100 more connections held open, 200 more mappings
+	[ -x "$BIN/upserver-coro" ] || skip "no upserver-coro"
+	[ -z "${UP_SANITIZER:-}" ] ||
+	    skip "a sanitizer's allocator maps memory of its own"
+	start_server coro -d 0 -q
+	[ -r "/proc/$SERVER_PID/maps" ] || skip "no /proc/PID/maps here"
+	run timeout 60 python3 - "$PORT" "/proc/$SERVER_PID/maps" <<'PY'
+import socket, sys
+port, maps = int(sys.argv[1]), sys.argv[2]
+def count():
+    with open(maps) as f:
+        return sum(1 for _ in f)
+held = []
+def hold(n):
+    while len(held) < n:
+        s = socket.create_connection(("127.0.0.1", port))
+        s.sendall(b"x\n")
+        assert s.recv(8) == b"X\n"
+        held.append(s)
+hold(10)
+before = count()
+hold(110)
+print(count() - before)
+PY
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" -ge 195 ] && [ "$output" -le 205 ]
 }

@@ -13,10 +13,12 @@ teardown() {
 
 # expect_usage_error PROGRAM MESSAGE ARGS...: PROGRAM ARGS exits 2, says
 # "PROGRAM: MESSAGE" and then its usage line, and prints nothing on stdout.
+# Under timeout: a server that starts where it should refuse fails the
+# test instead of hanging it.
 expect_usage_error() {
 	local prog=$1 message=$2
 	shift 2
-	run --separate-stderr "$BIN/$prog" "$@"
+	run --separate-stderr timeout 10 "$BIN/$prog" "$@"
 	[ "$status" -eq 2 ]
 	[ -z "$output" ]
 	[ "${stderr_lines[0]}" = "$prog: $message" ]
@@ -83,6 +85,23 @@ servers() {
 		expect_usage_error "$s" "--max-line: '-5' is out of range (1 to 67108864)" --max-line -5
 		expect_usage_error "$s" "--counter: unknown mode 'racy' (off, unsafe, mutex or atomic)" --counter racy
 	done
+}
+
+@test "servers: --framing with --http is refused, in any mode and order" {
+	local s mode msg
+	msg="--framing does not apply with --http: HTTP frames a request by its head"
+	for s in $(servers); do
+		for mode in line read auto; do
+			# on port 0, should a server start
+			expect_usage_error "$s" "$msg" -p 0 --framing "$mode" \
+			    --http
+			expect_usage_error "$s" "$msg" -p 0 --http \
+			    --framing="$mode"
+		done
+	done
+	# --http alone still starts, framed by the head
+	start_server seq -d 0 --http
+	grep -qE ' listening .* proto=http ' "$SERVER_LOG"
 }
 
 @test "upserver-seq refuses --workers: it has no worker pool" {

@@ -569,6 +569,38 @@ accepted_count() {
 	done
 }
 
+@test "upserver-thread out of memory for a connection's job: logged as malloc, served once memory is back, closed at a stop" {
+	start_fiu_server thread -d 0
+	malloc_fails 1
+	ask waited >"$BATS_TEST_TMPDIR/waited" &
+	CLIENT_PIDS=($!)
+	# the connection is kept, its thread not started: no memory for
+	# the job that hands it over
+	wait_for_log "$SERVER_LOG" ' error ' 1
+	sleep 0.5
+	[ ! -s "$BATS_TEST_TMPDIR/waited" ]
+	malloc_ok
+	wait_clients
+	[ "$(cat "$BATS_TEST_TMPDIR/waited")" = WAITED ]
+	wait_for_log "$SERVER_LOG" ' recovered .* op=malloc'
+	# a stop ends the wait: the connection closed unserved, exit 0
+	malloc_fails 1
+	ask stopped >"$BATS_TEST_TMPDIR/stopped" &
+	CLIENT_PIDS=($!)
+	wait_for_log "$SERVER_LOG" ' error ' 2
+	stop_server
+	wait_clients || true
+	cat "$SERVER_LOG"
+	[ "$SERVER_STATUS" -eq 0 ]
+	[ ! -s "$BATS_TEST_TMPDIR/stopped" ]
+	# the call that failed, malloc, not pthread_create, which never ran
+	[ "$(grep -cE ' error 127\.0\.0\.1:[0-9]+ op=malloc errno=ENOMEM$' "$SERVER_LOG")" -eq 2 ]
+	[ "$(grep -c 'op=pthread_create' "$SERVER_LOG")" -eq 0 ]
+	[ "$(grep -c ' closed .* reason=stop' "$SERVER_LOG")" -eq 1 ]
+	[ "$(grep -c 'reason=' "$SERVER_LOG")" -eq 1 ]
+	[ "$(stopped_field requests)" -eq 1 ]
+}
+
 @test "a -w event loop that cannot allocate its engine says so, and is replaced once memory is back" {
 	start_fiu_server poll -d 0 -w 2
 	wait_until 10 live_children 2

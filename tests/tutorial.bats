@@ -269,7 +269,7 @@ EOF
 	[[ "${lines[1]}" == "usage: upserver-seq "* ]]
 	run upserver-poll --framing read --http
 	[ "$status" -eq 2 ]
-	[[ "${lines[0]}" == *"--framing read: an HTTP request is framed by its head"* ]]
+	[[ "${lines[0]}" == *"--framing does not apply with --http: HTTP frames a request by its head"* ]]
 	run upserver-fork --framing
 	[ "$status" -eq 2 ]
 }

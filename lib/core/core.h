@@ -63,6 +63,13 @@ int	up_parse_number(const char *s, long min, long max, long *out);
 /* Formats nanoseconds as "0", "2s", "250ms" or "1.5s", read back exactly. */
 const char *up_format_time(int64_t ns, char *buf, size_t len);
 
+/*
+ * The same for a person, as the man pages write durations: "5m" (whole
+ * minutes), "90s", "1.5s", "250ms", "100us"; read back exactly too. The
+ * event log keeps up_format_time's form, never minutes.
+ */
+const char *up_format_time_human(int64_t ns, char *buf, size_t len);
+
 /* Monotonic clock in nanoseconds, for deadlines and latencies. */
 int64_t	up_now_ns(void);
 

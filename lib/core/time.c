@@ -127,6 +127,28 @@ up_format_time(int64_t ns, char *buf, size_t len)
 	return buf;
 }
 
+/*
+ * Formats ns for a person, as the man pages write durations: whole
+ * minutes in minutes ("5m" for 300 s), other whole seconds in seconds
+ * ("90s"), under a second whole milliseconds or microseconds ("250ms",
+ * "100us"), anything else in seconds with the decimals it needs ("1.5s"),
+ * and 0 as "0". One unit, never "1m30s", so that up_parse_time reads
+ * back the same value. Returns buf.
+ */
+const char *
+up_format_time_human(int64_t ns, char *buf, size_t len)
+{
+	int64_t minute = 60 * UP_NS_PER_SEC;
+
+	if (ns != 0 && ns % minute == 0)
+		snprintf(buf, len, "%lldm", (long long)(ns / minute));
+	else if (ns > 0 && ns < 1000000 && ns % 1000 == 0)
+		snprintf(buf, len, "%lldus", (long long)(ns / 1000));
+	else
+		up_format_time(ns, buf, len);
+	return buf;
+}
+
 /* The monotonic clock in nanoseconds. */
 int64_t
 up_now_ns(void)

@@ -92,7 +92,8 @@ static const struct usage_word help[] = {
 	    " waiting\n" },
 	{ ALL, "      --framing MODE   a request: auto (a line, or what came"
 	    " before a pause),\n"
-	    "                       line, or read (one read(2)) [auto]\n" },
+	    "                       line, or read (one read(2)); not with"
+	    " --http [auto]\n" },
 	{ ALL, "      --gil            the work under one lock, as CPython's"
 	    " GIL: let go\n"
 	    "                       while waiting, handed over every 5 ms"
@@ -342,6 +343,7 @@ up_server_options(struct up_options *o, const struct up_model *m, int argc,
     char **argv, char *errbuf, size_t errlen)
 {
 	long n, port;
+	int framing_set = 0;
 	size_t i;
 	int ch, e, explicit_conns = 0, accept_set = 0;
 
@@ -474,6 +476,7 @@ up_server_options(struct up_options *o, const struct up_model *m, int argc,
 				return fail(errbuf, errlen,
 				    "--framing: unknown mode '%s' "
 				    "(auto, line or read)", optarg);
+			framing_set = 1;
 			break;
 		case 'S':	/* --stack */
 			if (m->stack == 0)
@@ -509,9 +512,10 @@ up_server_options(struct up_options *o, const struct up_model *m, int argc,
 	if (optind < argc)
 		return fail(errbuf, errlen, "unexpected argument '%s'",
 		    argv[optind]);
-	if (o->http && o->framing == UP_FRAMING_READ)
-		return fail(errbuf, errlen, "--framing read: an HTTP request "
-		    "is framed by its head, not by reads");
+	/* Any mode, auto too: --http would silently ignore it. */
+	if (o->http && framing_set)
+		return fail(errbuf, errlen, "--framing does not apply with "
+		    "--http: HTTP frames a request by its head");
 	if (o->gil && o->locks != UP_LOCKS_OFF)
 		return fail(errbuf, errlen,
 		    "--gil and --locks: one lesson at a time");

@@ -47,6 +47,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			if (up_parse_time(fmt, INT64_MAX, &again) != 0 ||
 			    again != ns)
 				abort();
+			up_format_time_human(ns, fmt, sizeof(fmt));
+			if (up_parse_time(fmt, INT64_MAX, &again) != 0 ||
+			    again != ns)
+				abort();
 		}
 		if (up_parse_number(copy + start, -5, 5, &n) == 0 &&
 		    (n < -5 || n > 5))
