@@ -300,3 +300,12 @@ LOG
 	run -0 uptimeline -s "$log"
 	grep -q '>spread: 1 to 2 connections a worker' <<<"$output"
 }
+
+@test "accept: turn, the contract's name, is least's other name" {
+	start_server poll -w 2 --accept turn -d 0
+	run -0 upclient -p "$PORT" -c 4 -n 5 --verify hello
+	stop_server
+	grep -q ' stopped .* accepted=' "$SERVER_LOG"
+	run -0 grep -c ' accepted ' "$SERVER_LOG"
+	[ "$output" -eq 4 ]
+}

@@ -102,6 +102,11 @@ up_accept_mode(const char *name, enum up_accept_mode *m)
 {
 	int i;
 
+	/* the contract's name for the loops' default (CONTRACT.md) */
+	if (strcmp(name, "turn") == 0) {
+		*m = UP_ACCEPT_LEAST;
+		return 0;
+	}
 	for (i = 0; i <= UP_ACCEPT_REUSEPORT; i++)
 		if (strcmp(name, up_accept_name(i)) == 0) {
 			*m = i;

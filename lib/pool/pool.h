@@ -278,7 +278,10 @@ void	up_evloop_free(struct up_evloop *l);
 /* The name of a mode: "herd", "plain"... */
 const char *up_accept_name(enum up_accept_mode m);
 
-/* Sets *m to the mode named name: 0, or -1 for no such mode. */
+/*
+ * Sets *m to the mode named name ("turn" is least's other name): 0, or
+ * -1 for no such mode.
+ */
 int	up_accept_mode(const char *name, enum up_accept_mode *m);
 
 /*
