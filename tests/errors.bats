@@ -60,6 +60,22 @@ servers() {
 	esac
 }
 
+@test "--backend uring: upserver-coro's alone; refused elsewhere naming what the model has" {
+	local have
+	have=$(poll_backends | sed 's/ /, /g')
+	expect_usage_error upserver-poll "--backend: uring completes operations for coroutines to wait on: upserver-coro has it, the poll model has $have" --backend uring
+	if uring_refused >/dev/null; then
+		# no liburing in this build, or a kernel that refuses it
+		run --separate-stderr upserver-coro --backend uring -p 0
+		[ "$status" -eq 2 ]
+		[[ "${stderr_lines[0]}" == "upserver-coro: --backend: uring"* ]]
+	else
+		expect_usage_error upserver-coro "--backend: unknown backend 'bogus' ($have, uring)" --backend bogus
+		run upserver-coro --help
+		[[ "$output" == *"--backend NAME   how the loop waits: $have, uring [poll]"* ]]
+	fi
+}
+
 @test "--backend select: -c beyond FD_SETSIZE is refused with the reason, the default capped" {
 	expect_usage_error upserver-poll "--max-conns: 5000 is more than select can watch: its bitmaps stop at FD_SETSIZE (1024) descriptors, so at most 1008 connections (or use --backend poll)" --backend select -c 5000
 	start_server poll-select -d 0
