@@ -62,6 +62,7 @@ servers() {
 
 @test "--backend uring: upserver-coro's alone; refused elsewhere naming what the model has" {
 	local have
+	[ -x "$BIN/upserver-coro" ] || skip "no upserver-coro in $BIN"
 	have=$(poll_backends | sed 's/ /, /g')
 	expect_usage_error upserver-poll "--backend: uring completes operations for coroutines to wait on: upserver-coro has it, the poll model has $have" --backend uring
 	if uring_refused >/dev/null; then

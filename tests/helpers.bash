@@ -60,6 +60,10 @@ poll_models() {
 # the options and the probe of io_uring, before it listens.
 uring_refused() {
 	local out
+	if [ ! -x "${1:-$BIN}/upserver-coro" ]; then
+		echo "no upserver-coro in ${1:-$BIN}"
+		return 0
+	fi
 	out=$("${1:-$BIN}/upserver-coro" --backend uring -b 999.0.0.0 -p 0 \
 	    2>&1 3>&-) && return 1
 	case $out in
