@@ -17,7 +17,8 @@
 #if defined(__linux__) && !defined(UP_PORTABLE)
 #define EV_HAVE_EPOLL	1
 #endif
-/* io_uring: Linux 5.19 or later, and a build with liburing (URING=1) */
+/* io_uring: Linux (5.11 or later for one enter that submits and waits
+ * with a timeout), and a build with liburing (URING=1) */
 #if defined(__linux__) && !defined(UP_PORTABLE) && defined(UP_URING)
 #define EV_HAVE_URING	1
 #endif

@@ -289,7 +289,10 @@ wait_ready(void *p, struct up_ev_fired *out, int max, int timeout_ms)
 		if (n == max)
 			break;	/* the rest next time: the ring keeps them */
 		seen++;
-		if (cqe->user_data == UD_IGNORE)
+		/* a cancel's; or liburing's own timeout, on a kernel that
+		 * cannot wait with one (before 5.11) */
+		if (cqe->user_data == UD_IGNORE ||
+		    cqe->user_data == LIBURING_UDATA_TIMEOUT)
 			continue;
 		if (cqe->user_data & UD_POLL) {
 			if ((m = poll_done(s, cqe->user_data, cqe->res,
