@@ -78,78 +78,22 @@ after(int64_t ns)
 }
 
 /*
- * The next request from c's socket, as up_reader_next reads it for a
- * blocking server, but waiting on the scheduler: up_coro_fill reads
- * when bytes are there (epoll...) or has the kernel read them
- * (--backend uring), parking meanwhile; either way a connection that
- * sends nothing costs no buffer. Returns 1 with *req and *len, 0 at the
- * client's end of stream, or -1 with errno: ETIMEDOUT idle for -t or
- * (in->expired) not whole in --request-timeout, ECANCELED at a stop
- * with no whole request buffered, ENOMEM.
+ * The next request from c's socket (lib/coro/reader.c: as up_reader_next
+ * reads it for a blocking server, but waiting on the scheduler), marked
+ * as reading meanwhile, so that a stop wakes it to serve what came.
  */
 static int
 reader_next(struct conn *c, struct up_reader *in, int64_t idle_ns,
     char **req, size_t *len)
 {
-	struct loop *l = c->l;
-	int64_t now, idle, pause, whole, first;
-	size_t n;
-	ssize_t got;
+	int rc;
 
-	in->expired = 0;
-	for (;;) {
-		n = in->buf == NULL ? 0 : in->frame(in->buf + in->start,
-		    in->end - in->start, l->s->opt.max_line, in->eof);
-		if (n > 0) {
-			*req = in->buf + in->start;
-			*len = n;
-			in->start += n;
-			in->since = 0;
-			return 1;
-		}
-		if (in->eof)
-			return 0;
-		now = up_now_ns();
-		idle = idle_ns > 0 ? now + idle_ns : 0;
-		pause = whole = 0;
-		if (in->end > in->start) {
-			if (in->since == 0)
-				in->since = now;
-			if (in->pause_ns > 0)
-				pause = now + in->pause_ns;
-			if (in->request_ns > 0)
-				whole = in->since + in->request_ns;
-		}
-		/* at a stop, what has come and no wait */
-		first = l->e.stopping ? UP_CORO_NOW :
-		    up_earliest(up_earliest(idle, pause), whole);
-		c->reading = 1;
-		/* await reader.read() */
-		got = up_coro_fill(&l->sched, in, c->fd, l->s->opt.max_line,
-		    first);
-		c->reading = 0;
-		if (got > 0 || (got == 0 && in->eof))
-			continue;
-		if (got == -1 && errno == EAGAIN && first == UP_CORO_NOW) {
-			errno = ECANCELED;
-			return -1;
-		}
-		if (got == -1 && errno != ETIMEDOUT)
-			return -1;
-		if (l->e.stopping)
-			continue;	/* woken by the stop: read what came */
-		if (first == pause && first != whole) {
-			/* the client paused: what it sent is a request */
-			*req = in->buf + in->start;
-			*len = in->end - in->start;
-			in->start = in->end;
-			in->since = 0;
-			return 1;
-		}
-		in->expired = first == whole;
-		errno = ETIMEDOUT;
-		return -1;
-	}
+	c->reading = 1;
+	/* await reader.read() */
+	rc = up_coro_next_request(&c->l->sched, in, c->fd,
+	    c->l->s->opt.max_line, idle_ns, &c->l->e.stopping, req, len);
+	c->reading = 0;
+	return rc;
 }
 
 /*

@@ -226,6 +226,25 @@ ssize_t	up_coro_read(struct up_sched *s, int fd, void *buf, size_t len,
 int	up_coro_send_all(struct up_sched *s, int fd, const void *buf,
 	    size_t len, int64_t deadline);
 
+/* ---- reader.c: a connection's next request --------------------------- */
+
+/*
+ * The next request from the non-blocking socket fd into in (its framing,
+ * pause_ns and request_ns set; a zeroed buffer to start, max bytes at
+ * most), as up_reader_next reads it for a blocking server but waiting on
+ * s: for idle_ns with nothing coming (0: no limit), and while part of a
+ * request is buffered, for its pause (in->pause_ns) and its
+ * --request-timeout (in->request_ns, from its first bytes). Once
+ * *stopping is set, only what has come is served (a wake-up by
+ * up_coro_ready reads it). Returns 1 with *req and *len pointing into
+ * in, 0 at the client's end of stream, or -1 with errno: ETIMEDOUT idle,
+ * or (in->expired) the request not whole in time; ECANCELED at a stop
+ * with no whole request buffered; ENOMEM; the read's error.
+ */
+int	up_coro_next_request(struct up_sched *s, struct up_reader *in, int fd,
+	    size_t max, int64_t idle_ns, const int *stopping, char **req,
+	    size_t *len);
+
 /* ---- stack.c: stacks and their overflow ---------------------------- */
 
 /*
