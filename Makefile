@@ -29,7 +29,9 @@
 # nothing. make demo shows the build as one line.
 #
 # CC, CFLAGS, LDFLAGS, PREFIX and DESTDIR may be overridden. WERROR=1 adds
-# -Werror (CI sets it). SODIUM=0 builds without libsodium even when found.
+# -Werror (CI sets it). SODIUM=0 builds without libsodium even when found;
+# URING=0 without liburing (upserver-coro's --backend uring), which
+# PORTABLE=1 never has.
 # O=DIR builds into DIR/bin and DIR/lib instead of bin/ and lib/ (the
 # sanitizer builds use it; tests find binaries through UP_BIN).
 # PORTABLE=1 builds with POSIX interfaces only, as on macOS or a BSD.
@@ -69,6 +71,17 @@ SODIUM ?= $(shell pkg-config --exists libsodium 2>/dev/null && echo 1 || echo 0)
 ifeq ($(SODIUM),1)
 UP_CPPFLAGS += -DUP_SODIUM $(shell pkg-config --cflags libsodium)
 UP_LDLIBS   += $(shell pkg-config --libs libsodium)
+endif
+
+# liburing is optional too: io_uring, upserver-coro's --backend uring.
+# A POSIX-only build has no io_uring.
+ifeq ($(PORTABLE),1)
+override URING = 0
+endif
+URING ?= $(shell pkg-config --exists liburing 2>/dev/null && echo 1 || echo 0)
+ifeq ($(URING),1)
+UP_CPPFLAGS += -DUP_URING $(shell pkg-config --cflags liburing)
+UP_LDLIBS   += $(shell pkg-config --libs liburing)
 endif
 
 SERVERS	 = upserver-seq upserver-fork upserver-thread upserver-poll upserver-coro

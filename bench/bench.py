@@ -12,7 +12,12 @@ as references when installed), "stream" (1 000 000 pipelined lines of
 100 bytes through upclient) and "timeline" (uptimeline's lines per second
 on generated logs: 10 000 connections open at once, the same log read
 from its middle, and a sequential one; with --baseline, the other
-build's uptimeline beside it) and "latency" (latency by percentile,
+build's uptimeline beside it), "uring" (upserver-coro on io_uring against
+the same coroutine code on epoll, and upserver-poll on epoll: ping-pong
+with 1, 50 and 1 000 persistent clients, 50 busy clients beside 8 000
+idle connections, 1 000 000 pipelined lines, churn; requests/s, server
+CPU and system calls per request, the latter counted by strace -c -f on
+a separate short run) and "latency" (latency by percentile,
 open loop at one fixed rate, for fork, thread and poll with --cpu: `upclient
 -R --hist`, the runs' histograms merged, written to latency.json, drawn by
 charts.py as latency.svg on a log scale of 1/(1-p), as wrk2's plots).
@@ -406,7 +411,7 @@ def main():
                     help="a tenth of the requests, for trying it out")
     ap.add_argument("--only", help="comma-separated workload ids "
                     "(a20,a1000,b,c,d,h,cpu) and scenarios "
-                    "(idle,stream,timeline,latency,switch,rss)")
+                    "(idle,stream,timeline,latency,switch,rss,uring)")
     ap.add_argument("--rss-conns", type=int, default=10000,
                     help="idle connections of the rss scenario [10000]")
     ap.add_argument("--baseline", help="a bin/ directory built from "
@@ -435,6 +440,8 @@ def main():
     if only is None or "timeline" in only:
         extra += timeline_scenario(args.bin, args.baseline, args.runs,
                                    args.quick)
+    if only is None or "uring" in only:
+        extra += uring_scenario(args.bin, args.runs, args.quick)
     if only is None or "latency" in only:
         extra += latency_scenario(args.bin, args.runs, args.quick,
                                   os.path.dirname(os.path.abspath(args.out)))
@@ -944,6 +951,172 @@ def stream_scenario(bindir, runs, quick):
             t = statistics.median([x for x, _ in res[name]])
             out.append(f"- {name} / up-thread: {t / thread:.2f}x (target "
                        f"<= 1.2): {'met' if t <= 1.2 * thread else 'MISSED'}")
+    return out
+
+
+# ---- readiness against completion: io_uring (issue 23) --------------------
+
+def uring_servers(bindir):
+    """The contenders: coro on uring and on epoll (the same coroutine
+    code), poll on epoll; uring only where this build and kernel have it."""
+    coro = os.path.join(bindir, "upserver-coro")
+    out = []
+    probe = subprocess.run([coro, "--backend", "uring", "-b", "999.0.0.0",
+                            "-p", "0"], capture_output=True, text=True)
+    if "--backend: uring" not in probe.stderr:
+        out.append(("coro uring", [coro, "--backend", "uring"]))
+    else:
+        print("uring: " + probe.stderr.splitlines()[0], flush=True)
+    if "epoll" in poll_backends(bindir):
+        out.append(("coro epoll", [coro, "--backend", "epoll"]))
+        out.append(("poll epoll", [os.path.join(bindir, "upserver-poll"),
+                                   "--backend", "epoll"]))
+    return out
+
+
+def uring_workloads(quick):
+    """(id, title, upclient arguments, idle connections, stdin lines):
+    requests are counted by upclient -s, or are the lines streamed."""
+    k = 10 if quick else 1
+    return [
+        ("pp1", "ping-pong, 1 persistent client",
+         ["-c", "1", "-n", str(50000 // k)], 0, 0),
+        ("pp50", "ping-pong, 50 persistent clients",
+         ["-c", "50", "-n", str(4000 // k)], 0, 0),
+        ("pp1000", "ping-pong, 1 000 persistent clients",
+         ["-c", "1000", "-n", str(200 // k)], 0, 0),
+        ("idle", "50 busy clients beside 8 000 idle connections",
+         ["-c", "50", "-n", str(4000 // k)], 8000 // k, 0),
+        ("stream", "1 000 000 pipelined 100-byte lines, one client",
+         [], 0, 1000000 // k),
+        ("churn", "churn: a connection per request, 50 at a time",
+         ["-c", str(20000 // k), "-j", "50", "-n", "1"], 0, 0),
+    ]
+
+
+def uring_run(bindir, argv, w, strace=False):
+    """One workload against a server started from argv: requests/s, CPU
+    microseconds per request and, with strace, system calls per request
+    (strace -c -f attached to the server for the run: slow, so a run of
+    its own, its rate not reported)."""
+    import tempfile
+    wid, _, client, idle, lines = w
+    p = subprocess.Popen(argv + ["-q", "-p", "0", "-d", "0", "-t", "0",
+                                 "-c", "20000"], stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True)
+    m = re.search(r" listening \S*:(\d+) ", p.stdout.readline())
+    if not m:
+        p.kill()
+        raise RuntimeError(f"{argv[0]} did not start")
+    port = int(m.group(1))
+    tr, socks, d = None, [], tempfile.mkdtemp(prefix="up-bench-uring-")
+    try:
+        socks = hold_idle(port, idle)
+        if idle:
+            time.sleep(1 + idle / 4000)
+        if strace:
+            tr = subprocess.Popen(["strace", "-c", "-f", "-q", "-o",
+                                   os.path.join(d, "strace"), "-p",
+                                   str(p.pid)], stderr=subprocess.DEVNULL)
+            time.sleep(1)       # attached to every thread
+        cpu0, t0 = cpu_seconds(p.pid), time.monotonic()
+        up = [os.path.join(bindir, "upclient"), "-p", str(port)]
+        if lines:
+            src = os.path.join(d, "in")
+            line = b"abcdefghij" * 9 + b"klmnopqrs\n"
+            with open(src, "wb") as f:
+                f.write(line * lines)
+            with open(src, "rb") as fin:
+                r = subprocess.run(up, stdin=fin, capture_output=True,
+                                   timeout=600)
+            ok = r.returncode == 0 and r.stdout == line.upper() * lines
+            requests = lines
+        else:
+            r = subprocess.run(up + ["-s", "--timeout", "60s", "-r", "100",
+                                     "--verify"] + client,
+                               capture_output=True, text=True,
+                               stdin=subprocess.DEVNULL, timeout=600)
+            stats = dict(re.findall(r"^(\w+): (\S+)$", r.stderr, re.M))
+            ok = r.returncode == 0
+            requests = int(stats.get("requests", 0))
+        secs = time.monotonic() - t0
+        cpu = cpu_seconds(p.pid) - cpu0
+    finally:
+        for sk in socks:
+            sk.close()
+        if tr is not None:
+            tr.send_signal(signal.SIGINT)
+            tr.wait(timeout=60)
+        stop(p)
+    calls = None
+    if tr is not None:
+        with open(os.path.join(d, "strace")) as f:
+            m = re.search(r"^\s*100\.00\s+\S+\s+\S+\s+(\d+)", f.read(), re.M)
+        calls = int(m.group(1)) / max(requests, 1) if m else None
+    shutil.rmtree(d, ignore_errors=True)
+    return {"ok": ok, "rps": requests / secs if secs > 0 else 0,
+            "cpu_us": cpu * 1e6 / max(requests, 1), "calls": calls}
+
+
+def uring_scenario(bindir, runs, quick):
+    raise_nofile()
+    servers = uring_servers(bindir)
+    ws = uring_workloads(quick)
+    strace = shutil.which("strace")
+    res = {}
+    for w in ws:
+        for run in range(runs):
+            for name, argv in servers:      # interleaved
+                print(f"uring {w[0]:<7} run {run + 1} {name:<11}", end=" ",
+                      flush=True)
+                try:
+                    r = uring_run(bindir, argv, w)
+                except Exception as e:
+                    print(f"failed: {e}")
+                    continue
+                res.setdefault((w[0], name), []).append(r)
+                print(f"{r['rps']:10.0f} req/s {r['cpu_us']:7.2f} us CPU/req"
+                      f"{'' if r['ok'] else '  ERRORS'}", flush=True)
+        for name, argv in servers if strace else ():
+            try:
+                r = uring_run(bindir, argv, w, strace=True)
+            except Exception as e:
+                print(f"uring {w[0]} {name} strace failed: {e}")
+                continue
+            res.setdefault((w[0], name, "calls"), []).append(r["calls"])
+            print(f"uring {w[0]:<7} strace {name:<11} "
+                  f"{r['calls'] if r['calls'] is not None else float('nan'):.2f}"
+                  " system calls/req", flush=True)
+    out = ["## Readiness against completion: upserver-coro on io_uring and "
+           "on epoll, upserver-poll on epoll, -d 0", "",
+           "Requests/s and server CPU microseconds per request, medians of "
+           "the runs; system calls per request from one run under `strace "
+           "-c -f` (the server only; its rate under strace is not shown).",
+           "", "| workload | server | req/s | CPU us/req | syscalls/req | "
+           "all correct |", "|---|---|---|---|---|---|"]
+    for w in ws:
+        for name, _ in servers:
+            rs = res.get((w[0], name))
+            if not rs:
+                continue
+            calls = [c for c in res.get((w[0], name, "calls"), [])
+                     if c is not None]
+            out.append(f"| {w[1]} | {name} | "
+                       f"{fmt_med([r['rps'] for r in rs])} | "
+                       f"{fmt_med([r['cpu_us'] for r in rs], '{:.2f}')} | "
+                       f"{f'{calls[0]:.2f}' if calls else 'n/a'} | "
+                       f"{'yes' if all(r['ok'] for r in rs) else 'NO'} |")
+    out.append("")
+    u, e = res.get(("pp50", "coro uring")), res.get(("pp50", "coro epoll"))
+    if u and e:
+        ratio = (statistics.median([r["cpu_us"] for r in u]) /
+                 statistics.median([r["cpu_us"] for r in e]))
+        out.append(f"- 50 persistent clients, uring / epoll CPU per request: "
+                   f"{ratio:.2f}x (target <= 0.9): "
+                   f"{'met' if ratio <= 0.9 else 'MISSED'}")
+    else:
+        out.append("- uring / epoll: not measured (no io_uring here)")
+    out.append("")
     return out
 
 

@@ -3,14 +3,18 @@
  *
  * One process, one thread, a coroutine per connection on the event
  * engine (lib/coro/ over lib/ev/: --backend select, poll, epoll,
- * kqueue). serve() below reads like the blocking service every thread
+ * kqueue, which say when a socket is ready; or uring, io_uring, which
+ * does the reads and sends itself and says when they are done: the same
+ * code below runs on both, lib/coro/io.c against lib/coro/uring.c being
+ * the difference). serve() below reads like the blocking service every thread
  * runs (lib/server/serve.c's up_serve): read a request, do the work,
  * write the reply. Where a thread would block, the coroutine waits
  * instead: it parks on its socket or on a deadline, and the scheduler
  * runs another. `diff` the two and what differs is the waits. Each wait
  * is an `await` of the tutorial's asyncio server (see up(7), chapter 6):
  *
- *   reader_next()  await reader.read(1024)   parks until readable
+ *   reader_next()  await reader.read(1024)   parks until readable, or
+ *                                            until the kernel has read
  *   work()         await asyncio.sleep(d)    parks until the deadline
  *   send_all()     writer.write(); await writer.drain()
  *
@@ -74,79 +78,22 @@ after(int64_t ns)
 }
 
 /*
- * The next request from c's socket, as up_reader_next reads it for a
- * blocking server, but waiting on the scheduler (the first read peeks,
- * so that a connection that sends nothing costs no buffer). Returns 1
- * with *req and *len, 0 at the client's end of stream, or -1 with errno:
- * ETIMEDOUT idle for -t or (in->expired) not whole in --request-timeout,
- * ECANCELED at a stop with no whole request buffered, ENOMEM.
+ * The next request from c's socket (lib/coro/reader.c: as up_reader_next
+ * reads it for a blocking server, but waiting on the scheduler), marked
+ * as reading meanwhile, so that a stop wakes it to serve what came.
  */
 static int
 reader_next(struct conn *c, struct up_reader *in, int64_t idle_ns,
     char **req, size_t *len)
 {
-	struct loop *l = c->l;
-	int64_t now, idle, pause, whole, first;
-	size_t n;
-	ssize_t got;
-	int w;
+	int rc;
 
-	in->expired = 0;
-	for (;;) {
-		n = in->buf == NULL ? 0 : in->frame(in->buf + in->start,
-		    in->end - in->start, l->s->opt.max_line, in->eof);
-		if (n > 0) {
-			*req = in->buf + in->start;
-			*len = n;
-			in->start += n;
-			in->since = 0;
-			return 1;
-		}
-		if (in->eof)
-			return 0;
-		if ((got = up_reader_fill(in, c->fd, l->s->opt.max_line)) > 0 ||
-		    (got == 0 && in->eof))
-			continue;
-		if (got == -1 && errno != EAGAIN && errno != EWOULDBLOCK)
-			return -1;
-		if (l->e.stopping) {
-			errno = ECANCELED;
-			return -1;
-		}
-		now = up_now_ns();
-		idle = idle_ns > 0 ? now + idle_ns : 0;
-		pause = whole = 0;
-		if (in->end > in->start) {
-			if (in->since == 0)
-				in->since = now;
-			if (in->pause_ns > 0)
-				pause = now + in->pause_ns;
-			if (in->request_ns > 0)
-				whole = in->since + in->request_ns;
-		}
-		first = up_earliest(up_earliest(idle, pause), whole);
-		c->reading = 1;
-		/* await */
-		w = up_coro_wait(&l->sched, c->fd, UP_EV_READ, first);
-		c->reading = 0;
-		if (w == -1)
-			return -1;
-		if (w == 0 && l->e.stopping)
-			continue;	/* woken by the stop: read what came */
-		if (w == 0 && first == pause && first != whole) {
-			/* the client paused: what it sent is a request */
-			*req = in->buf + in->start;
-			*len = in->end - in->start;
-			in->start = in->end;
-			in->since = 0;
-			return 1;
-		}
-		if (w == 0) {
-			in->expired = first == whole;
-			errno = ETIMEDOUT;
-			return -1;
-		}
-	}
+	c->reading = 1;
+	/* await reader.read() */
+	rc = up_coro_next_request(&c->l->sched, in, c->fd,
+	    c->l->s->opt.max_line, idle_ns, &c->l->e.stopping, req, len);
+	c->reading = 0;
+	return rc;
 }
 
 /*

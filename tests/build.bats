@@ -56,3 +56,29 @@ build() {
 	[ "$status" -eq 0 ]
 	[ "$output" = "  CC    lib/core/time.c" ]
 }
+
+@test "make URING=0: no uring backend, and upserver-coro --backend uring says so" {
+	make --no-print-directory -s -C "$ROOT" O="$BATS_TEST_TMPDIR/o" \
+	    URING=0 "$BATS_TEST_TMPDIR/o/bin/upserver-coro"
+	run --separate-stderr "$BATS_TEST_TMPDIR/o/bin/upserver-coro" \
+	    --backend uring -p 0
+	[ "$status" -eq 2 ]
+	[ "${stderr_lines[0]}" = "upserver-coro: --backend: uring is not available in this build (it has $(poll_backends | sed 's/ /, /g'))" ]
+	run "$BATS_TEST_TMPDIR/o/bin/upserver-coro" --help
+	[[ "$output" != *uring* ]]
+}
+
+@test "make PORTABLE=1 never links liburing, even when asked" {
+	run make --no-print-directory -C "$ROOT" -n V=1 PORTABLE=1 URING=1 \
+	    O="$BATS_TEST_TMPDIR/p" "$BATS_TEST_TMPDIR/p/bin/upserver-coro"
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"-DUP_PORTABLE"* ]]
+	[[ "$output" != *"-DUP_URING"* ]]
+	[[ "$output" != *"-luring"* ]]
+	# and a default build where liburing is found does
+	pkg-config --exists liburing || return 0
+	run make --no-print-directory -C "$ROOT" -n V=1 \
+	    O="$BATS_TEST_TMPDIR/q" "$BATS_TEST_TMPDIR/q/bin/upserver-coro"
+	[[ "$output" == *"-DUP_URING"* ]]
+	[[ "$output" == *"-luring"* ]]
+}

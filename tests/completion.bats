@@ -90,6 +90,18 @@ server_words() {
 	[[ "$output" != *--workers* ]]
 }
 
+@test "upserver-coro completes uring where it has it; upserver-poll never" {
+	run complete_words upserver-poll --backend ''
+	[[ "$output" != *uring* ]]
+	run complete_words upserver-coro --backend ''
+	echo "$output"
+	if uring_refused >/dev/null && ! uring_refused | grep -q kernel; then
+		[[ "$output" != *uring* ]]	# a build without liburing
+	else
+		[[ "$output" == *uring* ]]
+	fi
+}
+
 @test "upserver-poll completes the backends it has: no kqueue on Linux" {
 	run complete_words upserver-poll --backend ''
 	echo "$output"

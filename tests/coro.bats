@@ -1,13 +1,28 @@
 #!/usr/bin/env bats
 # coro.bats: the coroutine server, upserver-coro: asyncio's model in C.
 # One process, one thread, a coroutine per connection; a wait is the only
-# place where another connection runs.
+# place where another connection runs. coro-uring.bats is a link to this
+# file: the same tests on --backend uring (io_uring, completion), which
+# the coroutine code must not notice; skipped, with the reason, where the
+# build or the kernel has no io_uring.
 
 # SERVER_*, PORT: set by helpers; CLIENT_PIDS: read by concurrent.bash
-# shellcheck disable=SC2154,SC2153,SC2034
+# shellcheck disable=SC2154,SC2153,SC2034,SC2030,SC2031
 
 load helpers
 load concurrent
+
+UP_CORO_BACKEND=$(basename "$BATS_TEST_FILENAME" .bats)
+UP_CORO_BACKEND=${UP_CORO_BACKEND#coro}
+UP_CORO_BACKEND=${UP_CORO_BACKEND#-}
+export UP_CORO_BACKEND
+
+setup() {
+	local why
+	if [ "$UP_CORO_BACKEND" = uring ] && why=$(uring_refused); then
+		skip "$why"
+	fi
+}
 
 teardown() {
 	kill_clients
@@ -38,6 +53,7 @@ same_tags() {
 	cat "$SERVER_LOG"
 	[ "$SERVER_STATUS" -eq 0 ]
 	grep -q ' listening .* model=coro ' "$SERVER_LOG"
+	grep -q " listening .* backend=${UP_CORO_BACKEND:-poll}\$" "$SERVER_LOG"
 	# all four received before any responded: the waits overlap
 	[ "$(events "$SERVER_LOG" | grep -E 'received|responded' |
 	    head -4 | sort -u)" = received ]
@@ -69,9 +85,15 @@ same_tags() {
 	check_replies 3
 	stop_server
 	cat "$SERVER_LOG"
-	# one computation at a time: the replies come 300 ms apart
+	# one computation at a time: the work begins 300 ms apart
 	at_least "$(span received responded)" 0.85
-	[ "$(batches responded 0.2)" = "1 1 1" ]
+	[ "$(batches received 0.2)" = "1 1 1" ]
+	# and on readiness each reply leaves as its work ends; on uring the
+	# sends of one turn go in with the next io_uring_enter, after every
+	# coroutine of the turn has run (see up(7)): a reply may wait for
+	# the computation after it
+	[ "$UP_CORO_BACKEND" = uring ] ||
+	    [ "$(batches responded 0.2)" = "1 1 1" ]
 	same_tags 12
 }
 
@@ -111,4 +133,91 @@ same_tags() {
 	run timeout 10 upclient -H 127.0.0.1 -p "$PORT" hello
 	[ "$status" -eq 0 ]
 	[ "$output" = HELLO ]
+}
+
+# The waits that end before their read: on uring each is a receive
+# submitted, then cancelled, whose completion must come before the
+# connection's memory goes, and must not wake anyone afterwards.
+
+@test "-t: an idle connection is closed at its deadline, and the next is served" {
+	start_server coro -d 0 -t 500ms
+	# one connection that sends nothing, one that sends half a line
+	python3 -c 'import socket, sys, time
+a = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+time.sleep(5)' "$PORT" &
+	CLIENT_PIDS+=($!)
+	wait_for_log "$SERVER_LOG" ' closed .* reason=idle' 1
+	run timeout 10 upclient -H 127.0.0.1 -p "$PORT" after the idle one
+	[ "$status" -eq 0 ]
+	[ "$output" = "AFTER THE IDLE ONE" ]
+	stop_server
+	cat "$SERVER_LOG"
+	[ "$SERVER_STATUS" -eq 0 ]
+	[ "$(grep -c ' closed .* reason=idle' "$SERVER_LOG")" -eq 1 ]
+	grep -q ' stopped .* requests=1' "$SERVER_LOG"
+}
+
+@test "the pause of --framing auto: a line with no newline answered, then more on the same connection" {
+	start_server coro -d 0
+	# hello, a pause (the receive is cancelled at 200 ms), then world and
+	# a newline, answered byte for byte on the one connection
+	run timeout 10 python3 -c 'import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.settimeout(5)
+s.sendall(b"hello")
+a = s.recv(1024)
+time.sleep(0.5)
+s.sendall(b"world\nagain\n")
+b = b""
+while b.count(b"\n") < 2:
+    b += s.recv(1024)
+s.close()
+print(a.decode(), b.decode().replace("\n", "|"))' "$PORT"
+	echo "$output"
+	[ "$status" -eq 0 ]
+	[ "$output" = "HELLO WORLD|AGAIN|" ]
+	wait_for_log "$SERVER_LOG" ' closed ' 1
+	stop_server
+	cat "$SERVER_LOG"
+	[ "$SERVER_STATUS" -eq 0 ]
+	grep -q ' received .* bytes=5 framing=pause' "$SERVER_LOG"
+	[ "$(grep -c ' responded ' "$SERVER_LOG")" -eq 3 ]
+}
+
+@test "a stop while every connection waits for a request: each closed, reason=stop" {
+	start_server coro -d 0
+	spawn_idle() {
+		python3 -c 'import socket, sys, time
+a = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+a.sendall(b"half a li")
+time.sleep(10)' "$PORT" &
+		CLIENT_PIDS+=($!)
+	}
+	local i
+	for i in 1 2 3 4 5; do spawn_idle; done
+	wait_for_log "$SERVER_LOG" ' accepted ' 5
+	stop_server
+	cat "$SERVER_LOG"
+	[ "$SERVER_STATUS" -eq 0 ]
+	[ "$(grep -c ' closed .* reason=stop' "$SERVER_LOG")" -eq 5 ]
+	grep -q ' stopped ' "$SERVER_LOG"
+}
+
+@test "clients that vanish mid-request: every connection closed, the server serves on" {
+	start_server coro -d 200ms
+	# 20 clients send a line and reset at once, while their work runs
+	run timeout 20 python3 -c 'import socket, struct, sys
+for i in range(20):
+    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+    s.sendall(b"going\n")
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
+        struct.pack("ii", 1, 0))
+    s.close()' "$PORT"
+	[ "$status" -eq 0 ]
+	wait_for_log "$SERVER_LOG" ' closed ' 20
+	run timeout 10 upclient -H 127.0.0.1 -p "$PORT" -c 20 -n 5 -r 50 --verify
+	[ "$status" -eq 0 ]
+	stop_server
+	[ "$SERVER_STATUS" -eq 0 ]
+	[ "$(grep -c ' closed ' "$SERVER_LOG")" -eq 40 ]
 }

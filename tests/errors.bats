@@ -62,6 +62,59 @@ servers() {
 	esac
 }
 
+@test "--backend uring: upserver-coro's alone; refused elsewhere naming what the model has" {
+	local have
+	[ -x "$BIN/upserver-coro" ] || skip "no upserver-coro in $BIN"
+	have=$(poll_backends | sed 's/ /, /g')
+	expect_usage_error upserver-poll "--backend: uring completes operations for coroutines to wait on: upserver-coro has it, the poll model has $have" --backend uring
+	if uring_refused >/dev/null; then
+		# no liburing in this build, or a kernel that refuses it
+		run --separate-stderr upserver-coro --backend uring -p 0
+		[ "$status" -eq 2 ]
+		[[ "${stderr_lines[0]}" == "upserver-coro: --backend: uring"* ]]
+	else
+		expect_usage_error upserver-coro "--backend: unknown backend 'bogus' ($have, uring)" --backend bogus
+		run upserver-coro --help
+		[[ "$output" == *"--backend NAME   how the loop waits: $have, uring [poll]"* ]]
+	fi
+}
+
+@test "--backend uring where the kernel refuses io_uring (a seccomp filter): exit 2, what works named" {
+	local have no
+	[ -x "$BIN/upserver-coro" ] || skip "no upserver-coro in $BIN"
+	[ "$(uname -s)" = Linux ] || skip "seccomp is Linux's"
+	no="$BATS_TEST_TMPDIR/no-uring"
+	"${CC:-cc}" -o "$no" "$BATS_TEST_DIRNAME/no-uring.c" 2>/dev/null ||
+	    skip "cannot build tests/no-uring.c (a C compiler, linux/seccomp.h)"
+	have=$(poll_backends | sed 's/ /, /g')
+	if uring_refused >/dev/null && ! uring_refused | grep -q kernel; then
+		# a build without liburing says that, whatever the kernel
+		run --separate-stderr "$no" 1 upserver-coro --backend uring -p 0
+		[ "$status" -eq 2 ]
+		[ "${stderr_lines[0]}" = "upserver-coro: --backend: uring is not available in this build (it has $have)" ]
+		return
+	fi
+	# EPERM, as kernel.io_uring_disabled=2; ENOSYS, as Docker's profile
+	run --separate-stderr timeout 10 "$no" 1 upserver-coro --backend uring -p 0
+	[ "$status" -eq 2 ]
+	[ "${stderr_lines[0]}" = "upserver-coro: --backend: uring: the kernel refuses io_uring (Operation not permitted); the backends that work here: $have" ]
+	[[ "${stderr_lines[1]}" == "usage: upserver-coro "* ]]
+	run --separate-stderr timeout 10 "$no" 38 upserver-coro --backend uring -p 0
+	[ "$status" -eq 2 ]
+	[ "${stderr_lines[0]}" = "upserver-coro: --backend: uring: the kernel refuses io_uring (Function not implemented); the backends that work here: $have" ]
+	# a server given no --backend never asks for io_uring
+	new_server_logs coro
+	"$no" 1 "$BIN/upserver-coro" -p 0 -d 0 >"$SERVER_LOG" \
+	    2>"$SERVER_ERR" 3>&- &
+	SERVER_PID=$!
+	read_port 10
+	run timeout 10 upclient -H 127.0.0.1 -p "$PORT" served all the same
+	[ "$status" -eq 0 ]
+	[ "$output" = "SERVED ALL THE SAME" ]
+	stop_server
+	[ "$SERVER_STATUS" -eq 0 ]
+}
+
 @test "--backend select: -c beyond FD_SETSIZE is refused with the reason, the default capped" {
 	expect_usage_error upserver-poll "--max-conns: 5000 is more than select can watch: its bitmaps stop at FD_SETSIZE (1024) descriptors, so at most 1008 connections (or use --backend poll)" --backend select -c 5000
 	start_server poll-select -d 0

@@ -10,7 +10,7 @@ load helpers
 load concurrent
 
 FAULTY="$BATS_TEST_DIRNAME/faulty-client.py"
-MODELS="seq fork thread $(poll_models | tr '\n' ' ') coro"
+MODELS="seq fork thread $(poll_models | tr '\n' ' ') $(coro_models | tr '\n' ' ')"
 
 setup() {
 	command -v python3 >/dev/null || skip "python3 is not installed"

@@ -637,3 +637,30 @@ accepted_count() {
 	grep -qE '^upserver-coro: connection 127\.0\.0\.1:[0-9]+: stack overflow: its stack of 32768 bytes is too small; raise it with --stack \(now 32k\)$' \
 	    "$SERVER_ERR"
 }
+
+@test "coro: a kernel that refuses io_uring: --backend uring exits 2 naming what works; the default serves" {
+	local have
+	uring_refused "$FIU_BIN" >/dev/null &&
+	    skip "$(uring_refused "$FIU_BIN")"
+	have=$(poll_backends "$FIU_BIN" | sed 's/ /, /g')
+	# up/ev/uring: io_uring_setup fails, failinfo the errno, as under
+	# kernel.io_uring_disabled=2 (EPERM) or a seccomp filter (ENOSYS)
+	run --separate-stderr timeout 10 fiu-run -x -c "enable name=up/ev/uring,failinfo=1" \
+	    "$FIU_BIN/upserver-coro" -p 0 --backend uring
+	[ "$status" -eq 2 ]
+	[ "${stderr_lines[0]}" = "upserver-coro: --backend: uring: the kernel refuses io_uring (Operation not permitted); the backends that work here: $have" ]
+	run --separate-stderr timeout 10 fiu-run -x -c "enable name=up/ev/uring,failinfo=38" \
+	    "$FIU_BIN/upserver-coro" -p 0 --backend uring
+	[ "$status" -eq 2 ]
+	[[ "${stderr_lines[0]}" == *"(Function not implemented); the backends that work here: $have" ]]
+	# a server given no --backend never asks for io_uring
+	FIU_CTRL="$BATS_TEST_TMPDIR/fiu"
+	new_server_logs coro
+	fiu-run -x -f "$FIU_CTRL" -c "enable name=up/ev/uring,failinfo=1" \
+	    "$FIU_BIN/upserver-coro" -p 0 -d 0 >"$SERVER_LOG" 2>"$SERVER_ERR" 3>&- &
+	SERVER_PID=$!
+	read_port 10
+	run timeout 10 upclient -H 127.0.0.1 -p "$PORT" still served
+	[ "$status" -eq 0 ]
+	[ "$output" = "STILL SERVED" ]
+}

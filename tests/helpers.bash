@@ -53,6 +53,33 @@ poll_models() {
 	done
 }
 
+# uring_refused: why this build or machine cannot run upserver-coro
+# --backend uring (a build without liburing, a kernel that refuses
+# io_uring), as upserver-coro says it; nothing, and false, when it can.
+# The unresolvable address makes a working server exit at once, after
+# the options and the probe of io_uring, before it listens.
+uring_refused() {
+	local out
+	if [ ! -x "${1:-$BIN}/upserver-coro" ]; then
+		echo "no upserver-coro in ${1:-$BIN}"
+		return 0
+	fi
+	out=$("${1:-$BIN}/upserver-coro" --backend uring -b 999.0.0.0 -p 0 \
+	    2>&1 3>&-) && return 1
+	case $out in
+	*"--backend: uring"*) echo "${out%%$'\n'*}" ;;
+	*) return 1 ;;
+	esac
+}
+
+# coro_models: "coro", and "coro-uring" (upserver-coro --backend uring)
+# where the build and the kernel have io_uring: for the tests that loop
+# over models, so that the completion engine meets each of them.
+coro_models() {
+	echo coro
+	uring_refused "${1:-$BIN}" >/dev/null || echo coro-uring
+}
+
 # new_server_logs NAME: sets SERVER_LOG and SERVER_ERR for a server about
 # to start, and removes what an earlier server of the test left in them:
 # that one's "listening" line could be read before the shell that starts
@@ -66,17 +93,21 @@ new_server_logs() {
 # start_server MODEL [ARGS...]: runs bin/upserver-MODEL -p 0 ARGS in the
 # background and sets SERVER_PID, SERVER_LOG, SERVER_ERR and PORT. MODEL
 # poll-BACKEND is upserver-poll --backend BACKEND, and plain poll takes
-# $UP_BACKEND when it is set.
+# $UP_BACKEND when it is set; coro-BACKEND and coro ($UP_CORO_BACKEND)
+# the same for upserver-coro.
 start_server() {
 	local model=$1 bin=$1
 	local -a extra=()
 	shift
 	case $model in
-	poll-*)
-		bin=poll
-		extra=(--backend "${model#poll-}") ;;
+	poll-* | coro-*)
+		bin=${model%%-*}
+		extra=(--backend "${model#*-}") ;;
 	poll)
 		[ -z "${UP_BACKEND:-}" ] || extra=(--backend "$UP_BACKEND") ;;
+	coro)
+		[ -z "${UP_CORO_BACKEND:-}" ] ||
+		    extra=(--backend "$UP_CORO_BACKEND") ;;
 	esac
 	new_server_logs "$model"
 	"$BIN/upserver-$bin" -p 0 "${extra[@]}" "$@" >"$SERVER_LOG" \

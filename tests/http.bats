@@ -21,7 +21,7 @@ each_server() {
 		[ -x "$BIN/upserver-$s" ] && echo "$s"
 	done
 	[ ! -x "$BIN/upserver-poll" ] || poll_models
-	[ ! -x "$BIN/upserver-coro" ] || echo coro
+	[ ! -x "$BIN/upserver-coro" ] || coro_models
 }
 
 # raw REQUEST: sends REQUEST (printf escapes) on one connection and prints

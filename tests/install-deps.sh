@@ -36,6 +36,8 @@ command -v col >/dev/null 2>&1 || need="$need bsdextrautils"
 command -v fiu-run >/dev/null 2>&1 || need="$need fiu-utils"
 [ -f /usr/include/fiu.h ] || need="$need libfiu-dev"
 pkg-config --exists libsodium 2>/dev/null || need="$need libsodium-dev"
+# upserver-coro --backend uring (io_uring); optional too, as libsodium
+pkg-config --exists liburing 2>/dev/null || need="$need liburing-dev"
 
 [ -z "$need" ] && exit 0
 

@@ -92,8 +92,8 @@ check_closed() {
 
 @test "--request-timeout: a slowloris line is closed, and the pool serves another meanwhile" {
 	local m n
-	for m in seq fork thread poll coro; do
-		[ -x "$BIN/upserver-$m" ] || continue
+	for m in seq fork thread poll $(coro_models); do
+		[ -x "$BIN/upserver-${m%%-*}" ] || continue
 		n=2
 		[ "$m" = seq ] && n=1
 		# strict lines: under auto each byte would be a request of its own
@@ -111,14 +111,14 @@ check_closed() {
 		# the third was served after a slowloris was closed, not after
 		# it gave up
 		[ "$(events "$SERVER_LOG" | grep -E '^(closed|responded)$' |
-		    head -1)" = closed ] || [ "$m" = poll ] || [ "$m" = coro ]
+		    head -1)" = closed ] || [ "$m" = poll ] || [ "${m%%-*}" = coro ]
 	done
 }
 
 @test "--request-timeout under --http: a head sent slowly gets 408 and is closed" {
 	local m n
-	for m in seq fork thread poll coro; do
-		[ -x "$BIN/upserver-$m" ] || continue
+	for m in seq fork thread poll $(coro_models); do
+		[ -x "$BIN/upserver-${m%%-*}" ] || continue
 		n=2
 		[ "$m" = seq ] && n=1
 		trickle "$m" "$n" 'GET / HTTP/1.1\r\nHost: a\r\n' --http

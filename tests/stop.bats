@@ -16,6 +16,8 @@ while read -r m; do
 	MODELS+=("$m")
 done < <(poll_models)
 MODELS+=("poll -w 2" "coro" "coro -w 2")
+# and on io_uring, where the build and the kernel have it
+uring_refused >/dev/null || MODELS+=("coro-uring" "coro-uring -w 2")
 
 teardown() {
 	local pid

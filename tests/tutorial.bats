@@ -20,9 +20,10 @@ teardown() {
 # each_server: the server models that are built.
 each_server() {
 	local s
-	for s in seq fork thread poll coro; do
+	for s in seq fork thread poll; do
 		[ -x "$BIN/upserver-$s" ] && echo "$s"
 	done
+	[ ! -x "$BIN/upserver-coro" ] || coro_models
 }
 
 # tutorial_client TEXT: the tutorials' client. Sends TEXT with no newline
@@ -109,7 +110,7 @@ default_models() {
 		else
 			echo "$s"
 		fi
-		case $s in fork|thread|coro) echo "$s -w 2" ;; esac
+		case $s in fork|thread|coro*) echo "$s -w 2" ;; esac
 	done
 }
 

@@ -47,12 +47,29 @@
 #ifndef UP_CORO_H
 #define UP_CORO_H
 
+#include "proto/proto.h"
 #include "ev/ev.h"
 
 #define UP_CORO_STACK_DEFAULT	(64 * 1024)	/* --stack: 64 KiB */
 #define UP_CORO_NAME_MAX	64
 
 struct up_sched;
+
+/*
+ * The waits a coroutine makes where a thread would block, one set per
+ * kind of engine: io.c's on a readiness engine (try the call, park on
+ * the descriptor while it would block), uring.c's on a completion
+ * engine (submit the call, park until it completes). Same signatures:
+ * `diff lib/coro/io.c lib/coro/uring.c` is readiness against completion.
+ */
+struct up_coro_io {
+	ssize_t	(*fill)(struct up_sched *, struct up_reader *, int, size_t,
+		    int64_t);
+	ssize_t	(*read)(struct up_sched *, int, void *, size_t, int64_t);
+	int	(*send_all)(struct up_sched *, int, const void *, size_t,
+		    int64_t);
+};
+extern const struct up_coro_io up_coro_readiness, up_coro_completion;
 
 /* A coroutine: what the scheduler keeps of it. */
 struct up_coro {
@@ -79,6 +96,7 @@ struct up_coro {
 
 struct up_sched {
 	struct up_ev	*ev;		/* the engine waited on */
+	const struct up_coro_io *io;	/* its waits: readiness, completion */
 	struct up_coro	 main;		/* the scheduler's own context */
 	struct up_coro	*cur;		/* the one running, or &main */
 	struct up_coro	*head, *tail;	/* the ready queue */
@@ -175,7 +193,22 @@ int64_t	up_sched_deadline(const struct up_sched *s);
  */
 long	up_sched_turn(struct up_sched *s);
 
-/* ---- io.c: the waits a coroutine makes where a thread would block ---- */
+/* ---- io.c, uring.c: the waits a coroutine makes where a thread would
+ * block, the engine's kind choosing which file's ---------------------- */
+
+/* A deadline that is now: take what has come, do not wait. */
+#define UP_CORO_NOW	(-1)
+
+/*
+ * Reads into in (up_reader_fill's buffer: none until bytes come, then
+ * doubling up to max) from the non-blocking socket fd, waiting at most
+ * until deadline (0: none; UP_CORO_NOW: not at all). Returns what it
+ * read, 0 at the end of stream (in->eof set), or -1 with errno:
+ * ETIMEDOUT at the deadline or when up_coro_ready woke it first, EAGAIN
+ * with nothing there at UP_CORO_NOW, ENOMEM (nothing read, nothing lost).
+ */
+ssize_t	up_coro_fill(struct up_sched *s, struct up_reader *in, int fd,
+	    size_t max, int64_t deadline);
 
 /*
  * read(2) from the non-blocking fd, waiting while it has nothing, at
@@ -192,6 +225,25 @@ ssize_t	up_coro_read(struct up_sched *s, int fd, void *buf, size_t len,
  */
 int	up_coro_send_all(struct up_sched *s, int fd, const void *buf,
 	    size_t len, int64_t deadline);
+
+/* ---- reader.c: a connection's next request --------------------------- */
+
+/*
+ * The next request from the non-blocking socket fd into in (its framing,
+ * pause_ns and request_ns set; a zeroed buffer to start, max bytes at
+ * most), as up_reader_next reads it for a blocking server but waiting on
+ * s: for idle_ns with nothing coming (0: no limit), and while part of a
+ * request is buffered, for its pause (in->pause_ns) and its
+ * --request-timeout (in->request_ns, from its first bytes). Once
+ * *stopping is set, only what has come is served (a wake-up by
+ * up_coro_ready reads it). Returns 1 with *req and *len pointing into
+ * in, 0 at the client's end of stream, or -1 with errno: ETIMEDOUT idle,
+ * or (in->expired) the request not whole in time; ECANCELED at a stop
+ * with no whole request buffered; ENOMEM; the read's error.
+ */
+int	up_coro_next_request(struct up_sched *s, struct up_reader *in, int fd,
+	    size_t max, int64_t idle_ns, const int *stopping, char **req,
+	    size_t *len);
 
 /* ---- stack.c: stacks and their overflow ---------------------------- */
 

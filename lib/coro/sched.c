@@ -139,6 +139,12 @@ up_sched_init(struct up_sched *s, struct up_ev *ev, size_t stack)
 {
 	memset(s, 0, sizeof(*s));
 	s->ev = ev;
+	/* the engine's kind decides how a coroutine waits */
+	s->io = &up_coro_readiness;
+#ifdef UP_URING
+	if (ev != NULL && up_ev_completes(ev))
+		s->io = &up_coro_completion;
+#endif
 	s->stack = stack != 0 ? stack : UP_CORO_STACK_DEFAULT;
 	s->cur = &s->main;
 	s->main.fd = -1;
@@ -297,6 +303,27 @@ up_sched_deadline(const struct up_sched *s)
 	if (s->head != NULL)
 		return -1;
 	return s->nheap > 0 ? s->heap[0]->deadline : 0;
+}
+
+ssize_t
+up_coro_fill(struct up_sched *s, struct up_reader *in, int fd, size_t max,
+    int64_t deadline)
+{
+	return s->io->fill(s, in, fd, max, deadline);
+}
+
+ssize_t
+up_coro_read(struct up_sched *s, int fd, void *buf, size_t len,
+    int64_t deadline)
+{
+	return s->io->read(s, fd, buf, len, deadline);
+}
+
+int
+up_coro_send_all(struct up_sched *s, int fd, const void *buf, size_t len,
+    int64_t deadline)
+{
+	return s->io->send_all(s, fd, buf, len, deadline);
 }
 
 void

@@ -17,6 +17,11 @@
 #if defined(__linux__) && !defined(UP_PORTABLE)
 #define EV_HAVE_EPOLL	1
 #endif
+/* io_uring: Linux (5.11 or later for one enter that submits and waits
+ * with a timeout), and a build with liburing (URING=1) */
+#if defined(__linux__) && !defined(UP_PORTABLE) && defined(UP_URING)
+#define EV_HAVE_URING	1
+#endif
 #if !defined(UP_PORTABLE) && (defined(__APPLE__) || defined(__FreeBSD__) || \
     defined(__OpenBSD__) || defined(__NetBSD__) || defined(__DragonFly__))
 #define EV_HAVE_KQUEUE	1
@@ -41,6 +46,13 @@ struct ev_backend {
 	 */
 	int		 (*wait)(void *, struct up_ev_fired *out, int max,
 			    int timeout_ms);
+	/*
+	 * A backend that completes operations (uring; NULL for the
+	 * others): queues op, or a cancel of it; 0 or -1 with errno.
+	 * Completions are handed to op->done during wait.
+	 */
+	int		 (*submit)(void *, struct up_ev_op *);
+	int		 (*cancel)(void *, struct up_ev_op *);
 };
 
 extern const struct ev_backend ev_select, ev_poll;
@@ -49,6 +61,9 @@ extern const struct ev_backend ev_epoll;
 #endif
 #ifdef EV_HAVE_KQUEUE
 extern const struct ev_backend ev_kqueue;
+#endif
+#ifdef EV_HAVE_URING
+extern const struct ev_backend ev_uring;
 #endif
 
 #endif /* UP_EV_BACKEND_H */

@@ -30,10 +30,15 @@ static const struct ev_backend *const backends[] = {
 #ifdef EV_HAVE_KQUEUE
 	&ev_kqueue,
 #endif
+#ifdef EV_HAVE_URING
+	&ev_uring,
+#endif
 };
 #define NBACKENDS	(sizeof(backends) / sizeof(backends[0]))
 
-static const char *const known[] = { "select", "poll", "epoll", "kqueue" };
+static const char *const known[] = {
+	"select", "poll", "epoll", "kqueue", "uring"
+};
 
 struct up_ev {
 	const struct ev_backend *b;
@@ -72,6 +77,21 @@ up_ev_backends(void)
 	    ", kqueue"
 #endif
 	    ;
+}
+
+const char *
+up_ev_backends_all(int completion)
+{
+#ifdef EV_HAVE_URING
+	if (completion)
+		return "select, poll"
+#ifdef EV_HAVE_EPOLL
+		    ", epoll"
+#endif
+		    ", uring";
+#endif
+	(void)completion;
+	return up_ev_backends();
 }
 
 /* The cheapest backend of this build: epoll, else kqueue, else poll. */
@@ -209,4 +229,30 @@ up_ev_wait(struct up_ev *ev, int timeout_ms, struct up_ev_fired **fired)
 	}
 	*fired = ev->fired;
 	return ev->b->wait(ev->state, ev->fired, ev->firedcap, timeout_ms);
+}
+
+int
+up_ev_completes(const struct up_ev *ev)
+{
+	return ev->b->submit != NULL;
+}
+
+int
+up_ev_submit(struct up_ev *ev, struct up_ev_op *op)
+{
+	if (ev->b->submit == NULL) {
+		errno = ENOTSUP;
+		return -1;
+	}
+	return ev->b->submit(ev->state, op);
+}
+
+int
+up_ev_cancel(struct up_ev *ev, struct up_ev_op *op)
+{
+	if (ev->b->cancel == NULL) {
+		errno = ENOTSUP;
+		return -1;
+	}
+	return ev->b->cancel(ev->state, op);
 }

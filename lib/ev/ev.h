@@ -1,6 +1,7 @@
 /*
  * ev.h: the event engine of the event-loop programs (ev.c, and a file
- * per readiness mechanism: select.c, poll.c, epoll.c, kqueue.c), and the
+ * per readiness mechanism: select.c, poll.c, epoll.c, kqueue.c; and
+ * uring.c, io_uring, which completes operations as well), and the
  * timer queues that go with it (timeq.c): what upserver-poll and
  * upclient's load mode wait on.
  */
@@ -40,14 +41,21 @@ struct up_ev;
 
 /*
  * A new engine on the named backend ("select", "poll", "epoll",
- * "kqueue"), or NULL with errno: EINVAL for a name that is none of these,
- * ENOSYS for one this build or system does not have.
+ * "kqueue", "uring"), or NULL with errno: EINVAL for a name that is none
+ * of these, ENOSYS for one this build or system does not have; for
+ * uring, io_uring_setup(2)'s errno where the kernel refuses it (ENOSYS,
+ * EPERM: kernel.io_uring_disabled, a seccomp filter).
  */
 struct up_ev *up_ev_new(const char *backend);
 void	up_ev_free(struct up_ev *ev);
 
-/* The backends this build has, as "select, poll, epoll". */
+/*
+ * The readiness backends this build has, as "select, poll, epoll"; with
+ * completion set, "uring" too where the build has it (a program that
+ * can park a caller until an operation completes: upserver-coro).
+ */
 const char *up_ev_backends(void);
+const char *up_ev_backends_all(int completion);
 
 /*
  * The cheapest backend this build has, whose waits cost O(ready) rather
@@ -87,6 +95,45 @@ int	up_ev_reserve(struct up_ev *ev, int nfds);
  */
 int	up_ev_wait(struct up_ev *ev, int timeout_ms,
 	    struct up_ev_fired **fired);
+
+/* ---- completions: the uring backend --------------------------------- */
+
+/*
+ * An operation the kernel carries out and completes: a receive or a
+ * send, submitted with up_ev_submit, reported done by up_ev_wait, which
+ * sets res and busy and calls done(op). The caller keeps op, and the
+ * buffer, untouched until then, even after up_ev_cancel: a cancelled
+ * operation still completes (res -ECANCELED, or what it did before the
+ * cancel reached it).
+ */
+#define UP_EV_OP_READ	1	/* read(2) */
+#define UP_EV_OP_RECV	2	/* recv(2) */
+#define UP_EV_OP_SEND	3	/* send(2) */
+
+struct up_ev_op {
+	int	 kind;		/* UP_EV_OP_READ, _RECV, _SEND */
+	int	 fd;
+	void	*buf;
+	size_t	 len;
+	int	 flags;		/* recv(2)'s or send(2)'s */
+	int	 res;		/* what the call returned, or -errno */
+	int	 busy;		/* submitted, not yet completed */
+	void	(*done)(struct up_ev_op *);
+	void	*arg;		/* the caller's */
+};
+
+/* 1 when ev completes operations (uring), 0 for readiness only. */
+int	up_ev_completes(const struct up_ev *ev);
+
+/*
+ * Queues op, to be submitted by the next up_ev_wait with everything
+ * else (one system call a turn). 0, or -1 with errno (ENOTSUP on a
+ * readiness backend).
+ */
+int	up_ev_submit(struct up_ev *ev, struct up_ev_op *op);
+
+/* Asks the kernel to cancel op, if it is busy. 0, or -1 with errno. */
+int	up_ev_cancel(struct up_ev *ev, struct up_ev_op *op);
 
 /* ---- timeq.c: deadlines that are all the same distance away --------- */
 

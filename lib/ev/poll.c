@@ -135,5 +135,6 @@ wait_ready(void *p, struct up_ev_fired *out, int max, int timeout_ms)
 }
 
 const struct ev_backend ev_poll = {
-	"poll", INT_MAX, create, destroy, reserve, change, wait_ready
+	"poll", INT_MAX, create, destroy, reserve, change, wait_ready,
+	NULL, NULL	/* readiness only: no completions */
 };

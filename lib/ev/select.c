@@ -98,5 +98,6 @@ wait_ready(void *p, struct up_ev_fired *out, int max, int timeout_ms)
 }
 
 const struct ev_backend ev_select = {
-	"select", FD_SETSIZE, create, destroy, NULL, change, wait_ready
+	"select", FD_SETSIZE, create, destroy, NULL, change, wait_ready,
+	NULL, NULL	/* readiness only: no completions */
 };

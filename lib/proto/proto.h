@@ -227,6 +227,17 @@ int	up_reader_next(struct up_reader *r, int fd, int timeout_ms,
 #define UP_FIRST_BUF	1024
 ssize_t	up_reader_fill(struct up_reader *r, int fd, size_t max);
 
+/*
+ * up_reader_fill in two halves, for a read someone else makes (the
+ * kernel, by io_uring): up_reader_room makes room as up_reader_fill
+ * does (the first buffer, a slide, doubling up to max) and points *p at
+ * it, *room bytes; 0, or -1 with errno ENOMEM. up_reader_got counts n
+ * bytes read there (0: end of stream, r->eof set) and returns n.
+ */
+int	up_reader_room(struct up_reader *r, size_t max, char **p,
+	    size_t *room);
+ssize_t	up_reader_got(struct up_reader *r, ssize_t n, size_t room);
+
 /* Frees r's buffer if it grew and is empty, and the client paused. */
 void	up_reader_shrink(struct up_reader *r);
 

@@ -2,7 +2,9 @@
  * reader.c: a connection's requests, read from its socket into a bounded
  * buffer that the framing cuts (frame.c). The blocking servers wait in
  * up_reader_next; the event loop reads once a turn with up_reader_fill
- * and allocates nothing for a connection that sends nothing.
+ * and allocates nothing for a connection that sends nothing; a reader
+ * whose kernel does the read (io_uring) takes the room with
+ * up_reader_room and counts what came with up_reader_got.
  */
 #include <sys/socket.h>
 
@@ -127,10 +129,52 @@ up_reader_next(struct up_reader *r, int fd, int timeout_ms, char **req,
 	}
 }
 
+int
+up_reader_room(struct up_reader *r, size_t max, char **p, size_t *room)
+{
+	size_t first = max < UP_FIRST_BUF ? max : UP_FIRST_BUF, cap;
+	char *b;
+
+	if (r->buf == NULL) {
+		if ((r->buf = malloc(first)) == NULL)
+			return -1;
+		r->cap = first;
+		r->start = r->end = 0;
+	}
+	if (r->start > 0) {
+		memmove(r->buf, r->buf + r->start, r->end - r->start);
+		r->end -= r->start;
+		r->start = 0;
+	}
+	if ((r->end == r->cap || r->filled) && r->cap < max) {
+		cap = r->cap * 2 < max ? r->cap * 2 : max;
+		if ((b = realloc(r->buf, cap)) != NULL) {
+			r->buf = b;
+			r->cap = cap;
+		} else if (r->end == r->cap)
+			return -1;	/* nothing read, nothing lost */
+	}
+	*p = r->buf + r->end;
+	*room = r->cap - r->end;
+	return 0;
+}
+
+ssize_t
+up_reader_got(struct up_reader *r, ssize_t n, size_t room)
+{
+	if (n > 0) {
+		r->filled = (size_t)n == room;
+		r->end += (size_t)n;
+	}
+	if (n == 0)
+		r->eof = 1;
+	return n;
+}
+
 ssize_t
 up_reader_fill(struct up_reader *r, int fd, size_t max)
 {
-	size_t first = max < UP_FIRST_BUF ? max : UP_FIRST_BUF, cap;
+	size_t room;
 	ssize_t n;
 	char *p, byte;
 
@@ -144,32 +188,10 @@ up_reader_fill(struct up_reader *r, int fd, size_t max)
 				r->eof = 1;
 			return n;
 		}
-		if ((r->buf = malloc(first)) == NULL)
-			return -1;
-		r->cap = first;
-		r->start = r->end = 0;
 	}
-	if (r->start > 0) {
-		memmove(r->buf, r->buf + r->start, r->end - r->start);
-		r->end -= r->start;
-		r->start = 0;
-	}
-	if ((r->end == r->cap || r->filled) && r->cap < max) {
-		cap = r->cap * 2 < max ? r->cap * 2 : max;
-		if ((p = realloc(r->buf, cap)) != NULL) {
-			r->buf = p;
-			r->cap = cap;
-		} else if (r->end == r->cap)
-			return -1;	/* nothing read, nothing lost */
-	}
-	n = up_recv(fd, r->buf + r->end, r->cap - r->end, 0);
-	if (n > 0) {
-		r->filled = (size_t)n == r->cap - r->end;
-		r->end += (size_t)n;
-	}
-	if (n == 0)
-		r->eof = 1;
-	return n;
+	if (up_reader_room(r, max, &p, &room) == -1)
+		return -1;
+	return up_reader_got(r, up_recv(fd, p, room, 0), room);
 }
 
 void

@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -113,6 +114,91 @@ test_pipe(const char *backend)
 	up_ev_free(ev);
 	close(pipefd[0]);
 	close(pipefd[1]);
+}
+
+static int sockfd[2];
+static struct up_reader cin;
+static ssize_t cgot;
+static int cerr;
+
+/* Fills cin from the socket with a deadline 50 ms away. */
+static void
+idle_reader(void *arg)
+{
+	(void)arg;
+	cgot = up_coro_fill(&sched, &cin, sockfd[0], 4096,
+	    up_now_ns() + 50 * MS);
+	cerr = errno;
+}
+
+/* Fills cin with no deadline: until bytes or the end of stream. */
+static void
+waiting_reader(void *arg)
+{
+	(void)arg;
+	cgot = up_coro_fill(&sched, &cin, sockfd[0], 4096, 0);
+	cerr = errno;
+}
+
+/*
+ * A read that meets its deadline ends with ETIMEDOUT and leaves nothing
+ * in flight: on uring its receive is cancelled and completed before it
+ * returns, so bytes sent afterwards are still in the socket for whoever
+ * reads next, and no late completion wakes anyone. Then a read with no
+ * deadline gets them, and the end of stream after them.
+ */
+static void
+test_deadline_read(const char *backend)
+{
+	struct up_ev *ev = up_ev_new(backend);
+	struct up_ev_fired *fired;
+	char buf[16];
+	int n;
+
+	if (!CHECK(ev != NULL, "%s: an engine", backend))
+		return;
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sockfd) == 0,
+	    "a socket pair");
+	fcntl(sockfd[0], F_SETFL, O_NONBLOCK);
+	up_sched_init(&sched, ev, 0);
+	memset(&cin, 0, sizeof(cin));
+	cgot = 99;
+	up_coro_spawn(&sched, idle_reader, NULL, "idle");
+	while (up_sched_turn(&sched) > 0)
+		;
+	CHECK(cgot == -1 && cerr == ETIMEDOUT, "%s: the deadline: %zd, %s",
+	    backend, cgot, strerror(cerr));
+	CHECK(cin.buf == NULL, "%s: no buffer taken for nothing", backend);
+	/* written after the wait ended: nobody may have taken it */
+	CHECK(write(sockfd[1], "late", 4) == 4, "a late write");
+	/* a wait of the engine itself: a receive still pending would take
+	 * the bytes here (into a stack that is gone), and complete */
+	n = up_ev_wait(ev, 50, &fired);
+	if (up_ev_completes(ev))
+		CHECK_INT(n, 0, "%s: a wait after it: nothing completed",
+		    backend);
+	else	/* readiness: still watched, readable; nobody parked */
+		CHECK(n == 1 && up_sched_fire(&sched, fired[0].fd,
+		    fired[0].events) == 0, "%s: readable, nobody woken: %d",
+		    backend, n);
+	CHECK(recv(sockfd[0], buf, sizeof(buf), MSG_PEEK) == 4,
+	    "%s: the late bytes still in the socket", backend);
+	up_coro_spawn(&sched, waiting_reader, NULL, "waiting");
+	while (up_sched_turn(&sched) > 0)
+		;
+	CHECK(cgot == 4 && cin.end == 4 && memcmp(cin.buf, "late", 4) == 0,
+	    "%s: the next read has them: %zd", backend, cgot);
+	shutdown(sockfd[1], SHUT_WR);
+	up_coro_spawn(&sched, waiting_reader, NULL, "eof");
+	while (up_sched_turn(&sched) > 0)
+		;
+	CHECK(cgot == 0 && cin.eof, "%s: then the end of stream", backend);
+	up_reader_free(&cin);
+	up_coro_forget(&sched, sockfd[0]);
+	up_sched_free(&sched);
+	up_ev_free(ev);
+	close(sockfd[0]);
+	close(sockfd[1]);
 }
 
 static int64_t start_ns;
@@ -238,12 +324,25 @@ test_overflow(void)
 int
 main(void)
 {
+	struct up_ev *probe;
+
 	printf("# switching by %s\n", up_coro_switch_kind());
 	test_switch();
 	test_pipe("poll");
 	test_pipe("select");
 	if (strstr(up_ev_backends(), "epoll") != NULL)
 		test_pipe("epoll");
+	test_deadline_read("poll");
+	if (strstr(up_ev_backends(), "epoll") != NULL)
+		test_deadline_read("epoll");
+	/* completion: io_uring, where this build and kernel have it */
+	if (strstr(up_ev_backends_all(1), "uring") != NULL &&
+	    (probe = up_ev_new("uring")) != NULL) {
+		up_ev_free(probe);
+		test_pipe("uring");
+		test_deadline_read("uring");
+	} else
+		printf("# uring: not in this build or refused by the kernel\n");
 	test_deadlines();
 	test_many();
 	test_overflow();
