@@ -45,7 +45,6 @@
 
 #define DEFAULT_MAX_CONNS	16384	/* -c: or what the fd limit allows */
 #define ACCEPT_BATCH		1024	/* accepts per wake-up, then serve */
-#define MEMORY_RETRY_NS		(10 * UP_NS_PER_MS)
 
 struct loop;
 
@@ -78,21 +77,42 @@ after(int64_t ns)
 }
 
 /*
- * The next request from c's socket (lib/coro/reader.c: as up_reader_next
- * reads it for a blocking server, but waiting on the scheduler), marked
- * as reading meanwhile, so that a stop wakes it to serve what came.
+ * No memory for c's buffers: waits as the loop's other connections do
+ * (lib/robust/memory.c: the shortage logged once), -t at most, a stop
+ * waking it. NULL: try again; or "idle" or "stop", errno to match.
+ */
+static const char *
+starved(struct conn *c, struct up_memory_wait *w)
+{
+	struct loop *l = c->l;
+	int rc;
+
+	c->reading = 1;
+	rc = up_memory_await(&l->e.memory, w, &l->sched, l->s->addr, ENOMEM,
+	    l->s->opt.timeout_ns, &l->e.stopping);
+	c->reading = 0;
+	return rc == 0 ? NULL : errno == ETIMEDOUT ? "idle" : "stop";
+}
+
+/*
+ * The next request from c's socket (lib/coro/reader.c: up_reader_next's,
+ * waiting on the scheduler, and for memory), marked as reading
+ * meanwhile, so that a stop wakes it to serve what came.
  */
 static int
-reader_next(struct conn *c, struct up_reader *in, int64_t idle_ns,
+reader_next(struct conn *c, struct up_reader *in, struct up_memory_wait *w,
     char **req, size_t *len)
 {
 	int rc;
 
-	c->reading = 1;
-	/* await reader.read() */
-	rc = up_coro_next_request(&c->l->sched, in, c->fd,
-	    c->l->s->opt.max_line, idle_ns, &c->l->e.stopping, req, len);
-	c->reading = 0;
+	do {
+		c->reading = 1;
+		/* await reader.read() */
+		rc = up_coro_next_request(&c->l->sched, in, c->fd,
+		    c->l->s->opt.max_line, c->l->s->opt.timeout_ns,
+		    &c->l->e.stopping, req, len);
+		c->reading = 0;
+	} while (rc == -1 && errno == ENOMEM && starved(c, w) == NULL);
 	return rc;
 }
 
@@ -183,19 +203,6 @@ failure(const struct conn *c, const char *op, int err)
 }
 
 /*
- * No memory for a buffer: waits a moment and tries again until the
- * deadline (0: never). Returns NULL to try again, or "idle".
- */
-static const char *
-starved(struct conn *c, int64_t deadline)
-{
-	if (deadline != 0 && up_now_ns() >= deadline)
-		return failure(c, "malloc", ETIMEDOUT);
-	up_coro_sleep(&c->l->sched, up_now_ns() + MEMORY_RETRY_NS);
-	return NULL;
-}
-
-/*
  * The lingering close: no more sending, what the client still sends is
  * discarded until it closes or a second passes, so that the reply is
  * not lost to a reset.
@@ -265,7 +272,7 @@ serve(void *arg)
 	struct up_request r;
 	struct up_reader in = { 0 };	/* its buffer comes with bytes */
 	struct up_buf out = { NULL, 0 };
-	int64_t deadline;
+	struct up_memory_wait mem = { 0 };
 	char *req;
 	size_t len, pending;
 	long count;
@@ -275,7 +282,7 @@ serve(void *arg)
 	in.pause_ns = p->pause_ns;
 	in.request_ns = o->request_timeout_ns;
 	for (;;) {
-		rc = reader_next(c, &in, o->timeout_ns, &req, &len);
+		rc = reader_next(c, &in, &mem, &req, &len);
 		if (rc == 0)
 			break;		/* the client is done */
 		if (rc == -1 && in.expired) {
@@ -284,11 +291,6 @@ serve(void *arg)
 			if (p->http)
 				too_slow(c);
 			break;
-		}
-		if (rc == -1 && errno == ENOMEM) {
-			if ((reason = starved(c, after(o->timeout_ns))) != NULL)
-				break;
-			continue;
 		}
 		if (rc == -1) {
 			reason = failure(c, "read", errno);
@@ -300,12 +302,10 @@ serve(void *arg)
 #endif
 		up_request_open(p, &r, req, len);
 		r.cut = up_request_cut(p, req, len, in.eof);
-		if (r.room > out.cap) {		/* the response buffer grows */
-			deadline = after(o->timeout_ns);
-			while (up_buf_room(&out, r.room) == -1)
-				if ((reason = starved(c, deadline)) != NULL)
-					goto out;
-		}
+		while (up_buf_room(&out, r.room) == -1)	/* the reply's */
+			if ((reason = starved(c, &mem)) != NULL)
+				goto out;
+		up_memory_had(&l->e.memory, &mem, l->s->addr);
 		/* a request refused (HTTP) costs no work */
 		count = 0;
 		if (r.status == 200)
@@ -334,15 +334,16 @@ serve(void *arg)
 out:
 	/* A line the client began and never ended is lost: say so. */
 	pending = reason != NULL ? up_reader_pending(&in) : 0;
+	up_memory_leave(&l->e.memory, &mem);
 	up_reader_free(&in);
 	free(out.p);
 	conn_close(c, served, reason, pending);
 }
 
 /*
- * Accepts what waits (lib/pool/accept.c: within -c, into memory reserved
- * first), each connection a coroutine of its own; with -w one a turn, so
- * that a free loop takes the next.
+ * Accepts what waits (lib/pool/accept.c: within -c, into memory and a
+ * coroutine made first, or not at all), each connection a coroutine of
+ * its own; with -w one a turn, so that a free loop takes the next.
  */
 static void
 accept_ready(struct loop *l)
@@ -362,12 +363,9 @@ accept_ready(struct loop *l)
 		if ((c->next = l->conns) != NULL)
 			c->next->prev = c;
 		l->conns = c;
-		/* loop.create_task(handle(reader, writer)) */
-		if ((c->co = up_coro_spawn(&l->sched, serve, c, c->peer)) ==
-		    NULL) {
-			up_log_error(c->peer, l->who, "mmap", errno);
-			conn_close(c, 0, "error", 0);
-		}
+		/* loop.create_task(handle(reader, writer)): made first,
+		 * by up_acceptor_next, it cannot fail */
+		c->co = up_coro_spawn(&l->sched, serve, c, c->peer);
 	}
 }
 
@@ -415,6 +413,7 @@ run(struct up_loops *g, long index, const char *who, void *server)
 	}
 	snprintf(l.who, sizeof(l.who), "pid=%ld tid=%ld", (long)getpid(),
 	    up_thread_id());
+	l.e.acc.sched = &l.sched;	/* a connection's coroutine first */
 	if (up_sched_init(&l.sched, l.e.ev, s->opt.stack) == -1 ||
 	    up_coro_overflow_report(&l.sched, overflow) == -1) {
 		warn("scheduler");

@@ -664,3 +664,125 @@ accepted_count() {
 	[ "$status" -eq 0 ]
 	[ "$output" = "STILL SERVED" ]
 }
+
+# coro_backends: the --backend of each upserver-coro to test, one a line:
+# poll, and uring where this build and kernel have io_uring.
+coro_backends() {
+	echo poll
+	uring_refused "$FIU_BIN" >/dev/null || echo uring
+}
+
+@test "30% of malloc(3) calls failing in upserver-coro, each backend: 100 clients x 5 verified requests, the shortage logged as poll logs it" {
+	local b
+	for b in $(coro_backends); do
+		start_fiu_server coro --backend "$b" -d 100ms
+		malloc_fails 0.3
+		run --separate-stderr timeout 120 upclient -H 127.0.0.1 \
+		    -p "$PORT" -c 100 -n 5 -r 100 --verify -s
+		echo "$b: $stderr"
+		[ "$status" -eq 0 ]
+		[[ "$stderr" == *"requests: 500"* ]]
+		[[ "$stderr" == *"errors: 0"* ]]
+		stop_server
+		grep -vE ' (accepted|received|responded|closed) ' "$SERVER_LOG"
+		[ "$SERVER_STATUS" -eq 0 ]
+		[ "$(stopped_field requests)" -eq 500 ]
+		[ "$(grep -c 'reason=' "$SERVER_LOG")" -eq 0 ]
+		# the shortage was met, and logged once as it began and once
+		# as it ended, as upserver-poll logs it
+		grep -qE ' error 127\.0\.0\.1:[0-9]+ op=malloc errno=ENOMEM$' "$SERVER_LOG"
+		shortages_paired malloc
+	done
+}
+
+@test "upserver-coro out of memory, each backend: a client waits, served once memory is back; -t and a stop end the wait" {
+	local b
+	for b in $(coro_backends); do
+		start_fiu_server coro --backend "$b" -d 0 -t 2s
+		# accepted (its memory and coroutine were made first), then
+		# no buffer for its request: it waits, and -t closes it
+		# unanswered, as idle
+		run ask before
+		[ "$output" = BEFORE ]
+		malloc_fails 1
+		CLIENT_PIDS=()
+		touch "$BATS_TEST_TMPDIR/held.go"
+		held_client "$BATS_TEST_TMPDIR/held"
+		wait_clients
+		[ ! -s "$BATS_TEST_TMPDIR/held" ]
+		grep -q ' closed .* requests=0 reason=idle' "$SERVER_LOG"
+		# a client that waits for memory less than -t is served
+		malloc_ok
+		run ask again
+		[ "$output" = AGAIN ]
+		malloc_fails 1
+		ask later >"$BATS_TEST_TMPDIR/later" &
+		CLIENT_PIDS=($!)
+		wait_until 10 accepted_count 4
+		sleep 0.5
+		[ ! -s "$BATS_TEST_TMPDIR/later" ]
+		malloc_ok
+		wait_clients
+		[ "$(cat "$BATS_TEST_TMPDIR/later")" = LATER ]
+		wait_for_log "$SERVER_LOG" ' recovered .* op=malloc' 2
+		# a stop ends a wait for memory at once
+		run ask once more
+		[ "$output" = "ONCE MORE" ]
+		malloc_fails 1
+		rm -f "$BATS_TEST_TMPDIR/held"*
+		touch "$BATS_TEST_TMPDIR/held.go"
+		held_client "$BATS_TEST_TMPDIR/held"
+		wait_until 10 accepted_count 6
+		wait_for_log "$SERVER_LOG" ' error .* op=malloc' 3
+		stop_server
+		wait_clients
+		cat "$SERVER_LOG"
+		[ "$SERVER_STATUS" -eq 0 ]
+		[ ! -s "$BATS_TEST_TMPDIR/held" ]
+		grep -q ' closed .* requests=0 reason=stop' "$SERVER_LOG"
+		[ "$(grep -c ' closed .* reason=error' "$SERVER_LOG")" -eq 0 ]
+		[ "$(stopped_field requests)" -eq 4 ]
+		rm -f "$BATS_TEST_TMPDIR/held"*
+	done
+}
+
+@test "upserver-coro, each backend: a coroutine's stack that cannot be mapped (mmap) or guarded (mprotect) leaves the client in the backlog, served once it can be" {
+	local b op n=0
+	for b in $(coro_backends); do
+		start_fiu_server coro --backend "$b" -d 0
+		n=0
+		for op in mmap mprotect; do
+			# served: the coroutine of the next connection is made
+			# as this one is accepted, before the fault
+			run ask before
+			[ "$output" = BEFORE ]
+			n=$((n + 1))
+			fiu_ctrl "enable name=posix/mm/$op,failinfo=12"
+			# this one takes that coroutine; the next cannot be made
+			run ask first
+			[ "$output" = FIRST ]
+			n=$((n + 1))
+			wait_for_log "$SERVER_LOG" " error 127\.0\.0\.1:[0-9]+ op=$op errno=ENOMEM$"
+			ask waited >"$BATS_TEST_TMPDIR/waited" &
+			CLIENT_PIDS=($!)
+			sleep 0.5
+			# not accepted: it waits in the backlog, unanswered
+			[ ! -s "$BATS_TEST_TMPDIR/waited" ]
+			accepted_count "$n"
+			fiu_ctrl "disable name=posix/mm/$op"
+			wait_clients
+			[ "$(cat "$BATS_TEST_TMPDIR/waited")" = WAITED ]
+			n=$((n + 1))
+			wait_for_log "$SERVER_LOG" " recovered .* op=$op "
+		done
+		stop_server
+		cat "$SERVER_LOG"
+		[ "$SERVER_STATUS" -eq 0 ]
+		[ "$(stopped_field requests)" -eq 6 ]
+		[ "$(grep -c 'reason=' "$SERVER_LOG")" -eq 0 ]
+		# what failed, each shortage once as it began and once as it
+		# ended; nothing called mmap that was not
+		[ "$(awk '$2 == "error" || $2 == "recovered" { print $2, $4 }' \
+		    "$SERVER_LOG" | tr '\n' ,)" = "error op=mmap,recovered op=mmap,error op=mprotect,recovered op=mprotect," ]
+	done
+}

@@ -105,6 +105,8 @@ struct up_sched {
 	struct up_coro	**byfd;		/* parked on a descriptor */
 	int		 nbyfd;
 	size_t		 stack;		/* each new coroutine's stack */
+	struct up_coro	*spare;		/* the next one, made beforehand */
+	const char	*failed;	/* what making one failed in */
 	long		 live;		/* coroutines not done */
 	unsigned long	 switches;	/* how many so far */
 };
@@ -121,12 +123,22 @@ void	up_sched_free(struct up_sched *s);
 
 /*
  * A new coroutine that will run fn(arg), on the ready queue, named name
- * for an overflow report. Returns it, or NULL with errno (ENOMEM: no
- * stack could be mapped). It ends when fn returns; its stack is then
- * unmapped at the scheduler's next turn.
+ * for an overflow report: the one up_sched_reserve made, or one made
+ * now. Returns it, or NULL with errno (ENOMEM: no memory, or no more
+ * mappings, vm.max_map_count) and s->failed naming the call that failed:
+ * "malloc", "mmap" (the stack), "mprotect" (its guard page),
+ * "getcontext". It ends when fn returns; its stack is then unmapped at
+ * the scheduler's next turn.
  */
 struct up_coro *up_coro_spawn(struct up_sched *s, void (*fn)(void *),
 	    void *arg, const char *name);
+
+/*
+ * Makes the next coroutine beforehand, stack and all, so that a server
+ * may accept a connection only once it can serve it (up_coro_spawn then
+ * cannot fail). 0, or -1 with errno and s->failed as up_coro_spawn.
+ */
+int	up_sched_reserve(struct up_sched *s);
 
 /* The coroutine running, or NULL in the scheduler itself. */
 struct up_coro *up_coro_self(struct up_sched *s);
@@ -257,8 +269,11 @@ int	up_coro_next_request(struct up_sched *s, struct up_reader *in, int fd,
 int	up_coro_overflow_report(struct up_sched *s,
 	    void (*report)(const struct up_coro *, size_t));
 
-/* Maps c's stack of size bytes with its guard page. 0, or -1 with errno. */
-int	up_coro_stack_map(struct up_coro *c, size_t size);
+/*
+ * Maps c's stack of size bytes with its guard page. 0, or -1 with errno
+ * and *failed the call that failed: "mmap" or "mprotect".
+ */
+int	up_coro_stack_map(struct up_coro *c, size_t size, const char **failed);
 void	up_coro_stack_unmap(struct up_coro *c);
 
 /* ---- switch.c: the context switch --------------------------------- */

@@ -181,28 +181,57 @@ up_sched_free(struct up_sched *s)
 	for (fd = 0; fd < s->nbyfd; fd++)
 		if (s->byfd[fd] != NULL)
 			coro_free(s->byfd[fd]);
+	if (s->spare != NULL)
+		coro_free(s->spare);
 	free(s->heap);
 	free(s->byfd);
 	free(s->main.uc);
 	memset(s, 0, sizeof(*s));
 }
 
-struct up_coro *
-up_coro_spawn(struct up_sched *s, void (*fn)(void *), void *arg,
-    const char *name)
+/*
+ * A new coroutine, its stack mapped and ready to start in entry(); NULL
+ * with errno, and s->failed naming the call that failed.
+ */
+static struct up_coro *
+coro_new(struct up_sched *s)
 {
 	struct up_coro *c;
 	int e;
 
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return NULL;
-	if (up_coro_stack_map(c, s->stack) == -1 ||
-	    up_coro_prepare(c, entry) == -1) {
-		e = errno;
-		coro_free(c);
-		errno = e;
+	if ((c = calloc(1, sizeof(*c))) == NULL) {
+		s->failed = "malloc";
 		return NULL;
 	}
+	if (up_coro_stack_map(c, s->stack, &s->failed) == 0 &&
+	    up_coro_prepare(c, entry) == 0)
+		return c;
+	if (c->map != NULL)	/* ucontext's: its memory, or getcontext */
+		s->failed = errno == ENOMEM ? "malloc" : "getcontext";
+	e = errno;
+	coro_free(c);
+	errno = e;
+	return NULL;
+}
+
+int
+up_sched_reserve(struct up_sched *s)
+{
+	if (s->spare == NULL && (s->spare = coro_new(s)) == NULL)
+		return -1;
+	return 0;
+}
+
+struct up_coro *
+up_coro_spawn(struct up_sched *s, void (*fn)(void *), void *arg,
+    const char *name)
+{
+	struct up_coro *c = s->spare;
+
+	if (c != NULL)
+		s->spare = NULL;
+	else if ((c = coro_new(s)) == NULL)
+		return NULL;
 	c->fn = fn;
 	c->arg = arg;
 	c->s = s;

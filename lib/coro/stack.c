@@ -28,19 +28,25 @@ page_size(void)
 }
 
 int
-up_coro_stack_map(struct up_coro *c, size_t size)
+up_coro_stack_map(struct up_coro *c, size_t size, const char **failed)
 {
 	size_t page = page_size();
 	void *p;
+	int e;
 
 	size = (size + page - 1) / page * page;
 	if (size == 0)
 		size = page;
-	if ((p = up_map_zeroed(size + page, 0)) == NULL)
+	if ((p = up_map_zeroed(size + page, 0)) == NULL) {
+		*failed = "mmap";
 		return -1;
+	}
 	/* the lowest page: touching it faults */
 	if (mprotect(p, page, PROT_NONE) == -1) {
+		e = errno;
 		munmap(p, size + page);
+		errno = e;
+		*failed = "mprotect";
 		return -1;
 	}
 	c->map = p;

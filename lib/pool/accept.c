@@ -5,8 +5,10 @@
  * whether to watch the listening socket at all. It does so only while it
  * may take another connection: below -c, and with -w no more loaded than
  * the other loops (loops.c); and it accepts a connection only into
- * memory reserved for it beforehand (robust/memory.c), since a client
- * accepted with no room could only be closed. Out of memory or descriptors
+ * memory reserved for it beforehand (robust/memory.c), and for a
+ * coroutine server with its coroutine made (stack and all), since a
+ * client accepted with no room could only be closed: it stays in the
+ * backlog meanwhile, where nothing is lost. Out of memory or descriptors
  * (EMFILE, ENFILE, ENOBUFS), it stops watching for a while: the
  * listener stays readable, and watching it would spin the loop.
  */
@@ -22,20 +24,40 @@
 #define PAUSE_NS	(100 * UP_NS_PER_MS)	/* out of descriptors */
 
 /*
- * The end of a pause. After a malloc failure the memory of the next
- * connection is tried now, whether one waits or not, so that the
+ * Reserves all the next connection needs: its memory and, for a
+ * coroutine server, its coroutine and stack. 0; or -1, the shortage
+ * logged (as what failed: malloc, or the stack's mmap or mprotect) and
+ * accepting paused: the client waits in the backlog, where nothing is
+ * lost. The shortage is over, if one was on, once all could be had.
+ */
+static int
+reserve(struct up_acceptor *a, int64_t now)
+{
+	const char *op;
+
+	if (up_slots_reserve(a->slots, a->ev, a->size) == -1)
+		op = "malloc";
+	else if (a->sched != NULL && up_sched_reserve(a->sched) == -1)
+		op = a->sched->failed;
+	else {
+		up_memory_reserved(a->memory, a->addr);
+		return 0;
+	}
+	a->pause = up_memory_failed(a->memory, a->addr, op, errno, now);
+	return -1;
+}
+
+/*
+ * The end of a pause. After a shortage of memory what the next
+ * connection needs is tried now, whether one waits or not, so that the
  * shortage is seen to end; if it fails again, the pause goes on.
  */
 static void
 resume(struct up_acceptor *a, int64_t now)
 {
 	a->pause = 0;
-	if (!a->memory->sh.active)
-		return;
-	if (up_slots_reserve(a->slots, a->ev, a->size) == -1)
-		a->pause = up_memory_failed(a->memory, a->addr, errno, now);
-	else
-		up_memory_back(a->memory, a->addr);
+	if (a->memory->sh.active)
+		(void)reserve(a, now);
 }
 
 int
@@ -57,12 +79,8 @@ up_acceptor_next(struct up_acceptor *a, int64_t now, int *fd, char *peer,
 	int on = 1;
 
 	for (;;) {
-		if (up_slots_reserve(a->slots, a->ev, a->size) == -1) {
-			a->pause = up_memory_failed(a->memory, a->addr, errno,
-			    now);
+		if (reserve(a, now) == -1)
 			return NULL;
-		}
-		up_memory_back(a->memory, a->addr);
 		/* -c across the loops, and each loop its share */
 		if (!up_loops_reserve(a->g, a->index)) {
 			a->woken = 0;	/* another loop's turn: not ours */

@@ -196,6 +196,7 @@ struct up_acceptor {
 	size_t		 size;		/* the memory of one */
 	struct up_ev	*ev;		/* the loop's engine */
 	struct up_memory *memory;	/* its memory shortage */
+	struct up_sched	*sched;		/* coro: one made first, or NULL */
 	struct up_loops	*g;		/* what the loops share */
 	long		 index;		/* this loop's place among them */
 	int64_t		 pause;		/* no accepting until then, or 0 */
@@ -210,7 +211,9 @@ struct up_acceptor {
 int	up_acceptor_open(struct up_acceptor *a, int64_t now);
 
 /*
- * Accepts the next connection into the memory reserved for it: returns
+ * Accepts the next connection into the memory reserved for it (and,
+ * with a->sched, once that scheduler has the connection's coroutine
+ * made, up_sched_reserve: it can then be spawned): returns
  * that memory (zeroed, now held at *fd in a->slots), with *fd its
  * non-blocking socket and peer (len bytes) its address. NULL when none
  * is waiting or may be taken, or when accepting pauses (logged).

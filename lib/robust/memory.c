@@ -60,16 +60,70 @@ up_memory_leave(struct up_memory *m, struct up_memory_wait *w)
 void
 up_memory_back(struct up_memory *m, const char *addr)
 {
-	if (m->sh.active && m->waiting == 0)
+	/* nor is it over while the next accept's memory cannot be had */
+	if (m->sh.active && m->waiting == 0 && !m->next_waits)
 		up_shortage_over(&m->sh, addr);
 }
 
 int64_t
-up_memory_failed(struct up_memory *m, const char *addr, int err,
-    int64_t now)
+up_memory_failed(struct up_memory *m, const char *addr, const char *op,
+    int err, int64_t now)
 {
-	up_shortage_failed(&m->sh, addr, "malloc", err, 0);
+	up_shortage_failed(&m->sh, addr, op, err, 0);
+	m->next_waits = 1;
 	return now + RETRY_NS;
+}
+
+void
+up_memory_reserved(struct up_memory *m, const char *addr)
+{
+	m->next_waits = 0;
+	up_memory_back(m, addr);
+}
+
+/* w's next pause, in ms: 10, doubling up to 1 s, cut at deadline. */
+static int
+next_pause(struct up_memory_wait *w, int64_t deadline, int64_t now)
+{
+	int ms, left;
+
+	ms = w->pause_ms == 0 ? FIRST_PAUSE_MS : w->pause_ms;
+	w->pause_ms = ms * 2 < MAX_PAUSE_MS ? ms * 2 : MAX_PAUSE_MS;
+	left = up_ms_left(deadline, now);
+	if (left >= 0 && left < ms)
+		ms = left;
+	return ms;
+}
+
+int
+up_memory_await(struct up_memory *m, struct up_memory_wait *w,
+    struct up_sched *s, const char *addr, int err, int64_t idle_ns,
+    const int *stopping)
+{
+	int64_t now = up_now_ns();
+	int ms;
+
+	if (!w->waiting)	/* a wait begins: -t from now */
+		w->until = idle_ns > 0 ? now + idle_ns : 0;
+	up_memory_wait(m, w, addr, err, now);
+	ms = next_pause(w, w->until, now);
+	if (!*stopping && ms > 0)
+		up_coro_sleep(s, now + (int64_t)ms * UP_NS_PER_MS);
+	if (!*stopping && (w->until == 0 || up_now_ns() < w->until))
+		return 0;
+	up_memory_leave(m, w);
+	w->pause_ms = 0;
+	errno = *stopping ? ECANCELED : ETIMEDOUT;
+	return -1;
+}
+
+void
+up_memory_had(struct up_memory *m, struct up_memory_wait *w,
+    const char *addr)
+{
+	up_memory_leave(m, w);
+	up_memory_back(m, addr);
+	w->pause_ms = 0;
 }
 
 int
@@ -107,16 +161,12 @@ up_memory_pause(struct up_memory_guard *g, struct up_memory_wait *w,
     const char *addr, int err, int64_t deadline)
 {
 	int64_t now = up_now_ns();
-	int ms, left;
+	int ms;
 
 	guard_lock(g);
 	up_memory_wait(&g->m, w, addr, err, now);
 	pthread_mutex_unlock(&g->lock);
-	ms = w->pause_ms == 0 ? FIRST_PAUSE_MS : w->pause_ms;
-	w->pause_ms = ms * 2 < MAX_PAUSE_MS ? ms * 2 : MAX_PAUSE_MS;
-	left = up_ms_left(deadline, now);
-	if (left >= 0 && left < ms)
-		ms = left;
+	ms = next_pause(w, deadline, now);
 	if (!up_stopping() && ms > 0)
 		up_wait(up_stop_fd(), POLLIN, ms);
 	if (!up_stopping() && (deadline == 0 || up_now_ns() < deadline))

@@ -13,6 +13,7 @@
 
 #include "core/core.h"
 #include "ev/ev.h"
+#include "coro/coro.h"
 
 /* ---- shortage.c: out of processes, threads or memory for a while ----- */
 
@@ -55,8 +56,9 @@ void	up_shortage_over(struct up_shortage *sh, const char *peer);
  * connections waiting and when to try, and logs the shortage once.
  */
 struct up_memory {
-	struct up_shortage sh;		/* "malloc", as logged */
+	struct up_shortage sh;		/* "malloc", "mmap"...: as logged */
 	size_t		 waiting;	/* connections waiting for memory */
+	int		 next_waits;	/* the next accept's memory failed */
 	int64_t		 retry_at;	/* when they try again, or 0 */
 };
 
@@ -64,7 +66,8 @@ struct up_memory {
 struct up_memory_wait {
 	int		 waiting;	/* it waits for memory */
 	int64_t		 since;		/* the shortage it waited in */
-	int		 pause_ms;	/* blocking: its next pause, or 0 */
+	int		 pause_ms;	/* blocking, coro: next pause, or 0 */
+	int64_t		 until;		/* coro: when its wait gives up, or 0 */
 };
 
 /*
@@ -84,12 +87,38 @@ void	up_memory_leave(struct up_memory *m, struct up_memory_wait *w);
 void	up_memory_back(struct up_memory *m, const char *addr);
 
 /*
- * An allocation that no connection waits for (the memory of the next
- * accept) failed with err at now: logged as the shortage; returns when
- * to try again.
+ * What the next accept needs (its memory, or for a coroutine server its
+ * stack: op "malloc", "mmap", "mprotect") failed with err at now: logged
+ * as the shortage, if it starts one, which lasts at least until
+ * up_memory_reserved; returns when to try again (the client waits in
+ * the backlog meanwhile).
  */
-int64_t	up_memory_failed(struct up_memory *m, const char *addr, int err,
-	    int64_t now);
+int64_t	up_memory_failed(struct up_memory *m, const char *addr,
+	    const char *op, int err, int64_t now);
+
+/* What the next accept needs was had: up_memory_back, for the accept. */
+void	up_memory_reserved(struct up_memory *m, const char *addr);
+
+/*
+ * The same wait for a coroutine (upserver-coro), which parks on s
+ * rather than sleep: w found no memory (err); counted as in the event
+ * loop, it sleeps 10 ms, doubling at each failure up to 1 s, for at
+ * most idle_ns from the first failure of its wait (0: no limit; -t, as
+ * the other servers); a stop (*stopping set, and the coroutine woken)
+ * ends it. Returns 0: try the allocation again; or -1 with errno
+ * ETIMEDOUT or ECANCELED, w then no longer waiting.
+ */
+int	up_memory_await(struct up_memory *m, struct up_memory_wait *w,
+	    struct up_sched *s, const char *addr, int err, int64_t idle_ns,
+	    const int *stopping);
+
+/*
+ * w's allocation succeeded (or w found what it needed without one):
+ * w waits no more, and the shortage, if one is on, is over once no
+ * connection waits (the "recovered" line).
+ */
+void	up_memory_had(struct up_memory *m, struct up_memory_wait *w,
+	    const char *addr);
 
 /*
  * The same wait for the blocking models (upserver-seq, -fork, -thread),

@@ -1,8 +1,8 @@
 /*
  * coro.c: the scheduler of lib/coro: switching back and forth, a
  * coroutine parked on a pipe until it is written, deadlines woken in
- * their order, many coroutines at once, and a stack overflow reported
- * as one rather than as a bare SIGSEGV.
+ * their order, many coroutines at once, one made beforehand, and a
+ * stack overflow reported as one rather than as a bare SIGSEGV.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -321,6 +321,42 @@ test_overflow(void)
 	    WIFSIGNALED(st) ? WTERMSIG(st) : 0);
 }
 
+/*
+ * A coroutine made beforehand is the one the next spawn takes, so that
+ * a spawn after up_sched_reserve cannot fail; a stack too large to map
+ * fails to be made, saying mmap, the call that failed.
+ */
+static void
+test_reserve(void)
+{
+	static char a = 'a';
+	struct up_coro *spare, *c;
+
+	CHECK(up_sched_init(&sched, NULL, 0) == 0, "a scheduler");
+	ntrace = 0;
+	CHECK(up_sched_reserve(&sched) == 0, "a coroutine made beforehand");
+	spare = sched.spare;
+	CHECK(spare != NULL && spare->map != NULL, "with its stack mapped");
+	CHECK(up_sched_reserve(&sched) == 0 && sched.spare == spare,
+	    "made once, however often reserved");
+	c = up_coro_spawn(&sched, two_steps, &a, "a");
+	CHECK(c == spare && sched.spare == NULL, "the spawn takes it");
+	while (up_sched_turn(&sched) > 0)
+		;
+	CHECK(strcmp(trace, "aA") == 0, "and runs it: %s", trace);
+	up_sched_free(&sched);
+
+	CHECK(up_sched_init(&sched, NULL, (size_t)1 << 60) == 0,
+	    "a scheduler of stacks of an exbibyte");
+	sched.failed = NULL;
+	CHECK(up_sched_reserve(&sched) == -1 && errno == ENOMEM,
+	    "no such stack: ENOMEM");
+	CHECK(sched.failed != NULL && strcmp(sched.failed, "mmap") == 0,
+	    "failed in mmap: %s", sched.failed ? sched.failed : "(none)");
+	CHECK(sched.spare == NULL, "none made");
+	up_sched_free(&sched);
+}
+
 int
 main(void)
 {
@@ -328,6 +364,7 @@ main(void)
 
 	printf("# switching by %s\n", up_coro_switch_kind());
 	test_switch();
+	test_reserve();
 	test_pipe("poll");
 	test_pipe("select");
 	if (strstr(up_ev_backends(), "epoll") != NULL)
