@@ -141,10 +141,10 @@ woken() {
 	[ "$((WOKEN * 3 / 2))" -le "$herd" ]
 }
 
-@test "accept: with reuseport every loop gets connections, none wasted" {
-	[ "$(uname -s)" = Linux ] || skip "SO_REUSEPORT spreads on Linux only"
-	reuseport_spreads || skip "this build has no SO_REUSEPORT (PORTABLE=1)"
-	start_server poll -d 0 -q -w 4 --accept reuseport
+# reuseport_spreads_over MODEL: 800 clients on MODEL -w 4 --accept
+# reuseport, each loop on a listener of its own.
+reuseport_spreads_over() {
+	start_server "$1" -d 0 -q -w 4 --accept reuseport
 	# 800 connections, 800 source ports: the kernel's hash spreads them
 	run -0 upclient -H 127.0.0.1 -p "$PORT" -c 800 -j 8 -r 10 --verify \
 	    --timeout 20s
@@ -156,6 +156,18 @@ woken() {
 	[ "$(counts accepted | sort -n | head -1)" -ge 20 ]
 	# nobody else accepts from a loop's listener
 	[ "$(sum wasted)" -eq 0 ]
+}
+
+@test "accept: with reuseport every loop gets connections, none wasted" {
+	[ "$(uname -s)" = Linux ] || skip "SO_REUSEPORT spreads on Linux only"
+	reuseport_spreads || skip "this build has no SO_REUSEPORT (PORTABLE=1)"
+	reuseport_spreads_over poll
+}
+
+@test "accept: coro's schedulers each open a reuseport listener too" {
+	[ "$(uname -s)" = Linux ] || skip "SO_REUSEPORT spreads on Linux only"
+	reuseport_spreads || skip "this build has no SO_REUSEPORT (PORTABLE=1)"
+	reuseport_spreads_over coro
 }
 
 @test "accept: pass drains what it handed over, and stops" {

@@ -36,8 +36,7 @@ up_evloop_init(struct up_evloop *l, const char *backend, int *lfd,
 	}
 	/* --accept reuseport: loop 0 keeps the first listener, the
 	 * others open their own on the same port */
-	if (who != NULL && index > 0 &&
-	    up_loops_accept(g) == UP_ACCEPT_REUSEPORT &&
+	if (index > 0 && up_loops_accept(g) == UP_ACCEPT_REUSEPORT &&
 	    up_listen_again(*lfd) == -1) {
 		l->failed = "opening its own listener (SO_REUSEPORT)";
 		e = errno;
