@@ -29,6 +29,9 @@
  *  - A connection costs its stack (--stack, 64 KiB mapped, of which
  *    only the pages touched are resident) and a struct conn.
  *  - --gil changes nothing: there is one thread, so no lock to share.
+ *  - A client that pipelines gets the replies of every whole request
+ *    already buffered in one send, as from upserver-poll (gathers()):
+ *    with -d 0 a coroutine has nothing to wait for between them.
  *  - With -w N, N schedulers run this code in processes of their own
  *    sharing the listener (lib/pool/loops.c, as upserver-poll -w).
  */
@@ -45,6 +48,8 @@
 
 #define DEFAULT_MAX_CONNS	16384	/* -c: or what the fd limit allows */
 #define ACCEPT_BATCH		1024	/* accepts per wake-up, then serve */
+#define GATHER_BYTES		(64 * 1024)	/* replies sent at once, at most */
+#define GATHER_REPLIES		1024		/* and as many replies */
 
 struct loop;
 
@@ -255,6 +260,117 @@ conn_close(struct conn *c, unsigned long served, const char *reason,
 	free(c);
 }
 
+/* A reply gathered and not yet sent: what its "responded" will say. */
+struct held {
+	size_t		 body;
+	int		 status;	/* as the log says it */
+	int		 served;	/* a request served, not refused */
+	long		 count;
+};
+
+/*
+ * Replies gathered for one send, as upserver-poll gathers them: those of
+ * requests that were already buffered, end to end in out, a struct held
+ * each in log.
+ */
+struct gather {
+	struct up_buf	 out;
+	size_t		 len;
+	struct up_buf	 log;
+	size_t		 n;
+};
+
+/*
+ * Whether the reply to r may wait for the next one: 1 when another whole
+ * request is already in c's buffer (the reader frames it without a
+ * read) and nothing before its reply waits (no -d to sleep), so that the
+ * replies leave together; 0 when r's reply must go now: nothing more
+ * buffered, or r ends the connection. Not with --counter nor --http, as
+ * in upserver-poll: their lessons read a received and its responded side
+ * by side in the log (each request's count; each curl's request).
+ */
+static int
+gathers(const struct conn *c, const struct up_reader *in,
+    const struct up_request *r)
+{
+	const struct up_options *o = &c->l->s->opt;
+
+	if (o->delay_ns > 0 || o->counter != UP_COUNTER_OFF || o->http ||
+	    r->next == UP_NEXT_LINGER || in->end == in->start)
+		return 0;
+	return in->frame(in->buf + in->start, in->end - in->start,
+	    o->max_line, in->eof) > 0;
+}
+
+/*
+ * Makes room in g for one more reply of at most need bytes; 0, or -1
+ * when memory is short (then the reply goes alone).
+ */
+static int
+gather_room(struct gather *g, size_t need)
+{
+	size_t bytes = g->len + need;
+
+	if (bytes < GATHER_BYTES)
+		bytes = GATHER_BYTES;	/* once, not a realloc a reply */
+	if (up_buf_room(&g->out, bytes) == -1 ||
+	    up_buf_room(&g->log, GATHER_REPLIES * sizeof(struct held)) == -1)
+		return -1;
+	return 0;
+}
+
+/* Where the next reply is made in g's buffer (NULL while none). */
+static char *
+gather_end(const struct gather *g)
+{
+	return g->out.p != NULL ? g->out.p + g->len : NULL;
+}
+
+/* Adds r's reply, made, to g; returns 1 when g is full: send it now. */
+static int
+gather_add(struct gather *g, const struct up_request *r, int status,
+    long count)
+{
+	struct held *h = (struct held *)(void *)g->log.p + g->n++;
+
+	if (r->reply != gather_end(g))	/* a line's, made in place */
+		memcpy(g->out.p + g->len, r->reply, r->replylen);
+	g->len += r->replylen;
+	h->body = r->body;
+	h->status = status;
+	h->served = r->status == 200;
+	h->count = count;
+	return g->len >= GATHER_BYTES || g->n == GATHER_REPLIES;
+}
+
+/*
+ * Sends the replies gathered in g with one send, then logs "responded"
+ * for each, in order: a reply is responded once the kernel has it, as
+ * alone. Returns how many, or -1 with errno when the send failed.
+ */
+static long
+gather_send(struct conn *c, struct gather *g, int64_t deadline)
+{
+	const struct up_options *o = &c->l->s->opt;
+	const struct held *h = (const struct held *)(void *)g->log.p;
+	size_t i, n = g->n;
+
+	if (n == 0)
+		return 0;
+	g->n = 0;
+	if (up_coro_send_all(&c->l->sched, c->fd, g->out.p, g->len,
+	    deadline) == -1)
+		return -1;
+	g->len = 0;
+	for (i = 0; i < n; i++) {
+		if (h[i].served)
+			atomic_fetch_add(&c->l->s->shared->requests, 1);
+		up_log_responded(c->peer, c->l->who, h[i].body, h[i].status,
+		    o->counter != UP_COUNTER_OFF && h[i].served, h[i].count);
+	}
+	return (long)n;
+}
+
 /*
  * The coroutine of a connection, up_serve's steps with waits where the
  * blocking service blocks: serves c until the client's end of stream,
@@ -271,12 +387,12 @@ serve(void *arg)
 	unsigned long served = 0;
 	struct up_request r;
 	struct up_reader in = { 0 };	/* its buffer comes with bytes */
-	struct up_buf out = { NULL, 0 };
+	struct gather g = { { NULL, 0 }, 0, { NULL, 0 }, 0 };
 	struct up_memory_wait mem = { 0 };
 	char *req;
 	size_t len, pending;
-	long count;
-	int rc;
+	long count, sent;
+	int rc, more;
 
 	in.frame = p->frame;
 	in.pause_ns = p->pause_ns;
@@ -302,9 +418,22 @@ serve(void *arg)
 #endif
 		up_request_open(p, &r, req, len);
 		r.cut = up_request_cut(p, req, len, in.eof);
-		while (up_buf_room(&out, r.room) == -1)	/* the reply's */
-			if ((reason = starved(c, &mem)) != NULL)
-				goto out;
+		/* the reply joins those gathered while more are buffered */
+		more = gathers(c, &in, &r);
+		if ((more || g.len > 0) && gather_room(&g, r.room > 0 ?
+		    r.room : len) == -1) {
+			if ((sent = gather_send(c, &g,
+			    after(o->timeout_ns))) == -1) {
+				reason = failure(c, "write", errno);
+				break;
+			}
+			served += (unsigned long)sent;
+			more = 0;	/* no memory: it goes alone */
+		}
+		if (g.len == 0 && !more)	/* the reply's, alone */
+			while (up_buf_room(&g.out, r.room) == -1)
+				if ((reason = starved(c, &mem)) != NULL)
+					goto out;
 		up_memory_had(&l->e.memory, &mem, l->s->addr);
 		/* a request refused (HTTP) costs no work */
 		count = 0;
@@ -312,19 +441,36 @@ serve(void *arg)
 			count = work(c, &r);
 		else
 			up_log_received(c->peer, l->who, r.len, NULL, 0, 0);
-		up_request_reply(p, &r, out.p);
-		/* a client that takes none of its reply for -t is idle too */
-		if (up_coro_send_all(&l->sched, c->fd, r.reply, r.replylen,
-		    after(o->timeout_ns)) == -1) {
-			reason = failure(c, "write", errno);
-			break;
+		up_request_reply(p, &r, gather_end(&g));
+		if (more || g.len > 0) {
+			/* sent when none is left, or at GATHER_BYTES */
+			if (gather_add(&g, &r, up_request_status(p, &r),
+			    count) || !more) {
+				if ((sent = gather_send(c, &g,
+				    after(o->timeout_ns))) == -1) {
+					reason = failure(c, "write", errno);
+					break;
+				}
+				served += (unsigned long)sent;
+			}
+			if (more)
+				continue;
+			up_buf_trim(&g.out, GATHER_BYTES - 1);	/* give back */
+			up_buf_trim(&g.log, 0);
+		} else {
+			/* a client that takes none of its reply for -t: idle */
+			if (up_coro_send_all(&l->sched, c->fd, r.reply,
+			    r.replylen, after(o->timeout_ns)) == -1) {
+				reason = failure(c, "write", errno);
+				break;
+			}
+			served++;
+			if (r.status == 200)
+				atomic_fetch_add(&l->s->shared->requests, 1);
+			up_log_responded(c->peer, l->who, r.body,
+			    up_request_status(p, &r), o->counter !=
+			    UP_COUNTER_OFF && r.status == 200, count);
 		}
-		served++;
-		if (r.status == 200)
-			atomic_fetch_add(&l->s->shared->requests, 1);
-		up_log_responded(c->peer, l->who, r.body,
-		    up_request_status(p, &r),
-		    o->counter != UP_COUNTER_OFF && r.status == 200, count);
 		if (r.next == UP_NEXT_LINGER) {
 			linger(c);
 			break;
@@ -336,7 +482,8 @@ out:
 	pending = reason != NULL ? up_reader_pending(&in) : 0;
 	up_memory_leave(&l->e.memory, &mem);
 	up_reader_free(&in);
-	free(out.p);
+	free(g.out.p);
+	free(g.log.p);
 	conn_close(c, served, reason, pending);
 }
 

@@ -221,3 +221,70 @@ for i in range(20):
 	[ "$SERVER_STATUS" -eq 0 ]
 	[ "$(grep -c ' closed ' "$SERVER_LOG")" -eq 40 ]
 }
+
+# pipelined_lines N FILE: N lines of 20 bytes or so, to send in one write.
+pipelined_lines() {
+	local i
+	for ((i = 1; i <= $1; i++)); do
+		printf 'pipelined line %d\n' "$i"
+	done >"$2"
+}
+
+@test "a pipelining client: every reply in order, one received and responded per request" {
+	start_server coro -d 0
+	pipelined_lines 500 "$BATS_TEST_TMPDIR/in"
+	run timeout 10 upclient -H 127.0.0.1 -p "$PORT" <"$BATS_TEST_TMPDIR/in"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(uppercase <"$BATS_TEST_TMPDIR/in")" ]
+	wait_for_log "$SERVER_LOG" ' closed ' 1
+	stop_server
+	[ "$SERVER_STATUS" -eq 0 ]
+	[ "$(grep -c ' received .* bytes=' "$SERVER_LOG")" -eq 500 ]
+	[ "$(grep -c ' responded .* bytes=' "$SERVER_LOG")" -eq 500 ]
+	# each responded says its own request's length, in order
+	[ "$(awk '$2 == "received" { print $4 }' "$SERVER_LOG")" = \
+	    "$(awk '$2 == "responded" { print $4 }' "$SERVER_LOG")" ]
+	[ "$(awk '$2 == "received" { print $4 }' "$SERVER_LOG")" = \
+	    "$(awk '{ print "bytes=" length($0) + 1 }' "$BATS_TEST_TMPDIR/in")" ]
+	# gathered: requests already buffered are received one after
+	# another, their replies responded together after one send
+	events "$SERVER_LOG" | uniq -c | awk '$2 == "received" && $1 > 1 { m = 1 }
+	    END { exit !m }'
+	# no reply is responded before its request was received
+	awk '$2 == "received" { r++ } $2 == "responded" && ++s > r { exit 1 }' \
+	    "$SERVER_LOG"
+	grep -q ' closed .* requests=500 ' "$SERVER_LOG"
+}
+
+@test "a pipelining client: the replies of buffered requests leave in fewer sends than requests" {
+	command -v strace >/dev/null || skip "strace is not installed"
+	local trace="$BATS_TEST_TMPDIR/trace" pid sends
+	pipelined_lines 200 "$BATS_TEST_TMPDIR/in"
+	new_server_logs coro
+	strace -f -o "$trace" -e trace=sendto,sendmsg,io_uring_enter \
+	    "$BIN/upserver-coro" -p 0 -d 0 \
+	    --backend "${UP_CORO_BACKEND:-poll}" >"$SERVER_LOG" \
+	    2>"$SERVER_ERR" 3>&- &
+	SERVER_PID=$!
+	if ! read_port 10; then
+		grep -q 'ptrace' "$SERVER_ERR" && skip "strace cannot trace here"
+		false
+	fi
+	run timeout 10 upclient -H 127.0.0.1 -p "$PORT" <"$BATS_TEST_TMPDIR/in"
+	[ "$status" -eq 0 ]
+	[ "$output" = "$(uppercase <"$BATS_TEST_TMPDIR/in")" ]
+	wait_for_log "$SERVER_LOG" ' closed ' 1
+	# the server itself, strace's child, is the one to stop
+	pid=$(awk '$2 == "listening" { sub(/.* pid=/, ""); print $1 }' \
+	    "$SERVER_LOG")
+	kill -TERM "$pid"
+	stop_server 0
+	[ "$SERVER_STATUS" -eq 0 ]
+	[ "$(grep -c ' responded ' "$SERVER_LOG")" -eq 200 ]
+	# one send a request before; now one a read, and the client's 200
+	# lines come in a few reads (generous: a quarter of 200 at most)
+	sends=$(grep -cE '^[0-9]+ +(sendto|sendmsg|io_uring_enter)\(' "$trace")
+	echo "sends=$sends"
+	[ "$sends" -gt 0 ]
+	[ "$sends" -le 50 ]
+}
