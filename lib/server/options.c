@@ -288,8 +288,8 @@ backend_check(const struct up_model *m, struct up_options *o,
 	struct up_ev *ev;
 	long most;
 
-	if (max_fd != -1 && strcmp(o->backend, "uring") == 0 &&
-	    m->stack == 0)
+	/* first, so that the model's reason holds in every build */
+	if (strcmp(o->backend, "uring") == 0 && m->stack == 0)
 		return fail(errbuf, errlen, "--backend: uring completes "
 		    "operations for coroutines to wait on: upserver-coro has "
 		    "it, the %s model has %s", m->name, have);
