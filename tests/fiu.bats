@@ -89,6 +89,18 @@ shortages_paired() {
 	    END { exit bad || open || n == 0 }'
 }
 
+# shortage_ends OP: waits (10 s at most) until the last shortage line of
+# OP, if any, is "recovered": an event loop sees a shortage end when the
+# next connection's memory can be had, at its next try (20 ms).
+shortage_ends() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[ "$(shortage_log "$1" | tail -1)" != error ] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 # field EVENT KEY: the values of KEY= on the EVENT lines, one per line.
 field() {
 	awk -v e="$1" -v k="$2=" '$2 == e { for (i = 4; i <= NF; i++)
@@ -358,6 +370,8 @@ as_nobody_with_nproc() {
 	[ "$status" -eq 0 ]
 	[[ "$stderr" == *"requests: 500"* ]]
 	[[ "$stderr" == *"errors: 0"* ]]
+	malloc_ok
+	shortage_ends malloc
 	stop_server
 	[ "$SERVER_STATUS" -eq 0 ]
 	[ "$(stopped_field requests)" -eq 500 ]
@@ -378,6 +392,8 @@ as_nobody_with_nproc() {
 	[[ "$output" == *"Complete requests:      1000"* ]]
 	[[ "$output" == *"Failed requests:        0"* ]]
 	[[ "$output" != *"Non-2xx responses"* ]]
+	malloc_ok
+	shortage_ends malloc
 	stop_server
 	[ "$SERVER_STATUS" -eq 0 ]
 	[ "$(grep -c 'reason=error' "$SERVER_LOG")" -eq 0 ]
@@ -438,6 +454,9 @@ PY
 	fiu_ctrl "${memory[@]}"
 	wait_clients
 	[ "$(cat "$BATS_TEST_TMPDIR/later")" = LATER ]
+	# the shortage is over once the next connection's memory is had
+	# too: the acceptor tries again within 20 ms
+	wait_for_log "$SERVER_LOG" ' recovered ' 2
 	stop_server
 	cat "$SERVER_LOG"
 	[ "$SERVER_STATUS" -eq 0 ]
