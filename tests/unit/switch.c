@@ -20,7 +20,7 @@ static struct up_sched sched;
 static volatile long seeds[3] = { 1000, 2000, 3000 };
 
 struct sums {
-	long	i[10];
+	unsigned long i[10];
 	double	d[8];
 };
 
@@ -33,9 +33,11 @@ static void
 churn(long seed, int rounds, void (*between)(void *), void *arg,
     struct sums *out)
 {
-	long i0 = seed, i1 = seed + 1, i2 = seed + 2, i3 = seed + 3;
-	long i4 = seed + 4, i5 = seed + 5, i6 = seed + 6, i7 = seed + 7;
-	long i8 = seed + 8, i9 = seed + 9;
+	/* unsigned: they wrap, as signed overflow may not */
+	unsigned long u = (unsigned long)seed;
+	unsigned long i0 = u, i1 = u + 1, i2 = u + 2, i3 = u + 3;
+	unsigned long i4 = u + 4, i5 = u + 5, i6 = u + 6, i7 = u + 7;
+	unsigned long i8 = u + 8, i9 = u + 9;
 	double d0 = seed * 0.5, d1 = seed * 0.25, d2 = seed * 0.125;
 	double d3 = seed * 1.5, d4 = seed * 2.5, d5 = seed * 3.5;
 	double d6 = seed * 4.5, d7 = seed * 5.5;
