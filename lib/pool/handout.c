@@ -608,6 +608,15 @@ up_handout_give(struct up_handout *h, int fd, const struct sockaddr *sa,
 }
 
 void
+up_handout_free(struct up_handout *h)
+{
+	if (h == NULL)
+		return;
+	free(h->pass);	/* its ends were closed at the stop */
+	h->pass = NULL;
+}
+
+void
 up_handout_close(struct up_handout *h)
 {
 	pthread_mutex_lock(&h->lock);

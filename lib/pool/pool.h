@@ -338,6 +338,13 @@ void	up_handout_give(struct up_handout *h, int fd,
 void	up_handout_close(struct up_handout *h);
 
 /*
+ * Frees what h allocated in this process (pass for processes: the
+ * parent's table of workers), once the pool is done; its shared
+ * mapping stays until the process ends.
+ */
+void	up_handout_free(struct up_handout *h);
+
+/*
  * Writes " accepted=A,B... wasted=X,Y..." into buf (len bytes), a
  * number per worker: the connections it accepted, and its wake-ups
  * that found none. Returns the length it needed, as snprintf.

@@ -335,5 +335,6 @@ up_server_stop(struct up_server *s)
 	else
 		up_log("stopped", s->addr, "requests=%lu%s", requests,
 		    counts);
+	up_handout_free(s->handout);
 	return 0;
 }
