@@ -209,7 +209,7 @@ FUZZ_CFLAGS   = -g -O1 -fsanitize=fuzzer,address,undefined $(UP_CPPFLAGS) -std=c
 
 build/fuzz/fuzz-%: tests/fuzz/fuzz_%.c $(LIB_SRC) $(wildcard lib/*/*.h)
 	@mkdir -p build/fuzz
-	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) -pthread
+	clang $(FUZZ_CFLAGS) -o $@ $< $(LIB_SRC) $(UP_LDLIBS)
 
 build/replay/replay-%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $(LIB)
 	@mkdir -p build/replay
