@@ -290,3 +290,53 @@ pipelined_lines() {
 	[ "$sends" -gt 0 ]
 	[ "$sends" -le 50 ]
 }
+
+@test "a client that pipelines 2 MB at once: every byte back, uppercased, in order" {
+	start_server coro -d 0
+	# 20 000 lines of 100 bytes: on uring, more than a standing receive
+	# may hold waiting, so it is cancelled and asked again many times
+	awk 'BEGIN { for (i = 1; i <= 20000; i++)
+	    printf "%095d line\n", i }' >"$BATS_TEST_TMPDIR/in"
+	timeout 30 upclient -H 127.0.0.1 -p "$PORT" \
+	    <"$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/out"
+	uppercase <"$BATS_TEST_TMPDIR/in" | cmp - "$BATS_TEST_TMPDIR/out"
+	wait_for_log "$SERVER_LOG" ' closed ' 1
+	stop_server
+	[ "$SERVER_STATUS" -eq 0 ]
+	grep -q ' closed .* requests=20000 ' "$SERVER_LOG"
+}
+
+# uring_fdinfo FIELD: FIELD of the server's io_uring instance, from
+# /proc/PID/fdinfo (SqHead: the submissions the kernel has taken).
+uring_fdinfo() {
+	local pid fd
+	pid=$(awk '$2 == "listening" { sub(/.* pid=/, ""); print $1 }' \
+	    "$SERVER_LOG")
+	for fd in /proc/"$pid"/fd/*; do
+		[ "$(readlink "$fd")" = "anon_inode:[io_uring]" ] || continue
+		awk -v k="$1:" '$1 == k { print $2 }' \
+		    "/proc/$pid/fdinfo/${fd##*/}"
+		return
+	done
+	echo "no io_uring instance in process $pid" >&2
+	return 1
+}
+
+@test "uring: a request in ping-pong costs one submission, its send: the receive stands (multishot)" {
+	[ "$UP_CORO_BACKEND" = uring ] || skip "the uring backend's (coro-uring.bats)"
+	local major minor sq
+	IFS=. read -r major minor _ <<<"$(uname -r)"
+	[ "$major" -gt 5 ] || skip "multishot receives came in Linux 6.0"
+	start_server coro -d 0
+	run timeout 30 upclient -H 127.0.0.1 -p "$PORT" -c 1 -n 400 -r 100 \
+	    --verify -s
+	[ "$status" -eq 0 ]
+	[[ "$output" == *"errors: 0"* ]]
+	sq=$(uring_fdinfo SqHead)
+	echo "submissions: $sq for 400 requests"
+	# a receive of its own each would make two a request at least; the
+	# standing receive leaves the send, and a few for the accept and
+	# the stop
+	[ "$sq" -ge 400 ]
+	[ "$sq" -lt 500 ]
+}

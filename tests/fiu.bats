@@ -805,3 +805,34 @@ coro_backends() {
 		    "$SERVER_LOG" | tr '\n' ,)" = "error op=mmap,recovered op=mmap,error op=mprotect,recovered op=mprotect," ]
 	done
 }
+
+@test "coro on uring with two buffers for its standing receives: none free (ENOBUFS) costs no byte" {
+	uring_refused "$FIU_BIN" >/dev/null &&
+	    skip "$(uring_refused "$FIU_BIN")"
+	FIU_CTRL="$BATS_TEST_TMPDIR/fiu"
+	new_server_logs coro
+	# up/ev/uring-buffers: the engine's ring has two buffers, so most
+	# standing receives end with none free, and receive once on their own
+	fiu-run -x -f "$FIU_CTRL" -c "enable name=up/ev/uring-buffers" \
+	    "$FIU_BIN/upserver-coro" -p 0 -d 10ms --backend uring \
+	    >"$SERVER_LOG" 2>"$SERVER_ERR" 3>&- &
+	SERVER_PID=$!
+	read_port 10
+	awk 'BEGIN { for (i = 1; i <= 5000; i++)
+	    printf "%095d line\n", i }' >"$BATS_TEST_TMPDIR/in"
+	local pipelining
+	timeout 60 upclient -H 127.0.0.1 -p "$PORT" \
+	    <"$BATS_TEST_TMPDIR/in" >"$BATS_TEST_TMPDIR/out" &
+	pipelining=$!
+	run --separate-stderr timeout 60 upclient -H 127.0.0.1 \
+	    -p "$PORT" -c 50 -n 10 -r 100 --verify -s
+	echo "$stderr"
+	[ "$status" -eq 0 ]
+	[[ "$stderr" == *"requests: 500"* ]]
+	[[ "$stderr" == *"errors: 0"* ]]
+	wait "$pipelining"
+	uppercase <"$BATS_TEST_TMPDIR/in" | cmp - "$BATS_TEST_TMPDIR/out"
+	stop_server
+	[ "$SERVER_STATUS" -eq 0 ]
+	[ "$(stopped_field requests)" -eq 5500 ]
+}

@@ -68,6 +68,8 @@ struct up_coro_io {
 	ssize_t	(*read)(struct up_sched *, int, void *, size_t, int64_t);
 	int	(*send_all)(struct up_sched *, int, const void *, size_t,
 		    int64_t);
+	/* ends what the running coroutine has asked of fd (NULL: nothing) */
+	void	(*forget)(struct up_sched *, int);
 };
 extern const struct up_coro_io up_coro_readiness, up_coro_completion;
 
@@ -88,6 +90,7 @@ struct up_coro {
 	int64_t		 deadline;	/* parked until, or 0 */
 	size_t		 heapi;		/* its place in the deadline heap */
 	char		 name[UP_CORO_NAME_MAX];	/* for a report */
+	struct up_coro_rx *rx;		/* uring.c: its standing receive */
 };
 
 #define UP_CORO_READY	1
@@ -167,7 +170,11 @@ void	up_coro_ready(struct up_sched *s, struct up_coro *c);
 /* Lets every other ready coroutine run once before this one goes on. */
 void	up_coro_yield(struct up_sched *s);
 
-/* Stops watching fd: before it is closed. */
+/*
+ * Stops watching fd, and ends what the running coroutine has asked of it
+ * (on a completion engine, parking until its standing receive ends):
+ * before fd is closed.
+ */
 void	up_coro_forget(struct up_sched *s, int fd);
 
 /*

@@ -152,10 +152,15 @@ up_sched_init(struct up_sched *s, struct up_ev *ev, size_t stack)
 	return up_coro_main_init(&s->main);
 }
 
-/* Frees c, done or never to run. */
+/*
+ * Frees c, done or never to run: its standing receive with it, which
+ * up_coro_forget has ended (or the engine, about to be freed, will not
+ * complete).
+ */
 static void
 coro_free(struct up_coro *c)
 {
+	free(c->rx);
 	up_coro_stack_unmap(c);
 	free(c->uc);
 	free(c);
@@ -369,6 +374,8 @@ up_coro_forget(struct up_sched *s, int fd)
 		up_ev_set(s->ev, fd, 0);
 	if (fd >= 0 && fd < s->nbyfd)
 		s->byfd[fd] = NULL;
+	if (s->io != NULL && s->io->forget != NULL)
+		s->io->forget(s, fd);
 }
 
 int

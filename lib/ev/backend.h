@@ -53,6 +53,11 @@ struct ev_backend {
 	 */
 	int		 (*submit)(void *, struct up_ev_op *);
 	int		 (*cancel)(void *, struct up_ev_op *);
+	/* Its buffers for standing receives: as up_ev_multishot, ... */
+	int		 (*multishot)(void *);
+	size_t		 (*received)(void *, const struct up_ev_op *,
+			    char **);
+	void		 (*consume)(void *, struct up_ev_op *, size_t);
 };
 
 extern const struct ev_backend ev_select, ev_poll;

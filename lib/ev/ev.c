@@ -256,3 +256,23 @@ up_ev_cancel(struct up_ev *ev, struct up_ev_op *op)
 	}
 	return ev->b->cancel(ev->state, op);
 }
+
+int
+up_ev_multishot(const struct up_ev *ev)
+{
+	return ev->b->multishot != NULL && ev->b->multishot(ev->state);
+}
+
+size_t
+up_ev_received(struct up_ev *ev, const struct up_ev_op *op, char **p)
+{
+	return ev->b->received != NULL ? ev->b->received(ev->state, op, p) :
+	    0;
+}
+
+void
+up_ev_consume(struct up_ev *ev, struct up_ev_op *op, size_t n)
+{
+	if (ev->b->consume != NULL)
+		ev->b->consume(ev->state, op, n);
+}

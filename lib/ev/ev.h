@@ -105,21 +105,39 @@ int	up_ev_wait(struct up_ev *ev, int timeout_ms,
  * buffer, untouched until then, even after up_ev_cancel: a cancelled
  * operation still completes (res -ECANCELED, or what it did before the
  * cancel reached it).
+ *
+ * UP_EV_OP_RECV_MULTI is a standing receive (a multishot one): submitted
+ * once, it receives again and again into buffers of the engine's own,
+ * which it takes from a ring the kernel shares, a buffer a completion;
+ * done(op) is called for each, busy still set while it stands. The bytes
+ * wait, in order, for up_ev_received and up_ev_consume, which gives each
+ * buffer back to the kernel once it is taken; while more than len of
+ * them wait, the engine cancels the receive, and the client's bytes stay
+ * in the socket (the caller submits it again once it has taken them).
+ * When it ends (busy 0), res says why: 0 the end of stream, -ENOBUFS no
+ * buffer was free, -ECANCELED a cancel, > 0 the kernel ended it, or
+ * another -errno.
  */
 #define UP_EV_OP_READ	1	/* read(2) */
 #define UP_EV_OP_RECV	2	/* recv(2) */
 #define UP_EV_OP_SEND	3	/* send(2) */
+#define UP_EV_OP_RECV_MULTI 4	/* recv(2), again and again */
 
 struct up_ev_op {
-	int	 kind;		/* UP_EV_OP_READ, _RECV, _SEND */
+	int	 kind;		/* UP_EV_OP_READ, _RECV, _SEND, _RECV_MULTI */
 	int	 fd;
 	void	*buf;
-	size_t	 len;
+	size_t	 len;		/* RECV_MULTI: the bytes it may hold waiting */
 	int	 flags;		/* recv(2)'s or send(2)'s */
 	int	 res;		/* what the call returned, or -errno */
 	int	 busy;		/* submitted, not yet completed */
 	void	(*done)(struct up_ev_op *);
 	void	*arg;		/* the caller's */
+	/* RECV_MULTI, the engine's: the buffers waiting, oldest first */
+	int	 head, tail, nbufs;
+	size_t	 off;		/* what of the head buffer was taken */
+	size_t	 waiting;	/* bytes */
+	int	 capped;	/* cancelled, too much waiting */
 };
 
 /* 1 when ev completes operations (uring), 0 for readiness only. */
@@ -134,6 +152,25 @@ int	up_ev_submit(struct up_ev *ev, struct up_ev_op *op);
 
 /* Asks the kernel to cancel op, if it is busy. 0, or -1 with errno. */
 int	up_ev_cancel(struct up_ev *ev, struct up_ev_op *op);
+
+/*
+ * 1 when ev has buffers of its own for UP_EV_OP_RECV_MULTI (the kernel
+ * took the ring of them: Linux 5.19), 0 when not.
+ */
+int	up_ev_multishot(const struct up_ev *ev);
+
+/*
+ * The oldest bytes a standing receive holds waiting: points *p at them
+ * and returns how many (0: none); the rest follow, once these are taken.
+ */
+size_t	up_ev_received(struct up_ev *ev, const struct up_ev_op *op,
+	    char **p);
+
+/*
+ * Takes n of the bytes up_ev_received pointed at (SIZE_MAX: all op
+ * holds), giving the kernel back each buffer wholly taken.
+ */
+void	up_ev_consume(struct up_ev *ev, struct up_ev_op *op, size_t n);
 
 /* ---- timeq.c: deadlines that are all the same distance away --------- */
 

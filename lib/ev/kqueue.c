@@ -108,6 +108,6 @@ wait_ready(void *p, struct up_ev_fired *out, int max, int timeout_ms)
 
 const struct ev_backend ev_kqueue = {
 	"kqueue", INT_MAX, create, destroy, NULL, change, wait_ready,
-	NULL, NULL	/* readiness only: no completions */
+	NULL, NULL, NULL, NULL, NULL	/* readiness only: no completions */
 };
 #endif /* EV_HAVE_KQUEUE */

@@ -136,5 +136,5 @@ wait_ready(void *p, struct up_ev_fired *out, int max, int timeout_ms)
 
 const struct ev_backend ev_poll = {
 	"poll", INT_MAX, create, destroy, reserve, change, wait_ready,
-	NULL, NULL	/* readiness only: no completions */
+	NULL, NULL, NULL, NULL, NULL	/* readiness only: no completions */
 };

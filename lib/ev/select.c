@@ -99,5 +99,5 @@ wait_ready(void *p, struct up_ev_fired *out, int max, int timeout_ms)
 
 const struct ev_backend ev_select = {
 	"select", FD_SETSIZE, create, destroy, NULL, change, wait_ready,
-	NULL, NULL	/* readiness only: no completions */
+	NULL, NULL, NULL, NULL, NULL	/* readiness only: no completions */
 };

@@ -22,14 +22,26 @@
  *    meaning. user_data is the descriptor, a generation (a poll of a
  *    watch since changed is stale) and a low bit set.
  *
+ * A standing receive (UP_EV_OP_RECV_MULTI, a multishot recv) asks once
+ * and completes once per arrival, into a buffer the kernel takes from a
+ * ring of the engine's (a provided buffer ring, registered by hand:
+ * io_uring_setup_buf_ring came in liburing 2.4). A connection that sends
+ * nothing holds no buffer; the bytes wait on the op, a list of buffer
+ * ids, until the coroutine takes them, and each buffer goes back on the
+ * ring once taken. An op holding more than its len waiting is cancelled,
+ * so that one client that pipelines cannot take every buffer.
+ *
  * Stopping a watch cancels its poll request, which holds a reference to
- * the socket: without the cancel, close(2) would not close it.
+ * the socket: without the cancel, close(2) would not close it; the same
+ * holds for a standing receive.
  */
 #include "ev/backend.h"
 
 #ifdef EV_HAVE_URING
 #include <liburing.h>
 #include <poll.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include <errno.h>
 #include <limits.h>
@@ -40,6 +52,10 @@
 #define RING_ENTRIES	4096	/* submissions queued per turn, at most */
 #define CQ_ENTRIES	16384	/* completions in the ring before overflow */
 #define FIRST_FDS	64
+
+#define NBUFS		1024	/* buffers for standing receives: a power */
+#define BUFSZ		2048	/* of 2, and their size: 2 MiB a loop */
+#define BGID		1	/* the group id of the ring of them */
 
 #define UD_IGNORE	2	/* a cancel's own completion: nothing to do */
 #define UD_POLL		1	/* low bit: a poll request, not an op */
@@ -58,6 +74,12 @@ struct state {
 	int		 nw;
 	int		*arm;		/* descriptors to arm before waiting */
 	int		 narm, armcap;
+	/* the buffers of standing receives, or br NULL */
+	struct io_uring_buf_ring *br;	/* the ring the kernel takes from */
+	char		*bufs;		/* nbufs of BUFSZ bytes */
+	int		 nbufs;
+	int		*next;		/* by buffer id: the op's next one */
+	unsigned	*len;		/* by buffer id: the bytes in it */
 };
 
 /* The user_data of fd's poll request of generation gen. */
@@ -86,6 +108,66 @@ sqe_get(struct state *s)
 	if ((sqe = io_uring_get_sqe(&s->ring)) == NULL)
 		errno = EBUSY;
 	return sqe;
+}
+
+/* Gives buffer bid back to the kernel. */
+static void
+give_back(struct state *s, int bid)
+{
+	io_uring_buf_ring_add(s->br, s->bufs + (size_t)bid * BUFSZ, BUFSZ,
+	    (unsigned short)bid, io_uring_buf_ring_mask((unsigned)s->nbufs),
+	    0);
+	io_uring_buf_ring_advance(s->br, 1);
+}
+
+/*
+ * The buffers of standing receives, all given to the kernel. Where the
+ * kernel refuses a ring of them (before Linux 5.19), or the memory is
+ * not there, s->br stays NULL and receives go one at a time.
+ */
+static void
+buffers(struct state *s)
+{
+	struct io_uring_buf_reg reg;
+	size_t ringsz;
+	void *br;
+	int i, n = NBUFS;
+
+#ifdef UP_FIU
+	/* up/ev/uring-buffers: two buffers, soon all taken (ENOBUFS) */
+	if (UP_FAULT("up/ev/uring-buffers"))
+		n = 2;
+#endif
+	ringsz = (size_t)n * sizeof(struct io_uring_buf);
+	if (posix_memalign(&br, (size_t)sysconf(_SC_PAGESIZE),
+	    ringsz) != 0)
+		return;
+	/* untouched pages: a loop that never receives costs no memory */
+	s->bufs = mmap(NULL, (size_t)n * BUFSZ, PROT_READ | PROT_WRITE,
+	    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	s->next = calloc((size_t)n, sizeof(*s->next));
+	s->len = calloc((size_t)n, sizeof(*s->len));
+	memset(&reg, 0, sizeof(reg));
+	reg.ring_addr = (uint64_t)(uintptr_t)br;
+	reg.ring_entries = (unsigned)n;
+	reg.bgid = BGID;
+	if (s->bufs == MAP_FAILED || s->next == NULL || s->len == NULL ||
+	    io_uring_register_buf_ring(&s->ring, &reg, 0) < 0) {
+		if (s->bufs != MAP_FAILED)
+			munmap(s->bufs, (size_t)n * BUFSZ);
+		free(s->next);
+		free(s->len);
+		free(br);
+		s->bufs = NULL;
+		s->next = NULL;
+		s->len = NULL;
+		return;
+	}
+	s->br = br;
+	s->nbufs = n;
+	io_uring_buf_ring_init(s->br);
+	for (i = 0; i < n; i++)
+		give_back(s, i);
 }
 
 static void *
@@ -127,6 +209,7 @@ create(void)
 		errno = -rc;
 		return NULL;
 	}
+	buffers(s);
 	return s;
 }
 
@@ -136,6 +219,12 @@ destroy(void *p)
 	struct state *s = p;
 
 	io_uring_queue_exit(&s->ring);	/* cancels what is in flight */
+	if (s->br != NULL) {
+		munmap(s->bufs, (size_t)s->nbufs * BUFSZ);
+		free(s->br);
+		free(s->next);
+		free(s->len);
+	}
 	free(s->w);
 	free(s->arm);
 	free(s);
@@ -262,6 +351,58 @@ poll_done(struct state *s, uint64_t data, int res, int *fdp)
 	return m & w->mask;
 }
 
+/* Cancels op. 0, or -1 with errno. */
+static int
+cancel(void *p, struct up_ev_op *op)
+{
+	struct state *s = p;
+	struct io_uring_sqe *sqe;
+
+	if (!op->busy)
+		return 0;
+	if ((sqe = sqe_get(s)) == NULL)
+		return -1;
+	io_uring_prep_cancel(sqe, op, 0);
+	io_uring_sqe_set_data64(sqe, UD_IGNORE);
+	return 0;
+}
+
+/*
+ * A standing receive completed once: the bytes in the buffer it took
+ * wait at the tail of its list; a receive that ends says why in res.
+ */
+static void
+received(struct state *s, struct up_ev_op *op, const struct io_uring_cqe *cqe)
+{
+	int bid;
+
+	if (cqe->flags & IORING_CQE_F_BUFFER) {
+		bid = (int)(cqe->flags >> IORING_CQE_BUFFER_SHIFT);
+		if (cqe->res <= 0)
+			give_back(s, bid);	/* nothing in it */
+		else {
+			s->len[bid] = (unsigned)cqe->res;
+			s->next[bid] = -1;
+			if (op->nbufs++ == 0)
+				op->head = bid;
+			else
+				s->next[op->tail] = bid;
+			op->tail = bid;
+			op->waiting += (size_t)cqe->res;
+		}
+	}
+	op->res = cqe->res;
+	if (!(cqe->flags & IORING_CQE_F_MORE)) {
+		op->busy = 0;
+		op->capped = 0;
+	} else if (op->waiting > op->len && !op->capped) {
+		/* too much waiting: the rest stays in the socket for now */
+		if (cancel(s, op) == 0)
+			op->capped = 1;
+	}
+	op->done(op);
+}
+
 static int
 wait_ready(void *p, struct up_ev_fired *out, int max, int timeout_ms)
 {
@@ -303,6 +444,10 @@ wait_ready(void *p, struct up_ev_fired *out, int max, int timeout_ms)
 			continue;
 		}
 		op = (struct up_ev_op *)(uintptr_t)cqe->user_data;
+		if (op->kind == UP_EV_OP_RECV_MULTI) {
+			received(s, op, cqe);
+			continue;
+		}
 		op->res = cqe->res;
 		op->busy = 0;
 		op->done(op);
@@ -319,7 +464,16 @@ submit(void *p, struct up_ev_op *op)
 
 	if ((sqe = sqe_get(s)) == NULL)
 		return -1;
-	if (op->kind == UP_EV_OP_READ)	/* at the current offset */
+	if (op->kind == UP_EV_OP_RECV_MULTI) {
+		if (s->br == NULL) {
+			errno = ENOTSUP;
+			return -1;
+		}
+		/* the kernel picks a buffer of group BGID for each arrival */
+		io_uring_prep_recv_multishot(sqe, op->fd, NULL, 0, 0);
+		sqe->flags |= IOSQE_BUFFER_SELECT;
+		sqe->buf_group = BGID;
+	} else if (op->kind == UP_EV_OP_READ)	/* at the current offset */
 		io_uring_prep_read(sqe, op->fd, op->buf, (unsigned)op->len,
 		    (uint64_t)-1);
 	else if (op->kind == UP_EV_OP_RECV)
@@ -332,22 +486,48 @@ submit(void *p, struct up_ev_op *op)
 }
 
 static int
-cancel(void *p, struct up_ev_op *op)
+multishot(void *p)
+{
+	return ((struct state *)p)->br != NULL;
+}
+
+static size_t
+waiting(void *p, const struct up_ev_op *op, char **bytes)
 {
 	struct state *s = p;
-	struct io_uring_sqe *sqe;
 
-	if (!op->busy)
+	if (op->nbufs == 0)
 		return 0;
-	if ((sqe = sqe_get(s)) == NULL)
-		return -1;
-	io_uring_prep_cancel(sqe, op, 0);
-	io_uring_sqe_set_data64(sqe, UD_IGNORE);
-	return 0;
+	*bytes = s->bufs + (size_t)op->head * BUFSZ + op->off;
+	return s->len[op->head] - op->off;
+}
+
+static void
+consume(void *p, struct up_ev_op *op, size_t n)
+{
+	struct state *s = p;
+	size_t left;
+	int bid;
+
+	while (n > 0 && op->nbufs > 0) {
+		bid = op->head;
+		left = s->len[bid] - op->off;
+		if (n < left) {
+			op->off += n;
+			op->waiting -= n;
+			return;
+		}
+		n -= left;
+		op->waiting -= left;
+		op->off = 0;
+		op->head = s->next[bid];
+		op->nbufs--;
+		give_back(s, bid);	/* taken: the kernel may fill it again */
+	}
 }
 
 const struct ev_backend ev_uring = {
 	"uring", INT_MAX, create, destroy, reserve, change, wait_ready,
-	submit, cancel
+	submit, cancel, multishot, waiting, consume
 };
 #endif /* EV_HAVE_URING */
