@@ -51,9 +51,11 @@
 #include "ev/ev.h"
 
 #define UP_CORO_STACK_DEFAULT	(64 * 1024)	/* --stack: 64 KiB */
+#define UP_CORO_CACHE		64	/* done coroutines kept for reuse */
 #define UP_CORO_NAME_MAX	64
 
 struct up_sched;
+struct up_coro;
 
 /*
  * The waits a coroutine makes where a thread would block, one set per
@@ -70,6 +72,8 @@ struct up_coro_io {
 		    int64_t);
 	/* ends what the running coroutine has asked of fd (NULL: nothing) */
 	void	(*forget)(struct up_sched *, int);
+	/* a coroutine ended: lets go of what it still asked (NULL: nothing) */
+	void	(*drop)(struct up_sched *, struct up_coro *);
 };
 extern const struct up_coro_io up_coro_readiness, up_coro_completion;
 
@@ -109,6 +113,8 @@ struct up_sched {
 	int		 nbyfd;
 	size_t		 stack;		/* each new coroutine's stack */
 	struct up_coro	*spare;		/* the next one, made beforehand */
+	struct up_coro	*cache;		/* done, kept for the next ones */
+	int		 ncache;
 	const char	*failed;	/* what making one failed in */
 	long		 live;		/* coroutines not done */
 	unsigned long	 switches;	/* how many so far */

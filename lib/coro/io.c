@@ -99,4 +99,6 @@ send_all(struct up_sched *s, int fd, const void *buf, size_t len,
 	return 0;
 }
 
-const struct up_coro_io up_coro_readiness = { fill, co_read, send_all, NULL };
+const struct up_coro_io up_coro_readiness = {
+	fill, co_read, send_all, NULL, NULL
+};

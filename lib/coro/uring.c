@@ -123,7 +123,9 @@ fill_once(struct up_sched *s, struct up_reader *in, int fd, size_t max,
 
 /* A coroutine's standing receive, on its connection. */
 struct up_coro_rx {
-	struct up_ev_op	 op;		/* UP_EV_OP_RECV_MULTI */
+	struct up_ev_op	 op;		/* UP_EV_OP_RECV_MULTI; arg: this */
+	struct up_sched	*s;
+	struct up_coro	*c;		/* its coroutine; NULL once it ended */
 	struct up_coro	*waiter;	/* parked in fill for its bytes */
 	int		 once;		/* the next fill: one receive */
 	int		 err;		/* it ended on this error, or 0 */
@@ -136,9 +138,15 @@ struct up_coro_rx {
 static void
 rx_done(struct up_ev_op *op)
 {
-	struct up_coro *c = op->arg;
-	struct up_coro_rx *rx = c->rx;
+	struct up_coro_rx *rx = op->arg;
 
+	if (rx->c == NULL) {
+		/* its coroutine ended (drop): nobody takes its bytes */
+		up_ev_consume(rx->s->ev, op, SIZE_MAX);
+		if (!op->busy)
+			free(rx);
+		return;
+	}
 	if (!op->busy) {
 		if (op->res == 0)
 			rx->eof = 1;
@@ -150,7 +158,7 @@ rx_done(struct up_ev_op *op)
 			rx->err = -op->res;
 	}
 	if (rx->waiter != NULL)
-		up_coro_ready(c->s, rx->waiter);
+		up_coro_ready(rx->s, rx->waiter);
 }
 
 /*
@@ -172,7 +180,9 @@ rx_get(struct up_sched *s, int fd)
 		c->rx->op.fd = fd;
 		c->rx->op.len = RX_WINDOW;
 		c->rx->op.done = rx_done;
-		c->rx->op.arg = c;
+		c->rx->op.arg = c->rx;
+		c->rx->s = s;
+		c->rx->c = c;
 	}
 	return c->rx->op.fd == fd && c->rx->once != -1 ? c->rx : NULL;
 }
@@ -285,6 +295,29 @@ forget(struct up_sched *s, int fd)
 	c->rx = NULL;
 }
 
+/*
+ * Coroutine c ended with its receive maybe standing (it never called
+ * up_coro_forget): the receive is cancelled, and freed when the kernel
+ * has let go of it.
+ */
+static void
+drop(struct up_sched *s, struct up_coro *c)
+{
+	struct up_coro_rx *rx = c->rx;
+
+	if (rx == NULL)
+		return;
+	c->rx = NULL;
+	up_ev_consume(s->ev, &rx->op, SIZE_MAX);
+	if (!rx->op.busy) {
+		free(rx);
+		return;
+	}
+	rx->c = NULL;
+	rx->waiter = NULL;
+	(void)up_ev_cancel(s->ev, &rx->op);
+}
+
 /* up_coro_read on a completion engine. */
 static ssize_t
 co_read(struct up_sched *s, int fd, void *buf, size_t len,
@@ -337,7 +370,7 @@ send_all(struct up_sched *s, int fd, const void *buf, size_t len,
 }
 
 const struct up_coro_io up_coro_completion = {
-	fill, co_read, send_all, forget
+	fill, co_read, send_all, forget, drop
 };
 
 #endif /* UP_URING */

@@ -53,8 +53,8 @@
 #define CQ_ENTRIES	16384	/* completions in the ring before overflow */
 #define FIRST_FDS	64
 
-#define NBUFS		1024	/* buffers for standing receives: a power */
-#define BUFSZ		2048	/* of 2, and their size: 2 MiB a loop */
+#define NBUFS		512	/* buffers for standing receives: a power */
+#define BUFSZ		2048	/* of 2, and their size: 1 MiB a loop */
 #define BGID		1	/* the group id of the ring of them */
 
 #define UD_IGNORE	2	/* a cancel's own completion: nothing to do */

@@ -357,6 +357,41 @@ test_reserve(void)
 	up_sched_free(&sched);
 }
 
+/*
+ * A coroutine that is done is kept, stack and all, and the next spawn
+ * takes it: connections that come and go map no stack each. No more
+ * than UP_CORO_CACHE are kept.
+ */
+static void
+test_cache(void)
+{
+	static char a = 'a', b = 'b';
+	struct up_coro *first, *c;
+	char *map;
+	int i, ok = 1;
+
+	CHECK(up_sched_init(&sched, NULL, 0) == 0, "a scheduler");
+	ntrace = 0;
+	first = up_coro_spawn(&sched, two_steps, &a, "a");
+	map = first->map;
+	while (up_sched_turn(&sched) > 0)
+		;
+	CHECK_INT(sched.ncache, 1, "the one done is kept");
+	c = up_coro_spawn(&sched, two_steps, &b, "b");
+	CHECK(c->map == map && sched.ncache == 0,
+	    "the next one runs on its stack");
+	CHECK(strcmp(c->name, "b") == 0, "named anew: %s", c->name);
+	while (up_sched_turn(&sched) > 0)
+		;
+	CHECK(strcmp(trace, "aAbB") == 0, "both ran whole: %s", trace);
+	for (i = 0; i < 2 * UP_CORO_CACHE && ok; i++)
+		ok = up_coro_spawn(&sched, counter, NULL, "many") != NULL;
+	while (up_sched_turn(&sched) > 0)
+		;
+	CHECK_INT(sched.ncache, UP_CORO_CACHE, "kept: the cache's size");
+	up_sched_free(&sched);
+}
+
 int
 main(void)
 {
@@ -365,6 +400,7 @@ main(void)
 	printf("# switching by %s\n", up_coro_switch_kind());
 	test_switch();
 	test_reserve();
+	test_cache();
 	test_pipe("poll");
 	test_pipe("select");
 	if (strstr(up_ev_backends(), "epoll") != NULL)
