@@ -75,7 +75,15 @@ def poll_backends(bindir):
     r = subprocess.run([os.path.join(bindir, "upserver-poll"), "--backend",
                         "?"], capture_output=True, text=True)
     m = re.search(r"unknown backend '\?' \((.*)\)", r.stderr)
-    return m.group(1).split(", ") if m else ["poll"]
+    have = m.group(1).split(", ") if m else ["poll"]
+    if "uring" in have:
+        # the build has it; the kernel may still refuse it
+        probe = subprocess.run([os.path.join(bindir, "upserver-poll"),
+                                "--backend", "uring", "-b", "999.0.0.0",
+                                "-p", "0"], capture_output=True, text=True)
+        if "--backend: uring" in probe.stderr:
+            have.remove("uring")
+    return have
 
 
 def contenders(bindir, basedir=None):
@@ -958,19 +966,23 @@ def stream_scenario(bindir, runs, quick):
 
 def uring_servers(bindir):
     """The contenders: coro on uring and on epoll (the same coroutine
-    code), poll on epoll; uring only where this build and kernel have it."""
+    code), poll on epoll and on uring (readiness by poll requests); uring
+    only where this build and kernel have it."""
     coro = os.path.join(bindir, "upserver-coro")
+    poll = os.path.join(bindir, "upserver-poll")
     out = []
     probe = subprocess.run([coro, "--backend", "uring", "-b", "999.0.0.0",
                             "-p", "0"], capture_output=True, text=True)
-    if "--backend: uring" not in probe.stderr:
+    uring = "--backend: uring" not in probe.stderr
+    if uring:
         out.append(("coro uring", [coro, "--backend", "uring"]))
     else:
         print("uring: " + probe.stderr.splitlines()[0], flush=True)
     if "epoll" in poll_backends(bindir):
         out.append(("coro epoll", [coro, "--backend", "epoll"]))
-        out.append(("poll epoll", [os.path.join(bindir, "upserver-poll"),
-                                   "--backend", "epoll"]))
+        out.append(("poll epoll", [poll, "--backend", "epoll"]))
+    if uring:
+        out.append(("poll uring", [poll, "--backend", "uring"]))
     return out
 
 
@@ -1088,7 +1100,7 @@ def uring_scenario(bindir, runs, quick):
                   f"{r['calls'] if r['calls'] is not None else float('nan'):.2f}"
                   " system calls/req", flush=True)
     out = ["## Readiness against completion: upserver-coro on io_uring and "
-           "on epoll, upserver-poll on epoll, -d 0", "",
+           "on epoll, upserver-poll on epoll and on io_uring, -d 0", "",
            "Requests/s and server CPU microseconds per request, medians of "
            "the runs; system calls per request from one run under `strace "
            "-c -f` (the server only; its rate under strace is not shown).",

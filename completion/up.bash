@@ -23,9 +23,9 @@ _up_help_opts() {
 	"$1" --help 2>/dev/null | grep -oE -- '--[a-z][a-z-]*' | sort -u
 }
 
-# _up_backends CMD: the backends CMD (an upserver-poll, or upserver-coro,
-# which has uring too where built with liburing) has, from its
-# refusal of one that is none; nothing when it has no event loop.
+# _up_backends CMD: the backends CMD (an upserver-poll or upserver-coro,
+# with uring too where built with liburing) has, from its refusal of one
+# that is none; nothing when it has no event loop.
 _up_backends() {
 	"$1" --backend '?' 2>&1 |
 	    sed -n "s/.*unknown backend '?' (\(.*\))\$/\1/p" | tr -d ,
@@ -37,9 +37,8 @@ _up_server() {
 	local opts="--bind --port --delay --max-conns --workers --backlog --cpu
 	    --framing --gil --timeout --counter --max-line --quiet --http --backend
 	    --request-timeout --locks --accept --help --version"
-	local backends="select poll epoll kqueue" asked
+	local backends="select poll epoll kqueue uring" asked
 	COMPREPLY=()
-	case $cmd in *upserver-coro) backends="$backends uring" ;; esac
 	# a binary that runs says what it takes
 	asked=$(_up_help_opts "$cmd")
 	if [ -n "$asked" ]; then

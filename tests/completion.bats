@@ -90,16 +90,18 @@ server_words() {
 	[[ "$output" != *--workers* ]]
 }
 
-@test "upserver-coro completes uring where it has it; upserver-poll never" {
-	run complete_words upserver-poll --backend ''
-	[[ "$output" != *uring* ]]
-	run complete_words upserver-coro --backend ''
-	echo "$output"
-	if uring_refused >/dev/null && ! uring_refused | grep -q kernel; then
-		[[ "$output" != *uring* ]]	# a build without liburing
-	else
-		[[ "$output" == *uring* ]]
-	fi
+@test "upserver-coro and upserver-poll complete uring where the build has it" {
+	local cmd
+	for cmd in upserver-poll upserver-coro; do
+		run complete_words "$cmd" --backend ''
+		echo "$cmd: $output"
+		if uring_refused >/dev/null && ! uring_refused | grep -q kernel
+		then
+			[[ "$output" != *uring* ]]	# a build without liburing
+		else
+			[[ "$output" == *uring* ]]
+		fi
+	done
 }
 
 @test "upserver-poll completes the backends it has: no kqueue on Linux" {
@@ -121,7 +123,7 @@ server_words() {
 	run server_words "$BATS_TEST_TMPDIR/upserver-seq" --ba
 	[ "$output" = "$(printf '%s\n' --backend --backlog)" ]
 	run server_words "$BATS_TEST_TMPDIR/upserver-poll" --backend ''
-	[ "${lines[*]}" = "epoll kqueue poll select" ]
+	[ "${lines[*]}" = "epoll kqueue poll select uring" ]
 }
 
 @test "uptimeline completes file names" {

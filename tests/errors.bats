@@ -62,21 +62,23 @@ servers() {
 	esac
 }
 
-@test "--backend uring: upserver-coro's alone; refused elsewhere naming what the model has" {
-	local have
+@test "--backend uring: both loop models take it where the build has it; elsewhere refused naming what works" {
+	local have cmd
 	[ -x "$BIN/upserver-coro" ] || skip "no upserver-coro in $BIN"
 	have=$(poll_backends | sed 's/ /, /g')
-	expect_usage_error upserver-poll "--backend: uring completes operations for coroutines to wait on: upserver-coro has it, the poll model has $have" --backend uring
-	if uring_refused >/dev/null; then
-		# no liburing in this build, or a kernel that refuses it
-		run --separate-stderr upserver-coro --backend uring -p 0
-		[ "$status" -eq 2 ]
-		[[ "${stderr_lines[0]}" == "upserver-coro: --backend: uring"* ]]
-	else
-		expect_usage_error upserver-coro "--backend: unknown backend 'bogus' ($have, uring)" --backend bogus
-		run upserver-coro --help
-		[[ "$output" == *"--backend NAME   how the loop waits: $have, uring [poll]"* ]]
-	fi
+	for cmd in upserver-poll upserver-coro; do
+		if uring_refused >/dev/null; then
+			# no liburing in this build, or a kernel that refuses it
+			run --separate-stderr "$cmd" --backend uring -p 0
+			[ "$status" -eq 2 ]
+			[[ "${stderr_lines[0]}" == "$cmd: --backend: uring"* ]]
+		else
+			[[ "$have" == *", uring" ]]
+			expect_usage_error "$cmd" "--backend: unknown backend 'bogus' ($have)" --backend bogus
+			run "$cmd" --help
+			[[ "$output" == *"--backend NAME   how the loop waits: $have [poll]"* ]]
+		fi
+	done
 }
 
 @test "--backend uring where the kernel refuses io_uring (a seccomp filter): exit 2, what works named" {
@@ -86,7 +88,8 @@ servers() {
 	no="$BATS_TEST_TMPDIR/no-uring"
 	"${CC:-cc}" -o "$no" "$BATS_TEST_DIRNAME/no-uring.c" 2>/dev/null ||
 	    skip "cannot build tests/no-uring.c (a C compiler, linux/seccomp.h)"
-	have=$(poll_backends | sed 's/ /, /g')
+	# what works: the build's backends, less the one refused
+	have=$(poll_backends | sed 's/ uring//; s/ /, /g')
 	if uring_refused >/dev/null && ! uring_refused | grep -q kernel; then
 		# a build without liburing says that, whatever the kernel
 		run --separate-stderr "$no" 1 upserver-coro --backend uring -p 0
@@ -102,6 +105,9 @@ servers() {
 	run --separate-stderr timeout 10 "$no" 38 upserver-coro --backend uring -p 0
 	[ "$status" -eq 2 ]
 	[ "${stderr_lines[0]}" = "upserver-coro: --backend: uring: the kernel refuses io_uring (Function not implemented); the backends that work here: $have" ]
+	run --separate-stderr timeout 10 "$no" 1 upserver-poll --backend uring -p 0
+	[ "$status" -eq 2 ]
+	[ "${stderr_lines[0]}" = "upserver-poll: --backend: uring: the kernel refuses io_uring (Operation not permitted); the backends that work here: $have" ]
 	# a server given no --backend never asks for io_uring
 	new_server_logs coro
 	"$no" 1 "$BIN/upserver-coro" -p 0 -d 0 >"$SERVER_LOG" \

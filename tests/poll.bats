@@ -1,8 +1,8 @@
 #!/usr/bin/env bats
 # poll.bats: the event-loop server, upserver-poll, on one backend: the
-# one its name says (poll-select.bats, poll-epoll.bats, poll-kqueue.bats
-# are links to this file), or poll. Tests on a backend this build lacks
-# are skipped.
+# one its name says (poll-select.bats, poll-epoll.bats, poll-kqueue.bats,
+# poll-uring.bats are links to this file), or poll. Tests on a backend
+# this build lacks, or the kernel refuses (uring), are skipped.
 
 load helpers
 
@@ -13,10 +13,14 @@ export UP_BACKEND
 LOAD="$BATS_TEST_DIRNAME/load.py"
 
 setup() {
+	local why
 	case " $(poll_backends) " in
 	*" $UP_BACKEND "*) ;;
 	*) skip "no $UP_BACKEND backend in this build" ;;
 	esac
+	if [ "$UP_BACKEND" = uring ] && why=$(uring_refused); then
+		skip "$why"
+	fi
 }
 
 teardown() {

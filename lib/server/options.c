@@ -186,7 +186,7 @@ up_server_usage(const struct up_model *m, const char *name, int full,
 	for (i = 0; i < sizeof(help) / sizeof(help[0]); i++)
 		if (takes(m, help[i].need))
 			append(buf, len, &n, help[i].word,
-			    up_ev_backends_all(m->stack != 0));
+			    up_ev_backends_all(1));
 	return buf;
 }
 
@@ -279,20 +279,14 @@ accept_arg(struct up_options *o, const struct up_model *m, const char *arg,
  * (the listening line shows max-conns=). 0 or UP_PARSE_ERROR.
  */
 static int
-backend_check(const struct up_model *m, struct up_options *o,
-    int explicit_conns, char *errbuf, size_t errlen)
+backend_check(struct up_options *o, int explicit_conns, char *errbuf,
+    size_t errlen)
 {
-	/* completion (uring) needs coroutines to park: coro's alone */
-	const char *have = up_ev_backends_all(m->stack != 0);
+	const char *have = up_ev_backends_all(1);
 	int max_fd = up_ev_max_fd(o->backend);
 	struct up_ev *ev;
 	long most;
 
-	/* first, so that the model's reason holds in every build */
-	if (strcmp(o->backend, "uring") == 0 && m->stack == 0)
-		return fail(errbuf, errlen, "--backend: uring completes "
-		    "operations for coroutines to wait on: upserver-coro has "
-		    "it, the %s model has %s", m->name, have);
 	if (max_fd == -1 && errno == ENOSYS)
 		return fail(errbuf, errlen, "--backend: %s is not available"
 		    " in this build (it has %s)", o->backend, have);
@@ -547,6 +541,6 @@ up_server_options(struct up_options *o, const struct up_model *m, int argc,
 		    "Linux 4.5 or later)", up_ev_exclusive("epoll") ?
 		    "only --backend epoll has" : "this build lacks");
 	if (o->backend != NULL)
-		return backend_check(m, o, explicit_conns, errbuf, errlen);
+		return backend_check(o, explicit_conns, errbuf, errlen);
 	return UP_PARSE_OK;
 }
