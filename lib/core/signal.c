@@ -46,7 +46,9 @@ static atomic_int stop_requested;
 static int stop_pipe[2] = { -1, -1 };	/* this process's own stop */
 static int parent_stop = -1;		/* the read end of the parent's */
 static volatile sig_atomic_t stop_signals; /* stop signals received */
-static volatile sig_atomic_t stop_signo;   /* the first of them */
+/* the first of them: read by every thread (up_stop_signal), so atomic,
+ * which a lock-free int is in a signal handler too */
+static atomic_int stop_signo;
 static int listener = -1;		/* closed at the stop, or -1 */
 static int placeholder = -1;		/* what takes its place */
 static atomic_int listener_closed;
@@ -113,7 +115,7 @@ on_stop_signal(int signo)
 		return;
 	}
 	if (stop_signals++ == 0)
-		stop_signo = signo;
+		atomic_store(&stop_signo, signo);
 	atomic_store(&stop_requested, 1);
 	/*
 	 * The pipe first: a worker that the listener's shutdown wakes then
@@ -245,7 +247,7 @@ up_stop_notice(void)
 int
 up_stop_signal(void)
 {
-	return stop_signo;
+	return atomic_load(&stop_signo);
 }
 
 /*
