@@ -267,35 +267,6 @@ fill(struct up_sched *s, struct up_reader *in, int fd, size_t max,
 }
 
 /*
- * Ends the running coroutine's standing receive on fd, before fd is
- * closed: a receive in flight holds the socket open. Parks until the
- * kernel has let go of it, then gives back its buffers.
- */
-static void
-forget(struct up_sched *s, int fd)
-{
-	struct up_coro *c = s->cur;
-	struct up_coro_rx *rx = c->rx;
-	int asked = 0;
-
-	if (c == &s->main || rx == NULL || rx->op.fd != fd)
-		return;
-	while (rx->op.busy) {
-		if (!asked)
-			asked = up_ev_cancel(s->ev, &rx->op) == 0;
-		rx->waiter = c;
-		if (asked)
-			up_coro_park(s);
-		else	/* no room to ask: again in a moment */
-			up_coro_sleep(s, up_now_ns() + UP_NS_PER_SEC / 100);
-	}
-	rx->waiter = NULL;
-	up_ev_consume(s->ev, &rx->op, SIZE_MAX);
-	free(rx);
-	c->rx = NULL;
-}
-
-/*
  * Coroutine c ended with its receive maybe standing (it never called
  * up_coro_forget): the receive is cancelled, and freed when the kernel
  * has let go of it.
@@ -316,6 +287,32 @@ drop(struct up_sched *s, struct up_coro *c)
 	rx->c = NULL;
 	rx->waiter = NULL;
 	(void)up_ev_cancel(s->ev, &rx->op);
+}
+
+/*
+ * Ends the running coroutine's standing receive on fd, before fd is
+ * closed: a receive in flight holds the socket open. Parks until the
+ * kernel has let go of it; drop then gives back its buffers.
+ */
+static void
+forget(struct up_sched *s, int fd)
+{
+	struct up_coro *c = s->cur;
+	struct up_coro_rx *rx = c->rx;
+	int asked = 0;
+
+	if (c == &s->main || rx == NULL || rx->op.fd != fd)
+		return;
+	while (rx->op.busy) {
+		if (!asked)
+			asked = up_ev_cancel(s->ev, &rx->op) == 0;
+		rx->waiter = c;
+		if (asked)
+			up_coro_park(s);
+		else	/* no room to ask: again in a moment */
+			up_coro_sleep(s, up_now_ns() + UP_NS_PER_SEC / 100);
+	}
+	drop(s, c);	/* no longer busy: freed now */
 }
 
 /* up_coro_read on a completion engine. */
