@@ -254,23 +254,16 @@ coro_new(struct up_sched *s)
 		c->events = 0;
 		c->deadline = 0;
 		c->name[0] = '\0';
-		if (up_coro_prepare(c, entry) == 0)
-			return c;
-		s->failed = "getcontext";
-		e = errno;
-		coro_free(c);
-		errno = e;
-		return NULL;
-	}
-	if ((c = calloc(1, sizeof(*c))) == NULL) {
+	} else if ((c = calloc(1, sizeof(*c))) == NULL) {
 		s->failed = "malloc";
 		return NULL;
-	}
-	if (up_coro_stack_map(c, s->stack, &s->failed) == 0 &&
-	    up_coro_prepare(c, entry) == 0)
+	} else if (up_coro_stack_map(c, s->stack, &s->failed) == -1)
+		goto fail;
+	if (up_coro_prepare(c, entry) == 0)
 		return c;
-	if (c->map != NULL)	/* ucontext's: its memory, or getcontext */
-		s->failed = errno == ENOMEM ? "malloc" : "getcontext";
+	/* ucontext's: its memory, or getcontext */
+	s->failed = errno == ENOMEM ? "malloc" : "getcontext";
+fail:
 	e = errno;
 	coro_free(c);
 	errno = e;
